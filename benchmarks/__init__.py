@@ -1,0 +1,1 @@
+"""Benchmark cards and loaders (installed as ``mige_eval.benchmarks``)."""

@@ -1,0 +1,140 @@
+"""Benchmark cards (declarative YAML) and the small base class every loader extends.
+
+A card says where the data lives (dataset id and pinned revision), which tasks, subsets and metrics
+the benchmark has, the sample counts to check, and the paper table it belongs to. The loader turns a
+local copy of the published layout into :class:`~mige_eval.types.Sample` records, lazily.
+"""
+from __future__ import annotations
+
+import abc
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Iterator
+
+import yaml
+
+from mige_eval.presets import Presets
+from mige_eval.types import TASKS, BrokenSample, Sample
+
+CARDS_DIR = Path(__file__).resolve().parent / "cards"
+
+
+class DataError(ValueError):
+    """The dataset folder is missing or not in the published layout; the message names what is wrong."""
+
+
+@dataclass(frozen=True)
+class Card:
+    name: str
+    description: str
+    tasks: tuple[str, ...]
+    metrics: tuple[str, ...]
+    default_metrics: tuple[str, ...]
+    source: dict[str, Any]
+    table: str = ""
+    license: str = ""
+    subsets: tuple[str, ...] = ()
+    expected: dict[str, int] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    loader: str | None = None
+    path: Path | None = None
+
+    @classmethod
+    def from_yaml(cls, path: Path) -> Card:
+        path = Path(path)
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise DataError(f"cannot read benchmark card {path}: {exc}") from exc
+        if not isinstance(raw, dict):
+            raise DataError(f"benchmark card {path} is not a mapping")
+        missing = [k for k in ("name", "description", "tasks", "metrics", "source") if k not in raw]
+        if missing:
+            raise DataError(f"benchmark card {path} lacks the field(s) {', '.join(missing)}")
+        bad_tasks = [t for t in raw["tasks"] if t not in TASKS]
+        if bad_tasks:
+            raise DataError(f"benchmark card {path}: unknown task(s) {bad_tasks}; tasks are {', '.join(TASKS)}")
+        known = {f for f in cls.__dataclass_fields__ if f not in ("extra", "path")}
+        return cls(
+            name=raw["name"],
+            description=raw["description"],
+            tasks=tuple(raw["tasks"]),
+            metrics=tuple(raw["metrics"]),
+            default_metrics=tuple(raw.get("default_metrics", raw["metrics"])),
+            source=dict(raw["source"]),
+            table=str(raw.get("table", "")),
+            license=raw.get("license", ""),
+            subsets=tuple(raw.get("subsets", ())),
+            expected=dict(raw.get("expected", {})),
+            extra={k: v for k, v in raw.items() if k not in known},
+            loader=raw.get("loader"),
+            path=path,
+        )
+
+
+class Benchmark(abc.ABC):
+    """A loader over a local copy of one benchmark. Subclasses set ``card_file`` and write :meth:`samples`."""
+
+    card_file: ClassVar[str]
+
+    def __init__(self, card: Card, data: Path | None = None, presets: Presets | None = None,
+                 options: dict[str, Any] | None = None):
+        self.card = card
+        self.presets = presets or Presets.from_names()
+        self.options = dict(options or {})
+        self._data = Path(data).expanduser() if data is not None else None
+
+    @classmethod
+    def builtin_card(cls) -> Card:
+        return Card.from_yaml(CARDS_DIR / cls.card_file)
+
+    @property
+    def name(self) -> str:
+        return self.card.name
+
+    @property
+    def root(self) -> Path:
+        """The dataset folder: ``--data``, else the default location; checked to exist."""
+        root = self._data if self._data is not None else self.default_root()
+        if not root.is_dir():
+            raise DataError(
+                f"{self.name}: dataset folder {root} does not exist. "
+                + (f"Fetch it with `mige-eval download --bench {self.name}`, or " if self._data is None else "")
+                + "pass --data pointing at a copy in the published layout "
+                f"({self.card.source.get('layout', 'see the benchmark card')})."
+            )
+        return root
+
+    def default_root(self) -> Path:
+        """Where ``mige-eval download`` puts the data: ``$MIGE_EVAL_DATA/<bench>`` or the user data dir."""
+        base = os.environ.get("MIGE_EVAL_DATA")
+        if base:
+            return Path(base).expanduser() / self.name
+        from platformdirs import user_data_dir
+
+        return Path(user_data_dir("mige-eval")) / "data" / self.name
+
+    def file(self, relative: str | os.PathLike, *, what: str) -> Path:
+        """A path inside the dataset root; a path escaping the root is refused, whatever it resolves to."""
+        return resolve_inside(self.root, relative, what=f"{self.name} {what}")
+
+    @abc.abstractmethod
+    def samples(self) -> Iterator[Sample | BrokenSample]:
+        """Every sample in benchmark order; a row that cannot be used yields a :class:`BrokenSample`."""
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What identifies the data of a run in ``run.json``: source id and revision, and the local root."""
+        return {"source": self.card.source, "data": str(self.root)}
+
+
+def resolve_inside(root: Path, relative: str | os.PathLike, *, what: str) -> Path:
+    """``root / relative``, refusing absolute paths and anything that resolves outside ``root``."""
+    rel = Path(relative)
+    if rel.is_absolute():
+        raise DataError(f"{what}: path {relative} is absolute; dataset paths must be relative to {root}")
+    root_resolved = root.resolve()
+    target = (root_resolved / rel).resolve()
+    if target != root_resolved and root_resolved not in target.parents:
+        raise DataError(f"{what}: path {relative} escapes the dataset root {root}")
+    return target

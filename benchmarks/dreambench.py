@@ -1,0 +1,104 @@
+"""DreamBench: the google/dreambooth dataset layout (METRICS.md §4.3).
+
+``prompts_and_classes.txt`` maps each subject folder to its class noun and holds two prompt lists,
+one for objects and one for live subjects (cats and dogs), as Python ``format`` templates with the
+identifier and class tokens. Each sample is one (subject, prompt) pair:
+
+- ``prompt`` / ``caption``: the template with the identifier dropped and the class noun kept
+  ("a dog in the jungle");
+- ``instruction``: the template with identifier and class replaced by one ``<imagehere>``
+  ("a <imagehere> in the jungle"), whose image is the subject's input photo (``00.jpg``);
+- ``references``: every photo of the subject (preset ``dreambooth``) or the input photo only
+  (``single-reference``).
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Iterator
+
+from mige_eval.benchmarks.base import Benchmark, DataError
+from mige_eval.images import IMAGE_SUFFIXES, ImageRef
+from mige_eval.types import PLACEHOLDER, Sample
+
+PROMPTS_FILE = "prompts_and_classes.txt"
+_TEMPLATE = re.compile(r"""['"](.*?)['"]\s*\.format\(\s*unique_token\s*,\s*class_token\s*\)""")
+_CLASS_LINE = re.compile(r"^([A-Za-z0-9_]+)\s*,\s*([A-Za-z][A-Za-z ]*?)\s*$")
+
+
+def parse_prompts_file(text: str, label: str = PROMPTS_FILE) -> tuple[dict[str, str], list[str], list[str]]:
+    """(subject → class noun, object templates, live templates) from ``prompts_and_classes.txt``."""
+    classes_part, sep, prompts_part = text.partition("Prompts")
+    obj_part, sep2, live_part = prompts_part.partition("Live Subject Prompts")
+    if not sep or not sep2:
+        raise DataError(f"{label}: expected a 'Prompts' section with 'Object Prompts' and 'Live Subject Prompts'")
+    classes: dict[str, str] = {}
+    for line in classes_part.splitlines():
+        match = _CLASS_LINE.match(line.strip())
+        if match and match.group(1) != "subject_name":
+            classes[match.group(1)] = match.group(2)
+    object_templates = _TEMPLATE.findall(obj_part)
+    live_templates = _TEMPLATE.findall(live_part)
+    if not classes:
+        raise DataError(f"{label}: no 'subject_name,class' lines found")
+    for kind, templates in (("object", object_templates), ("live", live_templates)):
+        if not templates or any("{0} {1}" not in t for t in templates):
+            raise DataError(f"{label}: the {kind} prompt list is missing or has a template without '{{0}} {{1}}'")
+    return classes, object_templates, live_templates
+
+
+def caption_from_template(template: str, class_noun: str) -> str:
+    """The CLIP-T text: identifier dropped, class noun kept, whitespace collapsed."""
+    return " ".join(template.replace("{0} {1}", class_noun).split())
+
+
+def instruction_from_template(template: str) -> str:
+    """The multimodal instruction: identifier and class replaced by one placeholder."""
+    return " ".join(template.replace("{0} {1}", PLACEHOLDER).split())
+
+
+class DreamBench(Benchmark):
+    card_file = "dreambench.yaml"
+
+    def samples(self) -> Iterator[Sample]:
+        root = self.root
+        prompts_path = self.file(PROMPTS_FILE, what="prompt file")
+        if not prompts_path.is_file():
+            raise DataError(f"dreambench: {prompts_path} is missing; --data must be the DreamBooth 'dataset' folder")
+        classes, object_templates, live_templates = parse_prompts_file(
+            prompts_path.read_text(encoding="utf-8"), str(prompts_path)
+        )
+        live_classes = set(self.card.extra.get("live_classes", ("cat", "dog")))
+        input_name = self.card.extra.get("input_photo", "00.jpg")
+        single = self.presets["dreambench_reference"] == "single-reference"
+        for subject, class_noun in classes.items():
+            photos = self._photos(root, subject)
+            input_ref = next((p for p in photos if Path(p.label).name == input_name), None)
+            if input_ref is None:
+                raise DataError(f"dreambench: subject folder {root / subject} has no input photo {input_name}")
+            live = class_noun in live_classes
+            templates = live_templates if live else object_templates
+            for index, template in enumerate(templates):
+                caption = caption_from_template(template, class_noun)
+                yield Sample(
+                    id=f"{subject}-{index:02d}",
+                    task="subject",
+                    subset="live" if live else "object",
+                    instruction=instruction_from_template(template),
+                    instruction_images=(input_ref,),
+                    prompt=caption,
+                    references=(input_ref,) if single else tuple(photos),
+                    caption=caption,
+                    subject_photo=input_ref,
+                    object=class_noun,
+                    meta={"subject": subject, "class_noun": class_noun, "prompt_index": index},
+                )
+
+    def _photos(self, root: Path, subject: str) -> list[ImageRef]:
+        folder = self.file(subject, what=f"subject folder {subject!r}")
+        if not folder.is_dir():
+            raise DataError(f"dreambench: subject folder {folder} (listed in {PROMPTS_FILE}) is missing")
+        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise DataError(f"dreambench: subject folder {folder} holds no images")
+        return [ImageRef.from_path(p, f"{subject}/{p.name}") for p in files]

@@ -1,0 +1,1 @@
+"""Reports assembled from run directories; never recomputes a score."""

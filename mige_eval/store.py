@@ -1,0 +1,193 @@
+"""The run directory: atomic image files, append-only record journals, merged ``samples.jsonl``.
+
+Layout (DESIGN.md, contract)::
+
+    run.json  summary.json  samples.jsonl  images/<id>.png  records/<shard>.jsonl
+
+Each process appends the records it finishes to its own journal under ``records/`` (one per shard,
+locked, fsync'd at checkpoints), so shards never write the same file. ``samples.jsonl`` is the merge
+of all journals, one line per sample (the latest record wins), in benchmark order; it is rewritten
+atomically, under a lock, only when its content changes. A process killed at any moment leaves at
+worst a torn last journal line, which is ignored and cut off when the journal is next opened.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from PIL import Image
+
+from mige_eval.images import encode_png
+
+_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,150}$")
+
+
+def safe_id(sample_id: str) -> str:
+    """A file-name-safe form of a sample id; ids that need changing get a hash suffix to stay unique."""
+    if _SAFE.match(sample_id) and not sample_id.endswith("."):
+        return sample_id
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", sample_id).strip("._")[:120] or "sample"
+    return f"{cleaned}-{hashlib.sha1(sample_id.encode()).hexdigest()[:10]}"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write via a temporary file in the same folder, fsync, then rename over the target."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """Atomically replace ``path`` unless it already holds exactly ``data``; True when written."""
+    with contextlib.suppress(FileNotFoundError):
+        if path.read_bytes() == data:
+            return False
+    atomic_write_bytes(path, data)
+    return True
+
+
+def dump_json(obj: Any) -> bytes:
+    return (json.dumps(obj, indent=2, sort_keys=False, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def record_line(record: dict[str, Any]) -> str:
+    return json.dumps(record, ensure_ascii=False, separators=(", ", ": "))
+
+
+class Journal:
+    """One process's append-only record file, exclusively locked while open."""
+
+    def __init__(self, path: Path, fsync_every: int = 32):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._fh = open(path, "a+b")
+        try:
+            fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._fh.close()
+            raise RuntimeError(
+                f"another mige-eval process is writing {path}; two processes may not run the same shard "
+                "into one run directory (give each process its own --shard)"
+            ) from None
+        _cut_torn_tail(self._fh)
+        self._fsync_every = fsync_every
+        self._unsynced = 0
+
+    def append(self, record: dict[str, Any]) -> None:
+        self._fh.write((record_line(record) + "\n").encode("utf-8"))
+        self._fh.flush()
+        self._unsynced += 1
+        if self._unsynced >= self._fsync_every:
+            self.sync()
+
+    def sync(self) -> None:
+        if self._unsynced:
+            os.fsync(self._fh.fileno())
+            self._unsynced = 0
+
+    def close(self) -> None:
+        if not self._fh.closed:
+            self.sync()
+            self._fh.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _cut_torn_tail(fh) -> None:
+    """Drop a partial last line left by a killed process, so the next append starts on a fresh line."""
+    fh.seek(0)
+    data = fh.read()
+    if data and not data.endswith(b"\n"):
+        fh.truncate(data.rfind(b"\n") + 1)
+    fh.seek(0, os.SEEK_END)
+
+
+def read_journal(path: Path) -> Iterator[dict[str, Any]]:
+    """Complete records of a journal; a torn last line is skipped."""
+    with open(path, "rb") as fh:
+        for raw in fh:
+            if not raw.endswith(b"\n"):
+                break
+            try:
+                yield json.loads(raw)
+            except json.JSONDecodeError:
+                continue
+
+
+class RunStore:
+    """Reads and writes one run directory."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.images = self.root / "images"
+        self.journals = self.root / "records"
+
+    def image_name(self, sample_id: str) -> str:
+        return f"images/{safe_id(sample_id)}.png"
+
+    def image_path(self, sample_id: str) -> Path:
+        return self.root / self.image_name(sample_id)
+
+    def has_image(self, sample_id: str) -> bool:
+        return self.image_path(sample_id).is_file()
+
+    def save_image(self, sample_id: str, img: Image.Image) -> str:
+        atomic_write_bytes(self.image_path(sample_id), encode_png(img))
+        return self.image_name(sample_id)
+
+    def journal(self, shard: str) -> Journal:
+        return Journal(self.journals / f"{shard}.jsonl")
+
+    def records(self) -> dict[str, dict[str, Any]]:
+        """The latest record of every sample over all journals (journals read in name order)."""
+        latest: dict[str, dict[str, Any]] = {}
+        if self.journals.is_dir():
+            for path in sorted(self.journals.glob("*.jsonl")):
+                for record in read_journal(path):
+                    if isinstance(record, dict) and "id" in record:
+                        latest[record["id"]] = record
+        return latest
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Serialise merges between processes sharing the run directory."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def write_samples(self, records: Iterable[dict[str, Any]]) -> bool:
+        data = "".join(record_line(r) + "\n" for r in records).encode("utf-8")
+        return write_if_changed(self.root / "samples.jsonl", data)
+
+    def read_json(self, name: str) -> dict[str, Any] | None:
+        path = self.root / name
+        if not path.is_file():
+            return None
+        return json.loads(path.read_text(encoding="utf-8"))
+
+    def write_json(self, name: str, obj: Any) -> bool:
+        return write_if_changed(self.root / name, dump_json(obj))

@@ -1,0 +1,1 @@
+"""An independent implementation of MIGE inference that loads the authors' released weights."""
