@@ -61,6 +61,8 @@ def user_errors() -> Iterator[None]:
 
     try:
         yield
+    except (typer.Exit, typer.Abort):
+        raise
     except (UnknownNameError, UnknownMetricError, MissingWeightsError, MissingDependencyError,
             ValueError, RuntimeError, FileNotFoundError) as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)

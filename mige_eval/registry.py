@@ -8,6 +8,7 @@ benchmarks, a card file ``path/to/card.yaml``). Listing names imports nothing he
 from __future__ import annotations
 
 import difflib
+import hashlib
 import importlib
 import importlib.util
 import sys
@@ -81,7 +82,7 @@ def _import_file(path: Path, what: str) -> Any:
     path = path.expanduser().resolve()
     if not path.is_file():
         raise UnknownNameError(f"{what}: file {path} does not exist")
-    name = f"mige_eval_user_{abs(hash(str(path)))}"
+    name = "mige_eval_user_" + hashlib.sha1(str(path).encode()).hexdigest()[:12]
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)

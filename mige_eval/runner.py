@@ -81,9 +81,9 @@ def build_adapter(model: str, model_args: dict[str, Any], device: str) -> tuple[
     cls = ADAPTERS.load(model)
     if not (inspect.isclass(cls) and issubclass(cls, Adapter)):
         raise RunError(f"model {model!r} resolves to {cls!r}, which is not a mige_eval.types.Adapter subclass")
-    params = inspect.signature(cls.__init__).parameters
+    params = inspect.signature(cls).parameters
     accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    known = [n for n, p in params.items() if n != "self" and p.kind is not inspect.Parameter.VAR_KEYWORD]
+    known = [n for n, p in params.items() if p.kind is not inspect.Parameter.VAR_KEYWORD]
     unknown = [k for k in model_args if k not in known]
     if unknown and not accepts_any:
         raise RunError(
@@ -131,7 +131,7 @@ def _identity(bench: Benchmark, model_name: str, adapter: Adapter, opts: RunOpti
         "source": bench.card.source,
         "bench_options": opts.bench_options,
         "model": model_name,
-        "adapter": type(adapter).__module__ + ":" + type(adapter).__qualname__,
+        "adapter": type(adapter).__qualname__,
         "adapter_config": adapter.config(),
         "seed": opts.seed,
         "presets": presets.to_json(),
