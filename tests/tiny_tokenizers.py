@@ -44,7 +44,7 @@ def clip_tokenizer():
         vocab[a + b] = len(vocab)
     vocab["<|startoftext|>"] = len(vocab)
     vocab["<|endoftext|>"] = len(vocab)
-    return CLIPTokenizer(vocab=vocab, merges=merges)
+    return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=77)
 
 
 def bert_tokenizer():

@@ -35,10 +35,15 @@ class Score:
 
 @dataclass
 class ScoreItem:
-    """A sample and the output image it is scored on (decoded RGB, output-storage preset applied)."""
+    """A sample and the output image it is scored on (decoded RGB, output-storage preset applied).
+
+    ``derived`` holds what several metrics of the same item share (e.g. L1 and L2 share the aligned
+    pixel arrays), so it is computed once per item and dropped with it.
+    """
 
     sample: Sample
     output: Image.Image
+    derived: dict[Any, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -75,6 +80,10 @@ class ScoringContext:
         if key not in self._services:
             self._services[key] = factory()
         return self._services[key]
+
+    def services(self) -> dict[str, Any]:
+        """The shared objects built so far (e.g. for recording backbone revisions in ``run.json``)."""
+        return dict(self._services)
 
     def close(self) -> None:
         for service in self._services.values():

@@ -10,7 +10,7 @@ centre-crops the reference to a min(W, H) square. Lower is better.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 import numpy as np
 from PIL import Image
@@ -32,20 +32,26 @@ def align(output: Image.Image, reference: Image.Image, geometry: str = "stretch"
     return to_unit_float(output), to_unit_float(reference)
 
 
-def l1_distance(output: Image.Image, reference: Image.Image, geometry: str = "stretch") -> float:
+def distances(output: Image.Image, reference: Image.Image, geometry: str = "stretch") -> tuple[float, float]:
+    """(l1, l2) from one alignment: the two metrics share the resize and the float conversion."""
     a, b = align(output, reference, geometry)
-    return float(np.abs(a - b).mean())
+    diff = a - b
+    return float(np.abs(diff).mean()), float(np.square(diff).mean())
+
+
+def l1_distance(output: Image.Image, reference: Image.Image, geometry: str = "stretch") -> float:
+    return distances(output, reference, geometry)[0]
 
 
 def l2_distance(output: Image.Image, reference: Image.Image, geometry: str = "stretch") -> float:
-    a, b = align(output, reference, geometry)
-    return float(np.square(a - b).mean())
+    return distances(output, reference, geometry)[1]
 
 
 class _PixelMetric(Metric):
     higher_is_better = False
     needs = ("references",)
-    distance: staticmethod
+    #: Position of this metric's value in :func:`distances`.
+    index: ClassVar[int]
 
     def compute(self, items: Sequence[ScoreItem]) -> list[Score]:
         geometry = self.ctx.presets["pixel_geometry"]
@@ -56,15 +62,18 @@ class _PixelMetric(Metric):
                 raise ValueError(
                     f"{self.name} compares with exactly one reference; sample {item.sample.id} has {len(refs)}"
                 )
-            scores.append(Score(self.distance(item.output, self.ctx.load(refs[0]), geometry)))
+            key = ("pixel_distances", geometry)
+            if key not in item.derived:
+                item.derived[key] = distances(item.output, self.ctx.load(refs[0]), geometry)
+            scores.append(Score(item.derived[key][self.index]))
         return scores
 
 
 class L1(_PixelMetric):
     name = "l1"
-    distance = staticmethod(l1_distance)
+    index = 0
 
 
 class L2(_PixelMetric):
     name = "l2"
-    distance = staticmethod(l2_distance)
+    index = 1

@@ -1,0 +1,182 @@
+"""Tiny randomly initialised CLIP and DINO checkpoints on disk, and an independent reference implementation.
+
+The checkpoints are saved the way a user has them (config, safetensors, tokenizer, preprocessor
+files) and reach the project only through ``ScoringOptions.clip_model`` / ``dino_model``, i.e.
+``--clip-model`` / ``--dino-model``. The DINO folder ships the stock ``ViTImageProcessor`` config of
+``facebook/dino-vits16`` (bilinear squash to 224², no crop), which the project must ignore.
+
+:class:`Independent` recomputes every feature from the published definitions with Pillow, numpy and
+direct calls into the model's submodules — none of the project's transforms, tokenisation or pooling.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import tiny_tokenizers
+from mige_eval.images import ImageRef
+from mige_eval.metrics.base import ScoringContext, ScoringOptions
+from mige_eval.presets import Presets
+from mige_eval.types import Sample
+
+CLIP_MEAN, CLIP_STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+def save_tiny_clip(folder: Path, seed: int = 0) -> Path:
+    import torch
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
+
+    tok = tiny_tokenizers.clip_tokenizer()
+    torch.manual_seed(seed)
+    # eos_token_id 2 as in openai/clip-vit-base-patch32's config: pooling at the highest token id (end-of-text).
+    config = CLIPConfig(
+        text_config=dict(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, max_position_embeddings=77, bos_token_id=0, eos_token_id=2,
+                         pad_token_id=1),
+        vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                           image_size=224, patch_size=32),
+        projection_dim=16,
+    )
+    CLIPModel(config).save_pretrained(folder)
+    tiny_tokenizers.save(tok, folder)
+    CLIPImageProcessor(size={"shortest_edge": 224}, crop_size={"height": 224, "width": 224}, resample=3,
+                       do_center_crop=True, image_mean=list(CLIP_MEAN), image_std=list(CLIP_STD)).save_pretrained(folder)
+    return folder
+
+
+def save_tiny_dino(folder: Path, seed: int = 0) -> Path:
+    import torch
+    from transformers import ViTConfig, ViTImageProcessor, ViTModel
+
+    torch.manual_seed(seed)
+    config = ViTConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                       image_size=224, patch_size=16, qkv_bias=True, layer_norm_eps=1e-12,
+                       hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    # Like facebook/dino-vits16: a ViTModel without pooler weights.
+    ViTModel(config, add_pooling_layer=False).save_pretrained(folder)
+    # The stock processor that checkpoint ships (bilinear squash to 224x224, no crop): must NOT be used.
+    ViTImageProcessor(do_resize=True, size={"height": 224, "width": 224}, resample=2, do_normalize=True,
+                      image_mean=list(IMAGENET_MEAN), image_std=list(IMAGENET_STD)).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_clip(tmp_path_factory) -> Path:
+    return save_tiny_clip(tmp_path_factory.mktemp("tiny-clip"))
+
+
+@pytest.fixture(scope="session")
+def tiny_dino(tmp_path_factory) -> Path:
+    return save_tiny_dino(tmp_path_factory.mktemp("tiny-dino"))
+
+
+@pytest.fixture()
+def make_ctx(tmp_path, tiny_clip, tiny_dino):
+    """A ScoringContext on the tiny backbones with a fresh cache folder; keyword arguments adjust it."""
+    contexts = []
+
+    def build(*presets: str, cache_dir: Path | None = None, **options) -> ScoringContext:
+        options = {"clip_model": str(tiny_clip), "dino_model": str(tiny_dino), "device": "cpu", **options}
+        opts = ScoringOptions(cache_dir=cache_dir or tmp_path / "cache", **options)
+        ctx = ScoringContext(Presets.from_names(presets), opts)
+        contexts.append(ctx)
+        return ctx
+
+    yield build
+    for ctx in contexts:
+        ctx.close()
+
+
+def ref_of(path: Path) -> ImageRef:
+    return ImageRef.from_path(path, f"{path.parent.name}/{path.name}")
+
+
+def sample(sample_id: str = "s", **fields) -> Sample:
+    return Sample(id=sample_id, task=fields.pop("task", "edit"), subset=fields.pop("subset", "test"),
+                  instruction="", **fields)
+
+
+def rgb(path: Path) -> Image.Image:
+    with Image.open(path) as img:
+        return img.convert("RGB")
+
+
+class Independent:
+    """Features from the published definitions: Pillow + numpy preprocessing, direct submodule calls."""
+
+    def __init__(self, clip_dir: Path, dino_dir: Path):
+        from transformers import CLIPModel, CLIPTokenizer, ViTModel
+
+        self.clip = CLIPModel.from_pretrained(clip_dir).eval()
+        self.dino = ViTModel.from_pretrained(dino_dir, add_pooling_layer=False).eval()
+        self.tokenizer = CLIPTokenizer.from_pretrained(clip_dir)
+
+    @staticmethod
+    def resize_crop(img: Image.Image, short: int, crop: int) -> Image.Image:
+        w, h = img.size
+        size = (short, int(short * h / w)) if w <= h else (int(short * w / h), short)
+        img = img.resize(size, Image.Resampling.BICUBIC) if size != img.size else img
+        top, left = round((img.height - crop) / 2), round((img.width - crop) / 2)
+        return img.crop((left, top, left + crop, top + crop))
+
+    @staticmethod
+    def tensor(img: Image.Image, mean, std):
+        import torch
+
+        x = (np.asarray(img, dtype=np.float64) / 255.0 - np.array(mean)) / np.array(std)
+        return torch.from_numpy(x.transpose(2, 0, 1)[None].astype(np.float32))
+
+    def dino_features(self, img: Image.Image) -> np.ndarray:
+        import torch
+
+        with torch.no_grad():
+            x = self.tensor(self.resize_crop(img, 256, 224), IMAGENET_MEAN, IMAGENET_STD)
+            return self.dino(pixel_values=x).last_hidden_state[0, 0].numpy()
+
+    def clip_image(self, img: Image.Image, ip2p: bool = False) -> np.ndarray:
+        import torch
+
+        with torch.no_grad():
+            if ip2p:
+                x = torch.from_numpy(np.asarray(img, dtype=np.float32).transpose(2, 0, 1)[None] / 255.0)
+                x = torch.nn.functional.interpolate(x, size=(224, 224), mode="bicubic", align_corners=False)
+                x = (x - torch.tensor(CLIP_MEAN)[:, None, None]) / torch.tensor(CLIP_STD)[:, None, None]
+            else:
+                x = self.tensor(self.resize_crop(img, 224, 224), CLIP_MEAN, CLIP_STD)
+            pooled = self.clip.vision_model(pixel_values=x).pooler_output
+            return self.clip.visual_projection(pooled)[0].numpy()
+
+    def token_ids(self, text: str) -> list[int]:
+        """openai ``clip.tokenize(truncate=True)``: start token, first 75 tokens, end-of-text last."""
+        ids = self.tokenizer(text)["input_ids"]
+        return ids if len(ids) <= 77 else ids[:76] + [self.tokenizer.eos_token_id]
+
+    def clip_text(self, text: str) -> np.ndarray:
+        import torch
+
+        ids = self.token_ids(text)
+        with torch.no_grad():
+            hidden = self.clip.text_model(input_ids=torch.tensor([ids])).last_hidden_state
+            return self.clip.text_projection(hidden[0, len(ids) - 1])[None][0].numpy()
+
+
+def cos(a, b) -> float:
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return float(a @ b / math.sqrt((a @ a) * (b @ b)))
+
+
+@pytest.fixture(scope="session")
+def independent(tiny_clip, tiny_dino) -> Independent:
+    return Independent(tiny_clip, tiny_dino)
+
+
+@pytest.fixture(scope="session")
+def kit():
+    """Small builders the metric tests share (test modules cannot import conftest)."""
+    return SimpleNamespace(ref_of=ref_of, sample=sample, rgb=rgb, cos=cos)
