@@ -1,0 +1,91 @@
+"""The gallery's image folder: every image it shows, copied in full and, when large, as a thumbnail.
+
+The gallery must keep working when it is moved or opened on another machine, so it never points
+at the run directories or the dataset: full-size files are hard-linked (copied across file systems)
+or, for images stored inside dataset files, written out; images larger than the thumbnail size get a
+JPEG thumbnail made with Pillow. Each image is stored once, however many samples show it.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from PIL import Image
+
+from mige_eval.images import decode
+
+
+#: File suffix per Pillow format, as browsers know them (MPO is a JPEG with extra pictures).
+SUFFIXES = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp", "TIFF": ".tif"}
+
+
+@dataclass(frozen=True)
+class Shown:
+    """Paths relative to the gallery folder: what the page displays and what it links to."""
+
+    thumb: str
+    full: str
+
+
+class ImageFolder:
+    def __init__(self, root: Path, thumb_size: int = 256):
+        self.root = root
+        self.thumb_size = thumb_size
+        self._done: dict[str, Shown | None] = {}
+        self.problems: list[str] = []
+        (root / "full").mkdir(parents=True, exist_ok=True)
+        (root / "thumbs").mkdir(parents=True, exist_ok=True)
+
+    @staticmethod
+    def _key(origin: str) -> str:
+        return hashlib.sha1(origin.encode("utf-8")).hexdigest()[:20]
+
+    def file(self, path: Path, origin: str) -> Shown | None:
+        """An image file (a run's output or crop, a dataset photo); None with a problem noted if unreadable."""
+        return self._add(origin, path.suffix.lower() or ".png", lambda target: _link_or_copy(path, target))
+
+    def data(self, read: Callable[[], bytes], origin: str) -> Shown | None:
+        """An image given by its encoded bytes (e.g. a row of a parquet file)."""
+        def write(target: Path) -> None:
+            target.write_bytes(read())
+        return self._add(origin, "", write)
+
+    def _add(self, origin: str, suffix: str, write: Callable[[Path], None]) -> Shown | None:
+        if origin in self._done:
+            return self._done[origin]
+        key = self._key(origin)
+        try:
+            full = self.root / "full" / (key + suffix)
+            full.unlink(missing_ok=True)  # a stale link would keep an image the run has since replaced
+            write(full)
+            data = full.read_bytes()
+            if not suffix:
+                fmt = Image.open(io.BytesIO(data)).format or "PNG"
+                full = full.rename(full.with_suffix(SUFFIXES.get(fmt, "." + fmt.lower())))
+            shown = Shown(self._thumbnail(data, key, origin, full), f"full/{full.name}")
+        except (OSError, ValueError) as exc:
+            self.problems.append(f"image {origin} not shown: {exc}")
+            shown = None
+        self._done[origin] = shown
+        return shown
+
+    def _thumbnail(self, data: bytes, key: str, origin: str, full: Path) -> str:
+        img = decode(data, origin)
+        if max(img.size) <= self.thumb_size:
+            return f"full/{full.name}"
+        img.thumbnail((self.thumb_size, self.thumb_size), Image.Resampling.LANCZOS)
+        target = self.root / "thumbs" / f"{key}.jpg"
+        img.save(target, "JPEG", quality=85)
+        return f"thumbs/{target.name}"
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
