@@ -195,22 +195,102 @@ def list_(what: Optional[str] = typer.Argument(None, help="benches, models or me
 @app.command()
 def report(
     runs: List[Path] = typer.Argument(None, help="Run directories, or folders holding them (default results/runs)."),
-    fmt: str = typer.Option("markdown", "--format", help="markdown (more formats: see the report docs)."),
-    output: Optional[Path] = typer.Option(None, "--output", help="Write to this file instead of stdout."),
+    fmt: str = typer.Option("markdown", "--format", help="markdown, latex, csv, or html (a gallery folder)."),
+    table: Optional[str] = typer.Option(None, "--table", help="Paper table 1, 2, 3a or 3b (3: both 3a and 3b); "
+                                                              "default: every table the runs belong to."),
+    published: bool = typer.Option(True, "--published/--no-published", help="Show the paper's rows beside the runs."),
+    output: Optional[Path] = typer.Option(None, "--output", help="Write to this file (html: this folder), not stdout."),
 ) -> None:
-    """Print runs as a table, from their summary.json files (never recomputes a score)."""
+    """The paper's tables from run directories beside the published numbers (never recomputes a score)."""
     with user_errors():
-        from mige_eval.report.markdown import markdown_report
-        from mige_eval.report.runs import find_runs
+        from mige_eval.report.render import render
 
-        found, notes = find_runs(runs or [Path("results/runs")])
-        if fmt != "markdown":
-            raise ValueError(f"unknown --format {fmt!r}: use markdown")
-        text = markdown_report(found, notes)
-        if output:
-            output.write_text(text, encoding="utf-8")
+        result = render(runs or [Path("results/runs")], fmt, table, published, output)
+        if output is None:
+            sys.stdout.write(result.text)
         else:
-            sys.stdout.write(text)
+            print(result.text.strip() if fmt == "html" else f"wrote {output}")
+        if output is not None or fmt == "csv":  # otherwise the notes are part of the text already
+            for note in result.notes:
+                err.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)
+
+
+@app.command()
+def reproduce(
+    table: str = typer.Option(..., "--table", help="Paper table: 1, 2 or 3 (3a and 3b)."),
+    models: Optional[str] = typer.Option(None, "--models", help="Comma-separated models (default: the paper's "
+                                                                "methods that have an adapter)."),
+    data_root: Optional[Path] = typer.Option(None, "--data-root", help="Folder with one dataset folder per "
+                                                                       "benchmark: DIR/emuedit, DIR/dreambench, ..."),
+    results: Path = typer.Option(Path("results"), "--results", help="Runs go to RESULTS/runs/<bench>/<model>, "
+                                                                    "tables to RESULTS/reports/table-N/."),
+    limit: Optional[int] = LimitOpt, seed: int = SeedOpt, device: str = DeviceOpt, batch_size: int = BatchOpt,
+    preset: List[str] = PresetOpt, clip_model: Optional[str] = ClipOpt, dino_model: Optional[str] = DinoOpt,
+    detector_model: Optional[str] = DetectorOpt, sam_model: Optional[str] = SamOpt,
+    cache_dir: Optional[Path] = CacheDirOpt, no_cache: bool = NoCacheOpt, quiet: bool = QuietOpt,
+    emu_caption_filter: Optional[str] = EmuFilterOpt,
+) -> None:
+    """Regenerate a paper table: run its benchmarks for each model (resumable), then write it in every format."""
+    with user_errors():
+        from mige_eval.reproduce import reproduce as reproduce_table
+
+        factory, stop = make_progress(quiet)
+        try:
+            result = reproduce_table(
+                table, [m.strip() for m in models.split(",") if m.strip()] if models else None, data_root,
+                results=results, seed=seed, limit=limit, presets=preset,
+                bench_options=_bench_options(emu_caption_filter),
+                scoring=_scoring(device, batch_size, clip_model, dino_model, detector_model, sam_model, cache_dir,
+                                 no_cache),
+                progress=factory, log=lambda m: err.print(m, style="yellow", highlight=False, markup=False))
+        finally:
+            stop()
+        for fmt, path in result.outputs.items():
+            print(f"{fmt}: {path}")
+        for note in result.notes:
+            print(f"  note: {note}")
+        raise typer.Exit(result.exit_code)
+
+
+@app.command()
+def download(
+    bench: Optional[str] = typer.Option(None, "--bench", help="Fetch this benchmark's data."),
+    to: Optional[Path] = typer.Option(None, "--to", help="Where to put the benchmark (default: its data folder)."),
+    backbones: bool = typer.Option(False, "--backbones", help="Fetch the metric backbones into the HF cache."),
+    model: List[str] = typer.Option([], "--model", help="With --backbones: these ids instead of the defaults."),
+) -> None:
+    """Fetch a benchmark or the metric backbones for later offline use."""
+    with user_errors():
+        if not bench and not backbones:
+            raise ValueError("say what to fetch: --bench NAME and/or --backbones")
+        if backbones:
+            from mige_eval.metrics.backbones import download_backbones
+
+            for path in download_backbones(model):
+                print(f"backbone: {path}")
+        if bench:
+            from mige_eval.benchmarks.open import open_benchmark
+
+            print(f"{bench}: {open_benchmark(bench).download(to)}")
+
+
+@app.command()
+def verify(
+    bench: str = typer.Option(..., "--bench", help="Benchmark name, card file or module:Class."),
+    data: Optional[Path] = DataOpt,
+    preset: List[str] = PresetOpt,
+) -> None:
+    """Check a local copy of a benchmark: counts, referenced files, checksums where a manifest exists."""
+    with user_errors():
+        from mige_eval.benchmarks.open import open_benchmark
+        from mige_eval.presets import Presets
+
+        problems = open_benchmark(bench, data=data, presets=Presets.from_names(preset)).verify()
+        for problem in problems:
+            print(f"problem: {problem}")
+        print(f"{bench}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
+        if problems:
+            raise typer.Exit(1)
 
 
 def version_callback(value: bool) -> None:

@@ -331,11 +331,13 @@ def run(opts: RunOptions, progress: Progress = _no_progress, log: Callable[[str]
                     advance(len(good[start:start + size]))
         finally:
             generated = batcher.generated
+            used = {key: svc.describe() for key, svc in ctx.services().items() if hasattr(svc, "describe")}
             if scorer:
                 scorer.close()
             summary = _merge(store, bench, name, all_samples, metric_names, presets)
             run_info = store.read_json("run.json") or {}
             run_info["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            run_info["backbones_used"] = {**run_info.get("backbones_used", {}), **used}
             store.write_json("run.json", run_info)
     else:
         summary = _merge(store, bench, name, all_samples, metric_names, presets)
@@ -387,6 +389,7 @@ def _run_json(store: RunStore, identity: dict, bench: Benchmark, adapter: Adapte
         "shard": {"index": shard.index, "count": shard.count, "origin": shard.origin},
         "batch_size": opts.scoring.batch_size,
         "environment": environment.describe(opts.scoring.device),
+        "backbones_used": previous.get("backbones_used", {}),
         "started": previous.get("started", started),
         "last_started": started,
     }
