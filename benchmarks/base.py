@@ -123,6 +123,11 @@ class Benchmark(abc.ABC):
     def samples(self) -> Iterator[Sample | BrokenSample]:
         """Every sample in benchmark order; a row that cannot be used yields a :class:`BrokenSample`."""
 
+    def notes(self) -> list[str]:
+        """What ``summary.json`` should say about the loaded data (e.g. rows a filter dropped); call after
+        :meth:`samples` has been consumed."""
+        return []
+
     def fingerprint(self) -> dict[str, Any]:
         """What identifies the data of a run in ``run.json``: source id and revision, and the local root."""
         return {"source": self.card.source, "data": str(self.root)}

@@ -362,7 +362,8 @@ def _merge(store: RunStore, bench: Benchmark, model: str, samples: Sequence[Samp
         merged = sorted(records.values(), key=lambda r: (order.get(r["id"], len(order)), r["id"]))
         store.write_samples(merged)
         summary = summarize(merged, bench=bench.name, model=model, metrics=metric_names,
-                            scale=presets["scale"], expected=len(samples), notes=_preset_notes(presets))
+                            scale=presets["scale"], expected=len(samples),
+                            notes=_preset_notes(presets) + bench.notes())
         store.write_json("summary.json", summary)
     return summary
 

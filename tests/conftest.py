@@ -27,3 +27,19 @@ def dreambench_root() -> Path:
 def dreambench_photos(dreambench_root) -> list[Path]:
     """A few real photos of different subjects, sizes and content."""
     return [dreambench_root / s / "00.jpg" for s in ("dog", "cat", "backpack", "teapot", "red_cartoon")]
+
+
+@pytest.fixture(scope="session")
+def tiny_clip(tmp_path_factory) -> Path:
+    """A tiny random CLIP checkpoint folder (see tests/tiny_models.py)."""
+    from tiny_models import save_tiny_clip
+
+    return save_tiny_clip(tmp_path_factory.mktemp("tiny-clip"))
+
+
+@pytest.fixture(scope="session")
+def tiny_dino(tmp_path_factory) -> Path:
+    """A tiny random DINO (ViT) checkpoint folder (see tests/tiny_models.py)."""
+    from tiny_models import save_tiny_dino
+
+    return save_tiny_dino(tmp_path_factory.mktemp("tiny-dino"))

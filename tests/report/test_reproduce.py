@@ -1,7 +1,6 @@
 """``reproduce``: every model on the table's benchmarks (real DreamBench, tiny backbones), then every format."""
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
@@ -15,20 +14,12 @@ TESTS = Path(__file__).resolve().parents[1]
 HELPERS = TESTS / "helpers" / "adapters.py"
 
 
-def _tiny_backbones(folder: Path) -> tuple[Path, Path]:
-    """The metrics suite's tiny random CLIP and DINO checkpoints (tests/metrics/conftest.py)."""
-    spec = importlib.util.spec_from_file_location("tiny_backbones_for_reports", TESTS / "metrics" / "conftest.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.save_tiny_clip(folder / "clip"), module.save_tiny_dino(folder / "dino")
-
-
 @pytest.fixture()
-def setup(tmp_path, dreambench_root):
+def setup(tmp_path, dreambench_root, tiny_clip, tiny_dino):
     data = tmp_path / "data"
     data.mkdir()
     (data / "dreambench").symlink_to(dreambench_root)
-    clip, dino = _tiny_backbones(tmp_path / "models")
+    clip, dino = tiny_clip, tiny_dino
     scoring = ScoringOptions(clip_model=str(clip), dino_model=str(dino), device="cpu", batch_size=4,
                              cache_dir=tmp_path / "cache")
     return dict(data_root=data, results=tmp_path / "results", limit=2, scoring=scoring, log=lambda m: None)
