@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib.util
 import resource
 import subprocess
 import sys
@@ -56,12 +55,11 @@ class Item:
 
 
 def tiny_backbones(folder: Path) -> tuple[Path, Path]:
-    """The tests' tiny CLIP and DINO checkpoints (tests/metrics/conftest.py), saved under ``folder``."""
+    """The tests' tiny CLIP and DINO checkpoints (tests/tiny_models.py), saved under ``folder``."""
     sys.path.insert(0, str(REPO / "tests"))
-    spec = importlib.util.spec_from_file_location("metric_fixtures", REPO / "tests" / "metrics" / "conftest.py")
-    fixtures = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(fixtures)
-    return fixtures.save_tiny_clip(folder / "clip"), fixtures.save_tiny_dino(folder / "dino")
+    import tiny_models
+
+    return tiny_models.save_tiny_clip(folder / "clip"), tiny_models.save_tiny_dino(folder / "dino")
 
 
 def workload(data: Path, count: int, folder: Path) -> list[Item]:
