@@ -258,6 +258,8 @@ def download(
     to: Optional[Path] = typer.Option(None, "--to", help="Where to put the benchmark (default: its data folder)."),
     backbones: bool = typer.Option(False, "--backbones", help="Fetch the metric backbones into the HF cache."),
     model: List[str] = typer.Option([], "--model", help="With --backbones: these ids instead of the defaults."),
+    grounding: bool = typer.Option(False, "--grounding", help="With --backbones: also GroundingDINO Swin-B and "
+                                                              "SAM ViT-H for subject_dino / subject_clip_i."),
 ) -> None:
     """Fetch a benchmark or the metric backbones for later offline use."""
     with user_errors():
@@ -268,6 +270,11 @@ def download(
 
             for path in download_backbones(model):
                 print(f"backbone: {path}")
+            if grounding:
+                from mige_eval.metrics.grounding import download_grounding
+
+                for path in download_grounding():
+                    print(f"backbone: {path}")
         if bench:
             from mige_eval.benchmarks.open import open_benchmark
 

@@ -21,6 +21,7 @@ FLAG_TEXT = {
     "clip_dir_missing_caption": "clip_dir undefined: a caption is missing",
     "no_detection": "subject crops fell back to the whole image (nothing detected)",
     "no_object_prompt": "subject metrics undefined: the sample has no object prompt",
+    "empty_crop": "subject metrics undefined: the detected box rounds to no pixel (output too small to crop)",
 }
 
 
