@@ -84,6 +84,7 @@ class Benchmark(abc.ABC):
         self.presets = presets or Presets.from_names()
         self.options = dict(options or {})
         self._data = Path(data).expanduser() if data is not None else None
+        self._root: Path | None = None
 
     @classmethod
     def builtin_card(cls) -> Card:
@@ -95,16 +96,26 @@ class Benchmark(abc.ABC):
 
     @property
     def root(self) -> Path:
-        """The dataset folder: ``--data``, else the default location; checked to exist."""
+        """The dataset folder: ``--data``; else the default location; else, for a card whose source is a
+        Hugging Face dataset, its snapshot in the HF cache (downloaded if needed and allowed)."""
+        if self._root is None:
+            self._root = self._locate_root()
+        return self._root
+
+    def _locate_root(self) -> Path:
         root = self._data if self._data is not None else self.default_root()
-        if not root.is_dir():
-            raise DataError(
-                f"{self.name}: dataset folder {root} does not exist. "
-                + (f"Fetch it with `mige-eval download --bench {self.name}`, or " if self._data is None else "")
-                + "pass --data pointing at a copy in the published layout "
-                f"({self.card.source.get('layout', 'see the benchmark card')})."
-            )
-        return root
+        if root.is_dir():
+            return root
+        if self._data is None and self.card.source.get("kind") == "huggingface":
+            from mige_eval.benchmarks.fetch import hub_snapshot
+
+            return hub_snapshot(self.card.source, name=self.name)
+        raise DataError(
+            f"{self.name}: dataset folder {root} does not exist. "
+            + (f"Fetch it with `mige-eval download --bench {self.name}`, or " if self._data is None else "")
+            + "pass --data pointing at a copy in the published layout "
+            f"({self.card.source.get('layout', 'see the benchmark card')})."
+        )
 
     def default_root(self) -> Path:
         """Where ``mige-eval download`` puts the data: ``$MIGE_EVAL_DATA/<bench>`` or the user data dir."""
@@ -116,8 +127,10 @@ class Benchmark(abc.ABC):
         return Path(user_data_dir("mige-eval")) / "data" / self.name
 
     def file(self, relative: str | os.PathLike, *, what: str) -> Path:
-        """A path inside the dataset root; a path escaping the root is refused, whatever it resolves to."""
-        return resolve_inside(self.root, relative, what=f"{self.name} {what}")
+        """A path inside the dataset root; a path escaping the root is refused, whatever it resolves to
+        (links may lead only into the HF cache's blob store when the root is a cache snapshot)."""
+        root = self.root
+        return resolve_inside(root, relative, what=f"{self.name} {what}", links_within=hf_cache_area(root))
 
     @abc.abstractmethod
     def samples(self) -> Iterator[Sample | BrokenSample]:
@@ -132,14 +145,75 @@ class Benchmark(abc.ABC):
         """What identifies the data of a run in ``run.json``: source id and revision, and the local root."""
         return {"source": self.card.source, "data": str(self.root)}
 
+    def download(self, to: Path | None = None) -> Path:
+        """Fetch the published data and return the folder to pass as ``--data`` (or, for a Hugging Face
+        source without ``to``, the HF cache snapshot that runs without ``--data`` read). Raises
+        :class:`DataError` with instructions where the data cannot be fetched automatically."""
+        from mige_eval.benchmarks import fetch
 
-def resolve_inside(root: Path, relative: str | os.PathLike, *, what: str) -> Path:
-    """``root / relative``, refusing absolute paths and anything that resolves outside ``root``."""
+        source = self.card.source
+        target = Path(to).expanduser() if to is not None else None
+        if source.get("kind") == "huggingface":
+            path = fetch.hub_snapshot(source, name=self.name, local_dir=target)
+        elif source.get("archive"):
+            path = fetch.github_archive(source, name=self.name, to=target or self.default_root())
+        else:
+            help_text = source.get("download_help", "see docs/benchmarks.md")
+            raise DataError(f"{self.name}: cannot be downloaded automatically. {help_text}")
+        if target is not None or source.get("kind") != "huggingface":
+            fetch.write_manifest(path, source)
+        return path
+
+    def verify(self) -> list[str]:
+        """Problems in the local copy, one line each (empty: OK): a layout the loader refuses, rows that
+        cannot be used, counts that differ from the card, files that differ from a checksum manifest."""
+        from mige_eval.benchmarks import fetch
+
+        try:
+            samples = list(self.samples())
+        except DataError as exc:
+            return [str(exc)]
+        problems = [f"sample {s.id}: {s.error}" for s in samples if isinstance(s, BrokenSample)]
+        problems += self.data_problems(samples)
+        try:
+            problems += fetch.checksum_problems(self.root)
+        except DataError as exc:
+            problems.append(str(exc))
+        return problems
+
+    def data_problems(self, samples: list[Sample | BrokenSample]) -> list[str]:
+        """What differs from the card's promises: counts against ``expected`` (the base checks ``samples``);
+        loaders add what their layout promises (image sizes, per-subset counts, ...)."""
+        return compare_counts(self.name, {"samples": len(samples)}, self.card.expected)
+
+
+def compare_counts(name: str, actual: dict[str, int], expected: dict[str, Any]) -> list[str]:
+    """One line per count the card states that the data does not have."""
+    return [f"{name}: {key} is {actual[key]}, the card expects {expected[key]}"
+            for key in actual if key in expected and actual[key] != expected[key]]
+
+
+def resolve_inside(root: Path, relative: str | os.PathLike, *, what: str,
+                   links_within: Path | None = None) -> Path:
+    """``root / relative``, refusing absolute paths, ``..`` that leaves ``root``, and links that resolve
+    outside ``root`` (or outside ``links_within`` when given)."""
     rel = Path(relative)
     if rel.is_absolute():
         raise DataError(f"{what}: path {relative} is absolute; dataset paths must be relative to {root}")
     root_resolved = root.resolve()
-    target = (root_resolved / rel).resolve()
-    if target != root_resolved and root_resolved not in target.parents:
+    lexical = Path(os.path.normpath(root_resolved / rel))
+    if lexical != root_resolved and root_resolved not in lexical.parents:
         raise DataError(f"{what}: path {relative} escapes the dataset root {root}")
+    target = lexical.resolve()
+    area = links_within.resolve() if links_within is not None else root_resolved
+    if target != area and area not in target.parents:
+        raise DataError(f"{what}: path {relative} escapes the dataset root {root} through a link to {target}")
     return target
+
+
+def hf_cache_area(root: Path) -> Path | None:
+    """For a snapshot in the Hugging Face cache (``<repo folder>/snapshots/<commit>``), the repo folder,
+    whose ``blobs/`` the snapshot's links point into; otherwise None."""
+    if root.parent.name == "snapshots" and (root.parent.parent / "blobs").is_dir():
+        return root.parent.parent
+    return None

@@ -17,9 +17,9 @@ import re
 from pathlib import Path
 from typing import Iterator
 
-from mige_eval.benchmarks.base import Benchmark, DataError
+from mige_eval.benchmarks.base import Benchmark, DataError, compare_counts
 from mige_eval.images import IMAGE_SUFFIXES, ImageRef
-from mige_eval.types import PLACEHOLDER, Sample
+from mige_eval.types import PLACEHOLDER, BrokenSample, Sample
 
 PROMPTS_FILE = "prompts_and_classes.txt"
 _TEMPLATE = re.compile(r"""['"](.*?)['"]\s*\.format\(\s*unique_token\s*,\s*class_token\s*\)""")
@@ -60,6 +60,10 @@ def instruction_from_template(template: str) -> str:
 class DreamBench(Benchmark):
     card_file = "dreambench.yaml"
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._counts: dict[str, int] = {}
+
     def samples(self) -> Iterator[Sample]:
         root = self.root
         prompts_path = self.file(PROMPTS_FILE, what="prompt file")
@@ -71,8 +75,10 @@ class DreamBench(Benchmark):
         live_classes = set(self.card.extra.get("live_classes", ("cat", "dog")))
         input_name = self.card.extra.get("input_photo", "00.jpg")
         single = self.presets["dreambench_reference"] == "single-reference"
+        self._counts = {"subjects": len(classes), "photos": 0}
         for subject, class_noun in classes.items():
             photos = self._photos(root, subject)
+            self._counts["photos"] += len(photos)
             input_ref = next((p for p in photos if Path(p.label).name == input_name), None)
             if input_ref is None:
                 raise DataError(f"dreambench: subject folder {root / subject} has no input photo {input_name}")
@@ -93,6 +99,10 @@ class DreamBench(Benchmark):
                     object=class_noun,
                     meta={"subject": subject, "class_noun": class_noun, "prompt_index": index},
                 )
+
+    def data_problems(self, samples: list[Sample | BrokenSample]) -> list[str]:
+        """Subjects, photos and samples against the card (30, 158, 750)."""
+        return compare_counts(self.name, {**self._counts, "samples": len(samples)}, self.card.expected)
 
     def _photos(self, root: Path, subject: str) -> list[ImageRef]:
         folder = self.file(subject, what=f"subject folder {subject!r}")

@@ -21,6 +21,7 @@ from PIL import Image
 from mige_eval import environment
 from mige_eval.benchmarks.base import Benchmark
 from mige_eval.benchmarks.open import open_benchmark
+from mige_eval.benchmarks.turns import generate_chained
 from mige_eval.images import ImageMemo, check_output, load_path
 from mige_eval.metrics import parse_metric_names
 from mige_eval.metrics.base import ScoringContext, ScoringOptions
@@ -254,7 +255,7 @@ class _Batch:
             return []
         name = self.adapter.name or type(self.adapter).__name__
         try:
-            images = self.adapter.generate(requests)
+            images = generate_chained(self.adapter.generate, requests, self.memo.load)
         except FATAL_ERRORS:
             raise
         except Exception as exc:  # noqa: BLE001 - narrowed down to the failing sample below

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -43,3 +44,19 @@ def tiny_dino(tmp_path_factory) -> Path:
     from tiny_models import save_tiny_dino
 
     return save_tiny_dino(tmp_path_factory.mktemp("tiny-dino"))
+
+
+@pytest.fixture(scope="session")
+def independent(tiny_clip, tiny_dino):
+    """Features recomputed from the published definitions (tests/reference_features.py)."""
+    from reference_features import Independent
+
+    return Independent(tiny_clip, tiny_dino)
+
+
+@pytest.fixture(scope="session")
+def kit():
+    """Small builders the metric tests share (test modules cannot import conftest)."""
+    import reference_features as ref
+
+    return SimpleNamespace(ref_of=ref.ref_of, sample=ref.sample, rgb=ref.rgb, cos=ref.cos)

@@ -66,3 +66,13 @@ class DropsOne(SeedNoise):
 class EditOnly(SeedNoise):
     name = "edit-only"
     tasks = frozenset({"edit"})
+
+
+class HalveSource(SeedNoise):
+    """An 'editor' that halves every pixel of its source, so chained turns are visible in the output."""
+
+    name = "halve-source"
+    tasks = frozenset({"edit"})
+
+    def generate(self, requests):
+        return [r.source.point(lambda v: v // 2) for r in requests]

@@ -1,0 +1,214 @@
+"""MagicBrush loader (release ``test/`` layout and hub dev split), both turn settings, end to end with copy-source."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from layouts import write_magicbrush
+from mige_eval.benchmarks.base import DataError
+from mige_eval.benchmarks.magicbrush import MagicBrushBench
+from mige_eval.cli import app
+from mige_eval.presets import Presets
+from mige_eval.types import BrokenSample
+
+HELPERS = Path(__file__).resolve().parents[1] / "helpers" / "adapters.py"
+SESSIONS = {"101": 2, "202": 1, "303": 3}
+SUBJECTS = ("dog", "cat", "backpack", "teapot", "red_cartoon", "vase", "clock")
+
+
+@pytest.fixture()
+def release(tmp_path, dreambench_root) -> Path:
+    """The release layout over real photos: every turn a different 512×512 DreamBench photo."""
+    order = {img_id: n for n, img_id in enumerate(SESSIONS)}
+
+    def image(img_id: str, k: int) -> Image.Image:
+        with Image.open(dreambench_root / SUBJECTS[(order[img_id] + k) % len(SUBJECTS)] / "00.jpg") as img:
+            side = min(img.size)
+            return img.convert("RGB").crop((0, 0, side, side)).resize((512, 512), Image.Resampling.BICUBIC)
+
+    return write_magicbrush(tmp_path / "test", SESSIONS, image)
+
+
+def load(root: Path, *presets: str) -> list:
+    bench = MagicBrushBench(MagicBrushBench.builtin_card(), data=root, presets=Presets.from_names(presets))
+    return list(bench.samples())
+
+
+def records(run_dir: Path) -> dict[str, dict]:
+    return {r["id"]: r for r in map(json.loads, (run_dir / "samples.jsonl").read_text().splitlines())}
+
+
+def invoke(*args: str):
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def pixels(path: Path) -> np.ndarray:
+    with Image.open(path) as img:
+        return np.asarray(img.convert("RGB"), np.float64) / 255.0
+
+
+def test_single_turn_pairs_each_turn_with_its_gt_input_target_and_local_description(release):
+    samples = {s.id: s for s in load(release)}
+    assert sorted(samples) == ["101-t1", "101-t2", "202-t1", "303-t1", "303-t2", "303-t3"]
+    turn = samples["303-t2"]
+    assert (turn.source.label, turn.mask.label, turn.references[0].label) == (
+        "images/303/303-output1.png", "images/303/303-mask2.png", "images/303/303-output2.png")
+    assert (turn.instruction, turn.caption) == ("edit 303 turn 2", "local 303 turn 2")
+    assert (turn.input_caption, turn.output_caption) == ("global 303 turn 1", "global 303 turn 2")
+    assert samples["101-t1"].source.label == "images/101/101-input.png"
+    assert samples["101-t2"].meta["output_aliases"] == ["101_inde_2"]
+    assert samples["101-t1"].meta["output_aliases"] == ["101_1"]
+
+
+def test_turns_are_paired_by_index_not_by_list_order(release):
+    sessions = json.loads((release / "edit_sessions.json").read_text())
+    sessions["303"].reverse()
+    (release / "edit_sessions.json").write_text(json.dumps(sessions))
+    samples = {s.id: s for s in load(release)}
+    assert samples["303-t3"].source.label == "images/303/303-output2.png"
+    assert samples["303-t1"].references[0].label == "images/303/303-output1.png"
+
+
+def test_multi_turn_is_one_sample_per_session_scored_on_the_last_turn(release):
+    samples = {s.id: s for s in load(release, "multi-turn")}
+    assert sorted(samples) == ["101", "202", "303"]
+    chain = samples["303"]
+    assert chain.source.label == "images/303/303-input.png"
+    assert chain.references[0].label == "images/303/303-output3.png" and chain.caption == "local 303 turn 3"
+    assert [t.index for t in chain.meta["turns"]] == [1, 2, 3]
+    assert chain.meta["output_aliases"] == ["303_iter_3"] and samples["202"].meta["output_aliases"] == ["202_1"]
+
+
+def test_copy_source_single_turn_gives_the_io_similarity_of_each_turn(tmp_path, release, tiny_clip, tiny_dino,
+                                                                      independent, kit):
+    out = tmp_path / "run"
+    invoke("run", "--bench", "magicbrush", "--data", str(release), "--model", "copy-source", "--out", str(out),
+           "--metrics", "l1,l2,dino,clip_i,clip_t,clip_dir", "--clip-model", str(tiny_clip),
+           "--dino-model", str(tiny_dino), "--device", "cpu", "--cache-dir", str(tmp_path / "cache"), "--quiet")
+    by_id = records(out)
+    assert len(by_id) == 6 and not any(r["error"] for r in by_id.values())
+    for sample_id, record in by_id.items():
+        img_id, k = sample_id.split("-t")
+        source = release / "images" / img_id / (f"{img_id}-input.png" if k == "1" else f"{img_id}-output{int(k) - 1}.png")
+        target = release / "images" / img_id / f"{img_id}-output{k}.png"
+        diff = pixels(source) - pixels(target)
+        assert record["metrics"]["l1"] == pytest.approx(np.abs(diff).mean(), abs=1e-6)
+        assert record["metrics"]["l2"] == pytest.approx((diff ** 2).mean(), abs=1e-6)
+        src, tgt = kit.rgb(source), kit.rgb(target)
+        assert record["metrics"]["dino"] == pytest.approx(
+            kit.cos(independent.dino_features(src), independent.dino_features(tgt)), abs=1e-5)
+        assert record["metrics"]["clip_i"] == pytest.approx(
+            kit.cos(independent.clip_image(src), independent.clip_image(tgt)), abs=1e-5)
+        assert record["metrics"]["clip_t"] == pytest.approx(
+            kit.cos(independent.clip_image(src), independent.clip_text(f"local {img_id} turn {k}")), abs=1e-5)
+        # The output is its source pixel for pixel: no image direction, so clip_dir is undefined.
+        assert record["metrics"]["clip_dir"] is None and "clip_dir_identical_images" in record["flags"]
+
+
+def test_multi_turn_chains_the_model_on_its_own_outputs(tmp_path, release):
+    out = tmp_path / "chain"
+    invoke("run", "--bench", "magicbrush", "--data", str(release), "--preset", "multi-turn",
+           "--model", f"{HELPERS}:HalveSource", "--out", str(out), "--metrics", "l1", "--quiet")
+    by_id = records(out)
+    for img_id, turns in SESSIONS.items():
+        chained = np.asarray(Image.open(release / "images" / img_id / f"{img_id}-input.png").convert("RGB"))
+        for _ in range(turns):
+            chained = chained // 2
+        output = np.asarray(Image.open(out / "images" / f"{img_id}.png").convert("RGB"))
+        assert np.array_equal(output, chained)
+        last = pixels(release / "images" / img_id / f"{img_id}-output{turns}.png")
+        assert by_id[img_id]["metrics"]["l1"] == pytest.approx(np.abs(chained / 255.0 - last).mean(), abs=1e-6)
+
+
+def test_score_accepts_the_official_script_file_names(tmp_path, release):
+    images = tmp_path / "outputs"
+    images.mkdir()
+    names = {"101-t1": "101_1", "101-t2": "101_inde_2", "202-t1": "202_1", "303-t1": "303_1",
+             "303-t2": "303_inde_2", "303-t3": "303_inde_3"}
+    for sample_id, name in names.items():
+        Image.new("RGB", (512, 512), (10, 20, 30)).save(images / f"{name}.png")
+    invoke("score", "--bench", "magicbrush", "--data", str(release), "--images", str(images),
+           "--out", str(tmp_path / "scored"), "--metrics", "l1", "--quiet")
+    assert sorted(records(tmp_path / "scored")) == sorted(names)
+
+
+@pytest.mark.parametrize("change, field, message", [
+    (lambda s, root: s["101"][1].update(instruction=""), "instruction", "empty"),
+    (lambda s, root: s["101"][1].update(instruction=7), "instruction", "expected a string, got int"),
+    (lambda s, root: s["101"][1].update(mask="../../../etc/passwd"), "mask", "escapes the dataset root"),
+    (lambda s, root: (root / "images/101/101-output2.png").unlink(), "output", "does not exist"),
+    (lambda s, root: s["101"][1].update(output="101-final.png"), "output", "turn is unknown"),
+    (lambda s, root: s["101"][1].update(input="101-input.png"), "input", "paired by the index"),
+])
+def test_a_bad_turn_fails_that_sample_only_and_names_row_and_field(tmp_path, release, change, field, message):
+    sessions = json.loads((release / "edit_sessions.json").read_text())
+    change(sessions, release)
+    (release / "edit_sessions.json").write_text(json.dumps(sessions))
+    samples = load(release)
+    broken = [s for s in samples if isinstance(s, BrokenSample)]
+    assert len(broken) == 1 and len(samples) == 6
+    assert f"edit_sessions.json image 101 turn record 1, field {field!r}" in broken[0].error
+    assert message in broken[0].error
+
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["run", "--bench", "magicbrush", "--data", str(release), "--model",
+                                      "copy-source", "--out", str(out), "--metrics", "l1", "--quiet"])
+    assert result.exit_code == 1, result.output  # a failed sample: exit 1, everything else kept
+    by_id = records(out)
+    assert by_id[broken[0].id]["error"] == broken[0].error
+    assert sum(1 for r in by_id.values() if r["metrics"].get("l1") is not None) == 5
+
+
+def test_wrong_files_as_a_whole_stop_the_benchmark_with_their_name(tmp_path, release):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="neither the release layout"):
+        load(tmp_path / "empty")
+    (release / "local_descriptions.json").write_text("[1, 2]")
+    with pytest.raises(DataError, match="local_descriptions.json must hold an object keyed by image id"):
+        load(release)
+    (release / "edit_sessions.json").write_text("{not json")
+    with pytest.raises(DataError, match="edit_sessions.json .*is not readable JSON"):
+        load(release)
+
+
+def test_verify_checks_counts_and_image_size(tmp_path, release):
+    result = CliRunner().invoke(app, ["verify", "--bench", "magicbrush", "--data", str(release)])
+    assert result.exit_code == 1
+    assert "sessions is 3, the card expects 535" in result.output and "turns is 6, the card expects 1053" in result.output
+    Image.new("RGB", (500, 512)).save(release / "images/202/202-output1.png")
+    result = CliRunner().invoke(app, ["verify", "--bench", "magicbrush", "--data", str(release)])
+    assert "images/202/202-output1.png: 500x512, the release's images are 512x512" in result.output
+
+
+def test_hub_dev_split_is_read_for_development(tmp_path, dreambench_root):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+
+    def png(subject: str) -> dict:
+        from io import BytesIO
+
+        buffer = BytesIO()
+        Image.open(dreambench_root / subject / "00.jpg").convert("RGB").resize((64, 64)).save(buffer, "PNG")
+        return {"bytes": buffer.getvalue(), "path": None}
+
+    rows = [("9", 1, "dog", "cat"), ("9", 2, "cat", "teapot"), ("8", 1, "vase", "clock")]
+    table = pa.table({
+        "img_id": [r[0] for r in rows], "turn_index": [r[1] for r in rows],
+        "source_img": [png(r[2]) for r in rows], "mask_img": [png("backpack") for _ in rows],
+        "instruction": [f"edit {r[0]} {r[1]}" for r in rows], "target_img": [png(r[3]) for r in rows]})
+    (tmp_path / "dev" / "data").mkdir(parents=True)
+    pq.write_table(table, tmp_path / "dev" / "data" / "dev-00000-of-00001-0123456789abcdef.parquet")
+    samples = {s.id: s for s in load(tmp_path / "dev")}
+    assert sorted(samples) == ["8-t1", "9-t1", "9-t2"] and samples["9-t2"].subset == "dev"
+    assert samples["9-t2"].caption is None and samples["9-t2"].instruction == "edit 9 2"
+    out = tmp_path / "run"
+    invoke("run", "--bench", "magicbrush", "--data", str(tmp_path / "dev"), "--model", "copy-source",
+           "--out", str(out), "--metrics", "l1", "--quiet")
+    assert records(out)["9-t2"]["metrics"]["l1"] > 0

@@ -1,0 +1,143 @@
+"""MIGEBench loader on the published layout (``EurekaTian/MIGEBench``) and copy-source's I-O similarity."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from layouts import write_migebench
+from mige_eval.benchmarks.base import DataError
+from mige_eval.benchmarks.migebench import MIGEBench
+from mige_eval.cli import app
+from mige_eval.presets import Presets
+from mige_eval.types import BrokenSample
+
+RECORDS = [("add", 21, "a signboard", (96, 64)), ("add", 7, "a dog", (64, 80)),
+           ("replace", 20, "a teapot", (80, 80)), ("replace", 3, "a vase", (72, 64))]
+PHOTO = {"source": "dog", "target": "cat", "mask": "backpack", "entity_black": "teapot", "entity_white": "vase"}
+
+
+@pytest.fixture()
+def data(tmp_path, dreambench_root) -> Path:
+    """The published layout over real photos: each file a different DreamBench photo at the record's size."""
+    def image(kind: str, n: int, size: tuple[int, int]) -> Image.Image:
+        with Image.open(dreambench_root / PHOTO[kind] / f"0{n}.jpg") as img:
+            return img.convert("RGB").resize(size, Image.Resampling.BICUBIC)
+
+    return write_migebench(tmp_path / "MIGEBench", RECORDS, image)
+
+
+def load(root: Path, *presets: str) -> list:
+    return list(MIGEBench(MIGEBench.builtin_card(), data=root, presets=Presets.from_names(presets)).samples())
+
+
+def edit_rows(root: Path, subset: str, change) -> None:
+    path = root / f"{subset}_bench.json"
+    rows = json.loads(path.read_text())
+    change(rows[0], root)
+    path.write_text(json.dumps(rows))
+
+
+def records(run_dir: Path) -> dict[str, dict]:
+    return {r["id"]: r for r in map(json.loads, (run_dir / "samples.jsonl").read_text().splitlines())}
+
+
+def test_records_map_to_samples_with_the_entity_picked_by_file_name(data):
+    samples = {s.id: s for s in load(data)}
+    assert sorted(samples) == ["add-21", "add-7", "replace-20", "replace-3"]
+    add, replace = samples["add-21"], samples["replace-20"]
+    assert (add.task, add.subset, replace.task) == ("subject_add", "add", "subject_replace")
+    assert add.instruction == "add <imagehere> to <imagehere>" and add.prompt == "add a signboard"
+    assert [r.label for r in add.instruction_images] == ["add/add_entity/21_entity_black.jpg",
+                                                         "add/add_source/21_source.jpg"]
+    assert [r.label for r in replace.instruction_images] == ["replace/replace_source/20_source.jpg",
+                                                             "replace/replace_entity/20_entity_black.jpg"]
+    assert add.subject_photo.label == "add/add_entity/21_entity_black.jpg" and add.meta["subject_index"] == 0
+    assert replace.subject_photo.label.endswith("20_entity_black.jpg") and replace.meta["subject_index"] == 1
+    assert (add.source.label, add.mask.label, add.references[0].label) == (
+        "add/add_source/21_source.jpg", "add/add_mask/21_mask.jpg", "add/add_target/21_target.jpg")
+    assert (add.caption, add.object) == ("a photo with a signboard", "a signboard")
+    white = {s.id: s for s in load(data, "entity-white")}
+    assert white["replace-20"].subject_photo.label == "replace/replace_entity/20_entity_white.jpg"
+
+
+def test_paths_already_under_the_root_and_blank_objects_are_accepted(data):
+    def rewrite(row, root):
+        row["image"] = str(root / row["image"].removeprefix("/path/to/MIGEBench/"))
+        row["object"] = row["entity_dino"] = "  "
+
+    edit_rows(data, "add", rewrite)
+    sample = {s.id: s for s in load(data)}["add-21"]
+    assert sample.references[0].label == "add/add_target/21_target.jpg"
+    assert sample.object is None  # the subject metrics give null with the flag no_object_prompt
+
+
+def test_copy_source_gives_the_io_similarity_of_source_against_target(tmp_path, data, tiny_clip, tiny_dino,
+                                                                      independent, kit):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, [
+        "run", "--bench", "migebench", "--data", str(data), "--model", "copy-source", "--out", str(out),
+        "--metrics", "dino,clip_i,clip_t", "--clip-model", str(tiny_clip), "--dino-model", str(tiny_dino),
+        "--device", "cpu", "--cache-dir", str(tmp_path / "cache"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    by_id = records(out)
+    for subset, idx, obj, _ in RECORDS:
+        record = by_id[f"{subset}-{idx}"]
+        source = kit.rgb(data / f"{subset}/{subset}_source/{idx}_source.jpg")
+        target = kit.rgb(data / f"{subset}/{subset}_target/{idx}_target.jpg")
+        assert record["metrics"]["dino"] == pytest.approx(
+            kit.cos(independent.dino_features(source), independent.dino_features(target)), abs=1e-5)
+        assert record["metrics"]["clip_i"] == pytest.approx(
+            kit.cos(independent.clip_image(source), independent.clip_image(target)), abs=1e-5)
+        assert record["metrics"]["clip_t"] == pytest.approx(
+            kit.cos(independent.clip_image(source), independent.clip_text(f"a photo with {obj}")), abs=1e-5)
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["subsets"]) == {"add", "replace"} and summary["n_failed"] == 0
+
+
+@pytest.mark.parametrize("change, field, message", [
+    (lambda row, root: (root / "add/add_target/21_target.jpg").unlink(), "image", "does not exist under"),
+    (lambda row, root: row.update(idx="21"), "idx", "expected an integer, got str"),
+    (lambda row, root: row.update(entity_path=row["entity_path"][0]), "entity_path", "expected a list of strings"),
+    (lambda row, root: row.update(image="/path/to/MIGEBench/../../secret.jpg"), "image", "escapes the dataset root"),
+    (lambda row, root: row.update(mask_path=["/etc/passwd"]), "mask_path", "is absolute"),
+    (lambda row, root: row.update(multi_prompt="  "), "multi_prompt", "empty"),
+    (lambda row, root: row.update(multi_prompt="add <imagehere> here"), "multi_prompt",
+     "has 1 <imagehere> placeholder(s) but the row gives 2 instruction image(s)"),
+    (lambda row, root: row.update(entity_path=[row["source_path"][0]] * 2), "entity_path",
+     "expected exactly one *_entity_black file"),
+])
+def test_a_bad_row_fails_that_sample_only_and_names_row_and_field(tmp_path, data, change, field, message):
+    edit_rows(data, "add", change)
+    samples = load(data)
+    broken = [s for s in samples if isinstance(s, BrokenSample)]
+    assert len(samples) == 4 and len(broken) == 1
+    assert broken[0].error.startswith(f"add_bench.json row 0, field {field!r}") and message in broken[0].error
+
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["run", "--bench", "migebench", "--data", str(data), "--model", "copy-source",
+                                      "--out", str(out), "--metrics", "none", "--quiet"])
+    assert result.exit_code == 1, result.output
+    by_id = records(out)
+    assert by_id[broken[0].id]["error"] == broken[0].error
+    assert sorted(p.stem for p in (out / "images").iterdir()) == sorted(
+        i for i in by_id if i != broken[0].id)
+
+
+def test_a_wrong_file_stops_the_benchmark_naming_it(data):
+    (data / "replace_bench.json").write_text(json.dumps({"idx": 1}))
+    with pytest.raises(DataError, match="replace_bench.json must hold a list of records, got dict"):
+        load(data)
+    (data / "replace_bench.json").unlink()
+    with pytest.raises(DataError, match="migebench replace file .*replace_bench.json is missing"):
+        load(data)
+
+
+def test_verify_reports_counts_against_the_card(data):
+    result = CliRunner().invoke(app, ["verify", "--bench", "migebench", "--data", str(data)])
+    assert result.exit_code == 1
+    assert "add rows is 2, the card expects 500" in result.output
+    assert "replace rows is 2, the card expects 500" in result.output
