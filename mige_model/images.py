@@ -1,0 +1,56 @@
+"""The two views MIGE takes of every picture, and the way its latents become an image again.
+
+- Q-Former view (BLIP eval processor): RGB, resized to the encoder's square size with bicubic
+  filtering, no crop, CLIP mean/std.
+- VAE view (the authors' 512 transform): RGB, shorter side resized to the generation size (bilinear,
+  torchvision's default; its rounding: the long side is ``int(size · long / short)``), centre crop with
+  torchvision's rounding, scaled to [-1, 1].
+- Output: clamp to [-1, 1], map to [0, 255] and round half up, as ``torchvision.utils.save_image``.
+
+Any PIL mode is accepted: pictures are converted to RGB first (an alpha channel is dropped, palette and
+grey images are expanded), so RGBA, P, L or CMYK inputs give the RGB picture a viewer shows.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image
+
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+def rgb(image: Image.Image) -> Image.Image:
+    if not isinstance(image, Image.Image):
+        raise TypeError(f"expected a PIL image, got {type(image).__name__}")
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def qformer_view(image: Image.Image, size: int) -> torch.Tensor:
+    """3×size×size, CLIP-normalised."""
+    pixels = np.asarray(rgb(image).resize((size, size), Image.Resampling.BICUBIC), np.float32) / 255.0
+    normalised = (pixels - np.array(CLIP_MEAN, np.float32)) / np.array(CLIP_STD, np.float32)
+    return torch.from_numpy(normalised.transpose(2, 0, 1).copy())
+
+
+def vae_view(image: Image.Image, size: int) -> torch.Tensor:
+    """3×size×size in [-1, 1]: shorter side to ``size``, centre crop."""
+    image = rgb(image)
+    width, height = image.size
+    if width <= height:
+        resized = (size, int(size * height / width))
+    else:
+        resized = (int(size * width / height), size)
+    if resized != image.size:
+        image = image.resize(resized, Image.Resampling.BILINEAR)
+    left = int(round((image.width - size) / 2.0))
+    top = int(round((image.height - size) / 2.0))
+    cropped = np.asarray(image.crop((left, top, left + size, top + size)), np.float32) / 255.0
+    return torch.from_numpy(cropped.transpose(2, 0, 1).copy()) * 2.0 - 1.0
+
+
+def to_image(decoded: torch.Tensor) -> Image.Image:
+    """A decoded 3×H×W tensor in [-1, 1] → RGB image (values clamped, then ``floor(255·v + 0.5)``)."""
+    unit = (decoded.detach().float().cpu().clamp(-1.0, 1.0) + 1.0) / 2.0
+    pixels = (unit * 255.0 + 0.5).clamp(0, 255).to(torch.uint8)
+    return Image.fromarray(pixels.permute(1, 2, 0).numpy(), "RGB")

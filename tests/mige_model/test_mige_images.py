@@ -1,0 +1,48 @@
+"""MIGE's image views and output conversion against hand computations of the documented transforms."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from mige_model.images import CLIP_MEAN, CLIP_STD, qformer_view, to_image, vae_view
+
+
+def photo(size=(90, 60), seed=0) -> Image.Image:
+    return Image.fromarray(np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), np.uint8))
+
+
+def test_qformer_view_is_a_bicubic_squash_with_clip_statistics():
+    image = photo((90, 60))
+    squashed = np.asarray(image.resize((28, 28), Image.Resampling.BICUBIC), np.float64) / 255.0
+    expected = ((squashed - CLIP_MEAN) / CLIP_STD).transpose(2, 0, 1)
+    assert torch.allclose(qformer_view(image, 28).double(), torch.from_numpy(expected), atol=1e-6)
+
+
+@pytest.mark.parametrize("size, resized, box", [
+    ((90, 60), (96, 64), (16, 0, 80, 64)),  # landscape: long side int(64·90/60) = 96, crop from x = 16
+    ((61, 100), (64, 104), (0, 20, 64, 84)),  # portrait: int(64·100/61) = 104, top = round(40/2) = 20
+    ((64, 64), (64, 64), (0, 0, 64, 64)),  # already the size: no resampling
+])
+def test_vae_view_resizes_the_shorter_side_then_centre_crops(size, resized, box):
+    image = photo(size)
+    expected = image if resized == size else image.resize(resized, Image.Resampling.BILINEAR)
+    pixels = np.asarray(expected.crop(box), np.float64) / 255.0 * 2 - 1
+    assert torch.allclose(vae_view(image, 64).double(), torch.from_numpy(pixels.transpose(2, 0, 1)), atol=1e-6)
+
+
+def test_any_mode_is_taken_as_the_rgb_picture_a_viewer_shows():
+    base = photo((40, 40))
+    for converted in (base.convert("RGBA"), base.convert("L"), base.convert("P"), base.convert("CMYK")):
+        assert torch.equal(vae_view(converted, 32), vae_view(converted.convert("RGB"), 32))
+        assert torch.equal(qformer_view(converted, 28), qformer_view(converted.convert("RGB"), 28))
+    with pytest.raises(TypeError, match="expected a PIL image, got ndarray"):
+        vae_view(np.zeros((8, 8, 3)), 8)
+
+
+def test_output_clamps_and_rounds_half_up_like_save_image():
+    values = torch.tensor([-2.0, -1.0, 0.0, 0.5, 1.0, 3.0]).reshape(1, 1, 6).expand(3, 1, 6)
+    pixels = np.asarray(to_image(values))[0, :, 0]
+    expected = [int(np.floor((min(max(v, -1), 1) + 1) / 2 * 255 + 0.5)) for v in (-2.0, -1.0, 0.0, 0.5, 1.0, 3.0)]
+    assert pixels.tolist() == expected == [0, 0, 128, 191, 255, 255]
