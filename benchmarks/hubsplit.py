@@ -49,8 +49,8 @@ def _check_complete(shards: list[Path], pattern: re.Pattern[str], what: str) -> 
 class SplitTable:
     """The rows of one split across its files, in published order."""
 
-    def __init__(self, root: Path, files: list[Path], fmt: str):
-        self.root, self.files, self.format = root, files, fmt
+    def __init__(self, root: Path, files: list[Path], fmt: str, what: str = "dataset"):
+        self.root, self.files, self.format, self.what = root, files, fmt, what
         self._tables: list[Any] = []  # arrow: memory-mapped tables
         self._parquet: list[Any] = []  # parquet: ParquetFile handles
         self._starts: list[int] = []  # first global row of each file
@@ -69,7 +69,7 @@ class SplitTable:
                     self._tables.append(table)
                     total += table.num_rows
             except (OSError, pa.ArrowException) as exc:
-                raise DataError(f"{self.label(path)} is not a readable {fmt} file: {exc}") from exc
+                raise DataError(f"{what}: {self.label(path)} is not a readable {fmt} file: {exc}") from exc
         self.num_rows = total
 
     @classmethod
@@ -80,11 +80,11 @@ class SplitTable:
             shards = sorted(p for p in folder.glob(f"{split}-*.parquet") if pattern.match(p.name))
             if shards:
                 _check_complete(shards, pattern, what)
-                return cls(root, shards, "parquet")
+                return cls(root, shards, "parquet", what)
         for folder in (root / split, root):
             state = folder / "state.json"
             if state.is_file():
-                return cls(root, _arrow_files(state, what), "arrow")
+                return cls(root, _arrow_files(state, what), "arrow", what)
         raise DataError(
             f"{what}: no '{split}' split under {root}: expected a hub snapshot "
             f"(data/{split}-00000-of-0000N-<hash>.parquet ...) or datasets.save_to_disk output "
@@ -111,12 +111,17 @@ class SplitTable:
 
     def columns(self, names: list[str]) -> dict[str, list[Any]]:
         """The named (small) columns of every row as Python values; image bytes are not read."""
+        pa, _ = _pyarrow()
         out: dict[str, list[Any]] = {n: [] for n in names}
-        for i in range(len(self.files)):
-            table = (self._parquet[i].read(columns=names) if self.format == "parquet"
-                     else self._tables[i].select(names))
-            for name in names:
-                out[name].extend(table.column(name).to_pylist())
+        for i, path in enumerate(self.files):
+            try:
+                table = (self._parquet[i].read(columns=names) if self.format == "parquet"
+                         else self._tables[i].select(names))
+                for name in names:
+                    out[name].extend(table.column(name).to_pylist())
+            except (OSError, pa.ArrowException) as exc:  # a corrupt page: name the file, not just the codec
+                raise DataError(f"{self.what}: {self.label(path)}: cannot read the column(s) {', '.join(names)}: "
+                                f"{exc}") from exc
         return out
 
     def where(self, row: int) -> str:
@@ -157,7 +162,11 @@ class SplitTable:
             group += 1
         key = (index, group, column)
         if key not in self._groups:
-            self._groups[key] = self._parquet[index].read_row_group(group, columns=[column]).column(column)
+            pa, _ = _pyarrow()
+            try:
+                self._groups[key] = self._parquet[index].read_row_group(group, columns=[column]).column(column)
+            except (OSError, pa.ArrowException) as exc:  # an OSError: the ImageRef names file, row, column
+                raise OSError(f"cannot read row group {group} of the {column!r} column: {exc}") from exc
             if len(self._groups) > _CACHED_GROUPS:
                 self._groups.popitem(last=False)
         self._groups.move_to_end(key)
