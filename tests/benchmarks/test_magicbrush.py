@@ -212,3 +212,10 @@ def test_hub_dev_split_is_read_for_development(tmp_path, dreambench_root):
     invoke("run", "--bench", "magicbrush", "--data", str(tmp_path / "dev"), "--model", "copy-source",
            "--out", str(out), "--metrics", "l1", "--quiet")
     assert records(out)["9-t2"]["metrics"]["l1"] > 0
+
+
+def test_download_explains_where_the_protected_archive_is():
+    result = CliRunner().invoke(app, ["download", "--bench", "magicbrush"])
+    assert result.exit_code != 0
+    text = " ".join(result.output.split())
+    assert "password-protected zip (password: MagicBrush)" in text and "--data" in text
