@@ -109,6 +109,7 @@ ADAPTERS = Registry(
         "paint-by-example": "mige_eval.baselines.paint_by_example:PaintByExample",
         "blip-diffusion": "mige_eval.baselines.blip_diffusion:BlipDiffusion",
         "mige": "mige_model.adapter:MIGEAdapter",
+        "mige": "mige_model.adapter:MIGEAdapter",
     },
 )
 

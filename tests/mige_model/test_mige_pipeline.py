@@ -1,0 +1,164 @@
+"""MIGE end to end on tiny random components saved in the released layout, loaded through the public path."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from mige_eval.cli import app
+from mige_eval.types import Request
+from mige_model import sampler
+from mige_model.adapter import MIGEAdapter
+from mige_model.pipeline import MIGEPipeline, build_prompt
+from tiny_mige import save_tiny_released
+
+STEPS = 3
+
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory) -> Path:
+    return save_tiny_released(tmp_path_factory.mktemp("mige-released"))
+
+
+@pytest.fixture(scope="module")
+def pipe(released) -> MIGEPipeline:
+    return MIGEPipeline.from_pretrained(released)
+
+
+def picture(seed: int, size=(72, 56), mode="RGB") -> Image.Image:
+    image = Image.fromarray(np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), np.uint8))
+    return image.convert(mode)
+
+
+def request(sample_id: str, task: str, seed: int, **fields) -> Request:
+    base = dict(id=sample_id, task=task, subset=fields.pop("subset", "test"), instruction="", instruction_images=[],
+                prompt="", source=None, mask=None, object=None, seed=seed)
+    return Request(**{**base, **fields})
+
+
+def test_subject_generation_end_to_end_is_deterministic_per_seed(pipe):
+    photo = picture(1)
+    first = pipe("a <imagehere> on the beach", [photo], seed=7, steps=STEPS)
+    assert first.size == (64, 64) and first.mode == "RGB"
+    again = pipe("a <imagehere> on the beach", [photo], seed=7, steps=STEPS)
+    other = pipe("a <imagehere> on the beach", [photo], seed=8, steps=STEPS)
+    assert first.tobytes() == again.tobytes() and first.tobytes() != other.tobytes()
+
+
+def test_branches_follow_the_released_guidance(pipe, monkeypatch):
+    """Subject: [null, instruction] on a blank canvas; edit: [null, null, instruction] × [0, src, src]."""
+    calls = []
+    dit = pipe.module.dit
+    real_forward = type(dit).forward
+
+    def recording(self, x, timestep, caption, caption_mask):
+        calls.append((x.clone(), timestep.clone(), caption.clone(), caption_mask.clone()))
+        return real_forward(self, x, timestep, caption, caption_mask)
+
+    monkeypatch.setattr(type(dit), "forward", recording)
+    pipe("a <imagehere> dog", [picture(2)], seed=1, steps=STEPS)
+    assert len(calls) == STEPS
+    times = sampler.DiscreteVPSchedule().time_steps(STEPS)[:STEPS]
+    assert [float(c[1][0]) for c in calls] == pytest.approx([float((t - 1e-3) * 1000) for t in times])
+    x, _, captions, masks = calls[0]
+    channels = dit.config.in_channels // 2
+    assert x.shape[0] == 2 and torch.equal(x[:, channels:], torch.zeros_like(x[:, channels:]))
+    assert torch.equal(captions[0], dit.null_caption(1)[0]) and torch.equal(masks[0], masks[1])
+    length = int(masks[1].sum())
+    assert 0 < length < masks.shape[1] and masks[1, :length].all()
+
+    calls.clear()
+    source = picture(3)
+    pipe("make the sky pink", [], source, task="edit", seed=1, steps=STEPS)
+    x, _, captions, masks = calls[0]
+    assert x.shape[0] == 3 and torch.equal(x[0, :channels], x[1, :channels])
+    assert torch.equal(x[0, channels:], torch.zeros_like(x[0, channels:]))
+    assert torch.equal(x[1, channels:], x[2, channels:]) and x[1, channels:].abs().sum() > 0
+    assert torch.equal(captions[0], captions[1]) and torch.equal(captions[0], dit.null_caption(1)[0])
+    assert not torch.equal(captions[2], captions[0]) and torch.equal(masks[0], masks[2])
+
+
+def test_the_guided_noise_combines_the_branches_by_the_published_formula(pipe, monkeypatch):
+    outputs = {}
+    real_guide = sampler.guide_edit
+
+    def spy(*eps, text_scale, source_scale):
+        outputs["args"] = (eps, text_scale, source_scale)
+        outputs["result"] = real_guide(*eps, text_scale=text_scale, source_scale=source_scale)
+        return outputs["result"]
+
+    monkeypatch.setattr(sampler, "guide_edit", spy)
+    pipe("turn the image into a sketch", [], picture(4), task="edit", seed=0, steps=1, text_scale=5.0, source_scale=1.5)
+    (nn, ns, ys), s_y, s_s = outputs["args"]
+    assert (s_y, s_s) == (5.0, 1.5)
+    assert torch.allclose(outputs["result"], nn + 1.5 * (ns - nn) + 5.0 * (ys - ns))
+
+
+def test_batch_composition_does_not_change_a_sample(released):
+    adapter = MIGEAdapter(model_id=str(released), device="cpu", steps=STEPS)
+    a = request("a", "subject", 11, instruction="a <imagehere> in snow", instruction_images=[picture(5)])
+    b = request("b", "subject_add", 12, instruction="add <imagehere> to <imagehere>",
+                instruction_images=[picture(6), picture(7)], source=picture(7))
+    together = adapter.generate([a, b])
+    alone = adapter.generate([b])
+    reversed_order = adapter.generate([b, a])
+    assert together[1].tobytes() == alone[0].tobytes() == reversed_order[0].tobytes()
+    assert together[0].tobytes() == reversed_order[1].tobytes()
+
+
+def test_authors_noise_mode_shares_one_stream(released):
+    adapter = MIGEAdapter(model_id=str(released), device="cpu", steps=STEPS, noise="authors", authors_seed=3)
+    a = request("a", "subject", 11, instruction="a <imagehere>", instruction_images=[picture(5)])
+    first, second = adapter.generate([a, a])
+    assert first.tobytes() != second.tobytes()  # the second draw continues the stream
+    assert adapter.config()["noise"] == "authors" and adapter.config()["authors_seed"] == 3
+
+
+def test_odd_modes_and_sizes_are_converted(pipe):
+    rgba = picture(8, (37, 53), "RGBA")
+    image = pipe("a <imagehere>", [rgba], seed=2, steps=1)
+    assert image.tobytes() == pipe("a <imagehere>", [rgba.convert("RGB")], seed=2, steps=1).tobytes()
+    assert pipe("a <imagehere>", [picture(9, (20, 30), "L")], seed=2, steps=1).mode == "RGB"
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda p: p("a <imagehere> and <imagehere>", [picture(1)], steps=1),
+     "the prompt has 2 <imagehere> placeholder(s) but 1 image(s)"),
+    (lambda p: p("add <imagehere>", [picture(1)], task="subject_add", steps=1), "edits a source image: pass source="),
+    (lambda p: p("x " + "<imagehere> " * 5, [picture(1)] * 5, steps=1), "MIGE takes at most 4"),
+    (lambda p: p("a <imagehere>", [picture(1)], task="paint", steps=1), "unknown task 'paint'"),
+])
+def test_bad_calls_say_what_is_wrong(pipe, call, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        call(pipe)
+
+
+def test_half_precision_is_refused_on_the_cpu(released):
+    with pytest.raises(ValueError, match="precision bf16 needs a CUDA device"):
+        MIGEPipeline.from_pretrained(released, precision="bf16")
+
+
+def test_prompts_per_task_follow_the_released_scripts():
+    assert build_prompt("edit", "Make the photo sunny.", global_edit=False).startswith(
+        "Follow the instruction to edit the image:\n ")
+    assert build_prompt("subject_add", "add <imagehere> to <imagehere>") == \
+        "subject-driven editing add <imagehere> to <imagehere>"
+
+
+def test_mige_runs_on_a_benchmark_through_the_cli(tmp_path, released, dreambench_root):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, [
+        "run", "--bench", "dreambench", "--data", str(dreambench_root), "--model", "mige", "--limit", "2",
+        "--model-arg", f"model_id={released}", "--model-arg", f"steps={STEPS}", "--model-arg", "device=cpu",
+        "--metrics", "none", "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    assert [r["error"] for r in records] == [None, None]
+    run = json.loads((out / "run.json").read_text())
+    assert run["model"] == "mige" and run["adapter_config"]["precision"] == "fp32"
+    assert run["adapter_config"]["settings"]["subject"]["steps"] == STEPS
