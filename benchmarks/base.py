@@ -10,12 +10,16 @@ import abc
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Iterator
+from typing import TYPE_CHECKING, Any, ClassVar, Iterator
 
 import yaml
 
 from mige_eval.presets import Presets
+from mige_eval.images import ImageRef
 from mige_eval.types import TASKS, BrokenSample, Sample
+
+if TYPE_CHECKING:
+    from mige_eval.benchmarks.rows import Row
 
 CARDS_DIR = Path(__file__).resolve().parent / "cards"
 
@@ -131,6 +135,18 @@ class Benchmark(abc.ABC):
         (links may lead only into the HF cache's blob store when the root is a cache snapshot)."""
         root = self.root
         return resolve_inside(root, relative, what=f"{self.name} {what}", links_within=hf_cache_area(root))
+
+    def row_image(self, row: Row, field: str, relative: str | os.PathLike) -> ImageRef:
+        """The image file a row's ``field`` names, inside the root and existing; else a :class:`RowError`
+        naming the row and the field (so the one sample fails)."""
+        try:
+            path = self.file(relative, what="image")
+        except DataError as exc:
+            raise row.error(field, str(exc)) from None
+        label = Path(relative).as_posix()
+        if not path.is_file():
+            raise row.error(field, f"file {label} does not exist under {self.root}")
+        return ImageRef.from_path(path, label)
 
     @abc.abstractmethod
     def samples(self) -> Iterator[Sample | BrokenSample]:

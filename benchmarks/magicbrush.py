@@ -116,21 +116,12 @@ class MagicBrushBench(Benchmark):
             raise row.error("output", f"local_descriptions.json has no description of {output} (the CLIP-T text)")
         return _Edit(
             index=k, instruction=row.text("instruction"),
-            source=self._image(row, "input", folder / "images" / img_id / source),
-            mask=self._image(row, "mask", folder / "images" / img_id / row.text("mask")),
-            target=self._image(row, "output", folder / "images" / img_id / output),
+            source=self.row_image(row, "input", folder / "images" / img_id / source),
+            mask=self.row_image(row, "mask", folder / "images" / img_id / row.text("mask")),
+            target=self.row_image(row, "output", folder / "images" / img_id / output),
             caption=caption, input_caption=_describe(global_, img_id, source),
             output_caption=_describe(global_, img_id, output),
         )
-
-    def _image(self, row: Row, field: str, relative: Path) -> ImageRef:
-        try:
-            path = self.file(relative, what="image")
-        except DataError as exc:
-            raise row.error(field, str(exc)) from None
-        if not path.is_file():
-            raise row.error(field, f"file {relative.as_posix()} does not exist under {self.root}")
-        return ImageRef.from_path(path, relative.as_posix())
 
     def _hub_dev(self) -> Iterator[tuple[str, list[_Edit | _Bad]]]:
         try:

@@ -89,14 +89,7 @@ class MIGEBench(Benchmark):
 
     def _image(self, row: Row, field: str, value: str) -> ImageRef:
         """The file a JSON path names, remapped under the root; it must exist inside the root."""
-        relative = self._relative(value)
-        try:
-            path = self.file(relative, what="image")
-        except DataError as exc:
-            raise row.error(field, str(exc)) from None
-        if not path.is_file():
-            raise row.error(field, f"file {relative} does not exist under {self.root}")
-        return ImageRef.from_path(path, Path(relative).as_posix())
+        return self.row_image(row, field, self._relative(value))
 
     def _relative(self, value: str) -> str:
         """Strip the placeholder prefix (or the root itself, for JSON files rewritten with real paths)."""

@@ -59,4 +59,5 @@ def kit():
     """Small builders the metric tests share (test modules cannot import conftest)."""
     import reference_features as ref
 
-    return SimpleNamespace(ref_of=ref.ref_of, sample=ref.sample, rgb=ref.rgb, cos=ref.cos)
+    return SimpleNamespace(ref_of=ref.ref_of, sample=ref.sample, rgb=ref.rgb, cos=ref.cos,
+                           similarities=ref.similarities)

@@ -92,3 +92,10 @@ class Independent:
 def cos(a, b) -> float:
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     return float(a @ b / math.sqrt((a @ a) * (b @ b)))
+
+
+def similarities(independent: Independent, output: Image.Image, reference: Image.Image, caption: str) -> dict:
+    """``dino``, ``clip_i`` (output vs reference) and ``clip_t`` (output vs caption), recomputed independently."""
+    return {"dino": cos(independent.dino_features(output), independent.dino_features(reference)),
+            "clip_i": cos(independent.clip_image(output), independent.clip_image(reference)),
+            "clip_t": cos(independent.clip_image(output), independent.clip_text(caption))}

@@ -101,13 +101,9 @@ def test_copy_source_single_turn_gives_the_io_similarity_of_each_turn(tmp_path, 
         diff = pixels(source) - pixels(target)
         assert record["metrics"]["l1"] == pytest.approx(np.abs(diff).mean(), abs=1e-6)
         assert record["metrics"]["l2"] == pytest.approx((diff ** 2).mean(), abs=1e-6)
-        src, tgt = kit.rgb(source), kit.rgb(target)
-        assert record["metrics"]["dino"] == pytest.approx(
-            kit.cos(independent.dino_features(src), independent.dino_features(tgt)), abs=1e-5)
-        assert record["metrics"]["clip_i"] == pytest.approx(
-            kit.cos(independent.clip_image(src), independent.clip_image(tgt)), abs=1e-5)
-        assert record["metrics"]["clip_t"] == pytest.approx(
-            kit.cos(independent.clip_image(src), independent.clip_text(f"local {img_id} turn {k}")), abs=1e-5)
+        expected = kit.similarities(independent, kit.rgb(source), kit.rgb(target), f"local {img_id} turn {k}")
+        for name, value in expected.items():
+            assert record["metrics"][name] == pytest.approx(value, abs=1e-5), name
         # The output is its source pixel for pixel: no image direction, so clip_dir is undefined.
         assert record["metrics"]["clip_dir"] is None and "clip_dir_identical_images" in record["flags"]
 
