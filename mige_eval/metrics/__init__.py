@@ -12,6 +12,7 @@ METRICS: dict[str, str] = {
     "dino": "mige_eval.metrics.similarity:Dino",
     "clip_i": "mige_eval.metrics.similarity:ClipI",
     "clip_t": "mige_eval.metrics.similarity:ClipT",
+    "clip_t_oracle": "mige_eval.metrics.similarity:ClipTOracle",
     "clip_dir": "mige_eval.metrics.similarity:ClipDir",
     "l1": "mige_eval.metrics.pixel:L1",
     "l2": "mige_eval.metrics.pixel:L2",

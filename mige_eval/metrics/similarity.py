@@ -134,9 +134,26 @@ class ClipT(_FeatureMetric):
                 raise ValueError(f"sample {item.sample.id} has no caption for clip_t")
         texts = self.store.text_features([item.sample.caption for item in items])
         enforce_context(self.ctx, [item.sample.id for item in items], texts.truncated)
-        images = self.store.image_features("clip", outputs_of(items))
+        images = self.store.image_features("clip", self.images(items))
         return [Score(cosine(image, text), ("caption_truncated",) if cut else ())
                 for image, text, cut in zip(images, texts.vectors, texts.truncated)]
+
+    def images(self, items: Sequence[ScoreItem]) -> list:
+        return outputs_of(items)
+
+
+class ClipTOracle(ClipT):
+    """CLIP-T of the ground-truth target with the same caption: the ceiling the MagicBrush script prints
+    beside CLIP-T ("oracle"). It does not depend on the model's output."""
+
+    name = "clip_t_oracle"
+    needs = ("caption", "references")
+
+    def images(self, items: Sequence[ScoreItem]) -> list:
+        for item in items:
+            if not item.sample.references:
+                raise ValueError(f"sample {item.sample.id} has no ground-truth target for clip_t_oracle")
+        return [item.sample.references[0] for item in items]
 
 
 class ClipDir(_FeatureMetric):

@@ -90,7 +90,7 @@ def test_copy_source_single_turn_gives_the_io_similarity_of_each_turn(tmp_path, 
                                                                       independent, kit):
     out = tmp_path / "run"
     invoke("run", "--bench", "magicbrush", "--data", str(release), "--model", "copy-source", "--out", str(out),
-           "--metrics", "l1,l2,dino,clip_i,clip_t,clip_dir", "--clip-model", str(tiny_clip),
+           "--metrics", "l1,l2,dino,clip_i,clip_t,clip_dir,clip_t_oracle", "--clip-model", str(tiny_clip),
            "--dino-model", str(tiny_dino), "--device", "cpu", "--cache-dir", str(tmp_path / "cache"), "--quiet")
     by_id = records(out)
     assert len(by_id) == 6 and not any(r["error"] for r in by_id.values())
@@ -104,6 +104,8 @@ def test_copy_source_single_turn_gives_the_io_similarity_of_each_turn(tmp_path, 
         expected = kit.similarities(independent, kit.rgb(source), kit.rgb(target), f"local {img_id} turn {k}")
         for name, value in expected.items():
             assert record["metrics"][name] == pytest.approx(value, abs=1e-5), name
+        oracle = kit.cos(independent.clip_image(kit.rgb(target)), independent.clip_text(f"local {img_id} turn {k}"))
+        assert record["metrics"]["clip_t_oracle"] == pytest.approx(oracle, abs=1e-5)
         # The output is its source pixel for pixel: no image direction, so clip_dir is undefined.
         assert record["metrics"]["clip_dir"] is None and "clip_dir_identical_images" in record["flags"]
 
