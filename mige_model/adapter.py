@@ -12,10 +12,12 @@ What each task gives the pipeline (MIGE_MODEL.md §3):
 
 Noise (``noise=``): ``per-sample`` (default) seeds every random draw of a sample with the sample's own
 seed, so an image never depends on batch size, order or sharding. The released scripts instead seed
-once and draw every batch's noise from that one stream, so their images change with batch size and
-order; ``noise=authors`` mirrors the dependence: one generator on the device, seeded once with
-``authors_seed``, serves every draw of every sample in the order the samples come. It does not claim
-the released pixels (that also needs their batch shapes, draw order and device RNG, unverified here).
+once: after 30 throw-away CPU draws, every VAE posterior sample of the run comes from the CPU stream,
+in sample order, and every batch's initial noise from the device stream. ``noise=authors`` keeps those
+two streams (:func:`mige_model.pipeline.authors_generators`, seeded once with ``authors_seed``) across
+the whole run, in the order the samples come. The posterior draws then match the scripts' for the same
+samples in the same order; the initial noise matches only for a batch size of 1, since the scripts
+draw ``randn(batch, 4, 64, 64)`` on CUDA per batch of 5 (subject) or 25 (edit, MIGEBench).
 """
 from __future__ import annotations
 
@@ -51,7 +53,7 @@ class MIGEAdapter(Adapter):
         self.noise = choice("noise", noise, NOISE_MODES)
         self.authors_seed = authors_seed
         self._pipeline = None
-        self._shared_generator = None
+        self._authors_generators = None
 
     def config(self) -> dict[str, Any]:
         from mige_model.pipeline import default_settings
@@ -81,19 +83,20 @@ class MIGEAdapter(Adapter):
 
     def _one(self, pipe, request: Request) -> Image.Image:
         images = [] if request.task == "edit" else list(request.instruction_images)
+        generator, noise_generator = self._generators(pipe)
         image = pipe(request.instruction, images, request.source, task=request.task, seed=request.seed,
                      steps=self.steps, text_scale=self.text_scale, source_scale=self.source_scale,
-                     global_edit=request.subset == "global", generator=self._generator())
+                     global_edit=request.subset == "global", generator=generator, noise_generator=noise_generator)
         if request.size and image.size != tuple(request.size):
             image = image.resize(tuple(request.size), Image.Resampling.BICUBIC)
         return image
 
-    def _generator(self):
-        """None (the pipeline seeds from the sample) or, with ``noise=authors``, the run's one generator."""
+    def _generators(self, pipe):
+        """(None, None): the pipeline seeds from the sample; with ``noise=authors``, the run's two streams."""
         if self.noise != "authors":
-            return None
-        if self._shared_generator is None:
-            import torch
+            return None, None
+        if self._authors_generators is None:
+            from mige_model.pipeline import authors_generators
 
-            self._shared_generator = torch.Generator(self.device).manual_seed(self.authors_seed)
-        return self._shared_generator
+            self._authors_generators = authors_generators(self.authors_seed, self.device, pipe.config.image_size)
+        return self._authors_generators

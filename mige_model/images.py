@@ -2,9 +2,10 @@
 
 - Q-Former view (BLIP eval processor): RGB, resized to the encoder's square size with bicubic
   filtering, no crop, CLIP mean/std.
-- VAE view (the authors' 512 transform): RGB, shorter side resized to the generation size (bilinear,
-  torchvision's default; its rounding: the long side is ``int(size · long / short)``), centre crop with
-  torchvision's rounding, scaled to [-1, 1].
+- VAE view (the 512 transform of the released edit and MIGEBench scripts, which the spec prescribes for
+  every task): RGB, shorter side resized to the generation size (bilinear, torchvision's default; its
+  rounding: the long side is ``int(size · long / short)``), centre crop with torchvision's rounding,
+  scaled to [-1, 1]. The released subject script letterboxes instead (docs/mige_model.md, Open points).
 - Output: clamp to [-1, 1], map to [0, 255] and round half up, as ``torchvision.utils.save_image``.
 
 Any PIL mode is accepted: pictures are converted to RGB first (an alpha channel is dropped, palette and

@@ -10,17 +10,21 @@ Per call, for one sample (MIGE_MODEL.md §2-§5):
 3. they are spliced into the T5 input embeddings at the placeholders and T5 encodes the instruction;
    with ``offload_text_encoder`` T5 lives on the CPU and visits the GPU only for this step;
 4. DPM-Solver++ (order 2) samples the latent with classifier-free guidance, the conditional latent
-   being the source's VAE latent (×0.18215) for editing and zeros for subject generation;
+   being the source's VAE latent (×0.18215) for editing and zeros for subject generation; for ``edit``
+   it is the very posterior sample the source got as the reference image (the released edit script
+   encodes the source once and uses that sample for both), for MIGEBench a second sample of the source;
 5. the VAE decodes it.
 
-Every random tensor of a call (the reference and source posterior samples, then the initial noise) is
-drawn, in that order, from one generator seeded with ``seed`` on the CPU, so an image depends on its
-inputs and seed alone, whatever else is generated before or beside it. ``generator=`` replaces that
-generator (the adapter's ``noise=authors`` mode shares one across calls, as the authors' scripts do).
+Every random tensor of a call (one posterior sample per reference image, then for MIGEBench one of the
+source, then the initial noise) is drawn, in that order, from one generator seeded with ``seed`` on the
+CPU, so an image depends on its inputs and seed alone, whatever else is generated before or beside it.
+``generator=`` replaces that generator and ``noise_generator=`` the one of the initial noise (the
+adapter's ``noise=authors`` mode passes the released scripts' two streams, :func:`authors_generators`).
 
 Precision: ``fp32`` (default on the CPU), ``bf16`` / ``fp16`` (weights and activations), or ``authors``:
 bf16 plus the released scripts' casts (timestep rounded to bf16, image encoder under float16 autocast
-on CUDA).
+on CUDA). The VAE runs in float32 in every mode: the released scripts never cast it (only the MIGE
+module goes to bf16), so its posterior samples and the decoded pixels are float32 computations there.
 """
 from __future__ import annotations
 
@@ -41,6 +45,11 @@ DEFAULT_MODEL_ID = "EurekaTian/MIGE"
 PRECISIONS = ("fp32", "bf16", "fp16", "authors")
 TASKS = ("subject", "edit", "subject_add", "subject_replace")
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16, "authors": torch.bfloat16}
+#: The released scripts load the VAE in float32 and never cast it.
+VAE_DTYPE = torch.float32
+#: The released scripts' ``set_env`` draws this many ``randn(1, 4, image_size, image_size)`` on the CPU
+#: right after seeding, before any posterior sample.
+AUTHORS_WARMUP_DRAWS = 30
 
 
 def default_settings(task: str) -> tuple[int, float, float | None]:
@@ -61,6 +70,20 @@ def build_prompt(task: str, instruction: str, *, global_edit: bool = False) -> s
     raise ValueError(f"unknown task {task!r}: use one of {', '.join(TASKS)}")
 
 
+def authors_generators(seed: int, device: str | torch.device,
+                       image_size: int) -> tuple[torch.Generator, torch.Generator]:
+    """The released scripts' two random streams after ``set_env(seed)``: (posterior, noise).
+
+    ``torch.manual_seed(seed)`` seeds the CPU and the CUDA generator alike; ``set_env`` then draws 30
+    throw-away CPU tensors of 1×4×image_size×image_size, every VAE posterior sample is a CPU draw
+    (``randn_tensor`` on the posterior's CPU copy), and the initial noise is drawn on the run's device.
+    """
+    posterior = torch.Generator("cpu").manual_seed(seed)
+    for _ in range(AUTHORS_WARMUP_DRAWS):
+        torch.randn(1, 4, image_size, image_size, generator=posterior)
+    return posterior, torch.Generator(device).manual_seed(seed)
+
+
 class MIGEPipeline:
     """The loaded components on one device, in one precision."""
 
@@ -74,7 +97,7 @@ class MIGEPipeline:
         self.device, self.precision, self.dtype = torch.device(device), precision, _DTYPES[precision]
         self.offload_text_encoder = offload_text_encoder and self.device.type == "cuda"
         self.module = components.module.to(device=self.device, dtype=self.dtype).eval()
-        self.vae = components.vae.to(device=self.device, dtype=self.dtype).eval()
+        self.vae = components.vae.to(device=self.device, dtype=VAE_DTYPE).eval()
         text_device = "cpu" if self.offload_text_encoder else self.device
         self.text_encoder = components.text_encoder.to(device=text_device, dtype=self.dtype).eval()
         self.tokenizer = components.tokenizer
@@ -90,24 +113,41 @@ class MIGEPipeline:
     def __call__(self, instruction: str, images: Sequence[Image.Image] = (), source: Image.Image | None = None, *,
                  task: str | None = None, seed: int = 0, steps: int | None = None, text_scale: float | None = None,
                  source_scale: float | None = None, global_edit: bool = False,
-                 generator: torch.Generator | None = None) -> Image.Image:
+                 generator: torch.Generator | None = None,
+                 noise_generator: torch.Generator | None = None) -> Image.Image:
         """One image for one instruction. ``task`` defaults to ``subject`` without a source, else ``edit``
         when no instruction images are given, else ``subject_add``; ``edit`` uses the source as its one
         reference image (the rewritten instruction's placeholder)."""
         task = task or ("subject" if source is None else "edit" if not images else "subject_add")
         prompt = build_prompt(task, instruction, global_edit=global_edit)
+        self._check_inputs(task, images, source)
         references = [source] if task == "edit" else list(images)
-        if task != "subject" and source is None:
-            raise ValueError(f"task {task} edits a source image: pass source=")
         self._check_references(prompt, references, task)
         default_steps, default_text, default_source = default_settings(task)
         generator = generator or torch.Generator("cpu").manual_seed(seed)
-        caption, mask = self.encode_instruction(prompt, references, generator)
-        condition = None if task == "subject" else self.encode_latent(source, generator) * self.config.vae_scale
-        latent = self.sample(caption, mask, condition, generator, steps=steps or default_steps,
+        latents = [self.encode_latent(image, generator) for image in references]
+        caption, mask = self.encode_instruction(prompt, references, latents)
+        if task == "subject":
+            condition = None
+        else:
+            source_latent = latents[0] if task == "edit" else self.encode_latent(source, generator)
+            condition = source_latent * self.config.vae_scale
+        latent = self.sample(caption, mask, condition, noise_generator or generator, steps=steps or default_steps,
                              text_scale=default_text if text_scale is None else text_scale,
                              source_scale=default_source if source_scale is None else source_scale)
         return self.decode(latent)
+
+    @staticmethod
+    def _check_inputs(task: str, images: Sequence[Image.Image], source: Image.Image | None) -> None:
+        """Refuse inputs the task would silently leave unused."""
+        if task == "subject" and source is not None:
+            raise ValueError("subject generation starts from a blank canvas and does not use source=; "
+                             "use task='edit', 'subject_add' or 'subject_replace' to change a source image")
+        if task == "edit" and images:
+            raise ValueError("edit: the source is the one reference image and instruction images are not used; "
+                             "use task='subject_add' or 'subject_replace' for an instruction with images")
+        if task != "subject" and source is None:
+            raise ValueError(f"task {task} edits a source image: pass source=")
 
     def _check_references(self, prompt: str, references: list, task: str) -> None:
         found = len(text.split_at_placeholders(prompt)) - 1
@@ -123,19 +163,21 @@ class MIGEPipeline:
 
     def encode_latent(self, image: Image.Image, generator: torch.Generator) -> torch.Tensor:
         """A VAE posterior sample (mean + std·noise) of the 512 view, unscaled, 1×4×h×w, float32."""
-        pixels = vae_view(image, self.config.image_size)[None].to(self.device, self.dtype)
+        pixels = vae_view(image, self.config.image_size)[None].to(self.device, VAE_DTYPE)
         posterior = self.vae.encode(pixels).latent_dist
         mean, std = posterior.mean.float(), posterior.std.float()
         return mean + std * self._draw(mean.shape, generator)
 
     def encode_instruction(self, prompt: str, references: Sequence[Image.Image],
-                           generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """T5 caption tokens 1×L×D and mask 1×L of the prompt with its reference images spliced in."""
+                           latents: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """T5 caption tokens 1×L×D and mask 1×L of the prompt with its reference images spliced in.
+
+        ``latents``: each reference's posterior sample (:meth:`encode_latent`), in the same order."""
         size = self.config.vision.image_size
         if references:
             pixels = torch.stack([qformer_view(image, size) for image in references])
-            latents = torch.cat([self.encode_latent(image, generator) for image in references])
-            tokens = self.module.image_tokens(pixels, latents.to(self.dtype), encoder_fp16=self._encoder_fp16)
+            tokens = self.module.image_tokens(pixels, torch.cat(list(latents)).to(self.dtype),
+                                              encoder_fp16=self._encoder_fp16)
         else:
             tokens = torch.zeros(0, self.config.qformer.query_tokens, self.config.t5_dim, dtype=self.dtype)
         ids = tokenize_segments(self.tokenizer, text.split_at_placeholders(prompt))
@@ -191,5 +233,5 @@ class MIGEPipeline:
         return sampler.dpm_solver_pp_2m(guided_noise, noise, steps=steps)
 
     def decode(self, latent: torch.Tensor) -> Image.Image:
-        decoded = self.vae.decode((latent / self.config.vae_scale).to(self.dtype)).sample
+        decoded = self.vae.decode((latent / self.config.vae_scale).to(VAE_DTYPE)).sample
         return to_image(decoded[0])

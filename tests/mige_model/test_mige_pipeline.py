@@ -111,12 +111,96 @@ def test_batch_composition_does_not_change_a_sample(released):
     assert together[0].tobytes() == reversed_order[1].tobytes()
 
 
-def test_authors_noise_mode_shares_one_stream(released):
-    adapter = MIGEAdapter(model_id=str(released), device="cpu", steps=STEPS, noise="authors", authors_seed=3)
-    a = request("a", "subject", 11, instruction="a <imagehere>", instruction_images=[picture(5)])
+def record_dit_inputs(monkeypatch, dit) -> list[torch.Tensor]:
+    """The ``x`` of every DiT call (noisy latent channels first, then the conditional latent)."""
+    inputs = []
+    real_forward = type(dit).forward
+
+    def recording(self, x, timestep, caption, caption_mask):
+        inputs.append(x.clone())
+        return real_forward(self, x, timestep, caption, caption_mask)
+
+    monkeypatch.setattr(type(dit), "forward", recording)
+    return inputs
+
+
+def posterior(pipe, image: Image.Image, unit_noise: torch.Tensor) -> torch.Tensor:
+    """mean + std·noise of the VAE posterior of the 512 view (here 64), computed apart from the pipeline."""
+    from mige_model.images import vae_view
+
+    dist = pipe.vae.encode(vae_view(image, pipe.config.image_size)[None]).latent_dist
+    return dist.mean + dist.std * unit_noise
+
+
+def test_edit_uses_the_reference_posterior_sample_as_the_source_latent(pipe, monkeypatch):
+    """The released edit script encodes the source once (``vae_fea``) and uses that sample as the reference
+    latent and, ×0.18215, as the conditional latent: one posterior draw, then the initial noise."""
+    inputs = record_dit_inputs(monkeypatch, pipe.module.dit)
+    source = picture(21)
+    pipe("make the sky pink", [], source, task="edit", seed=5, steps=1)
+    stream = torch.Generator().manual_seed(5)
+    shape = (1, 4, 8, 8)
+    drawn = torch.randn(shape, generator=stream)
+    noise = torch.randn(shape, generator=stream)
+    x = inputs[0]
+    with torch.no_grad():
+        expected = posterior(pipe, source, drawn) * pipe.config.vae_scale
+    assert torch.equal(x[0, :4], noise[0])
+    assert torch.allclose(x[1, 4:], expected[0], atol=1e-6) and torch.equal(x[1, 4:], x[2, 4:])
+
+
+def test_migebench_draws_a_second_posterior_sample_of_the_source(pipe, monkeypatch):
+    """MIGEBench: every reference (the source among them) gets a draw, then the source again, then the noise."""
+    inputs = record_dit_inputs(monkeypatch, pipe.module.dit)
+    entity, source = picture(22), picture(23)
+    pipe("add <imagehere> to <imagehere>", [entity, source], source, task="subject_add", seed=6, steps=1)
+    stream = torch.Generator().manual_seed(6)
+    draws = [torch.randn((1, 4, 8, 8), generator=stream) for _ in range(4)]
+    with torch.no_grad():
+        expected = posterior(pipe, source, draws[2]) * pipe.config.vae_scale
+    assert torch.allclose(inputs[0][1, 4:], expected[0], atol=1e-6)
+    assert torch.equal(inputs[0][0, :4], draws[3][0])
+
+
+def test_authors_noise_mode_keeps_the_scripts_two_streams(released, monkeypatch):
+    """``set_env``: seed, 30 CPU draws of 1×4×S×S; posteriors from the CPU stream, noise from the device's."""
+    adapter = MIGEAdapter(model_id=str(released), device="cpu", steps=1, noise="authors", authors_seed=3)
+    pipe = adapter.pipeline()
+    inputs = record_dit_inputs(monkeypatch, pipe.module.dit)
+    latents = []
+    real_encode = type(pipe).encode_latent
+
+    def spy(self, image, generator):
+        latents.append(real_encode(self, image, generator))
+        return latents[-1]
+
+    monkeypatch.setattr(type(pipe), "encode_latent", spy)
+    photo = picture(5)
+    a = request("a", "subject", 11, instruction="a <imagehere>", instruction_images=[photo])
     first, second = adapter.generate([a, a])
-    assert first.tobytes() != second.tobytes()  # the second draw continues the stream
+    assert first.tobytes() != second.tobytes()  # both streams continue from sample to sample
+    posteriors, noises = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    for _ in range(30):
+        torch.randn(1, 4, 64, 64, generator=posteriors)
+    for k in range(2):
+        with torch.no_grad():
+            expected = posterior(pipe, photo, torch.randn((1, 4, 8, 8), generator=posteriors))
+        assert torch.allclose(latents[k], expected, atol=1e-6)
+        assert torch.equal(inputs[k][0, :4], torch.randn((1, 4, 8, 8), generator=noises)[0])
     assert adapter.config()["noise"] == "authors" and adapter.config()["authors_seed"] == 3
+
+
+def test_the_vae_runs_in_float32_whatever_the_precision(pipe, monkeypatch):
+    """The released scripts cast only the MIGE module to bf16; the VAE encodes and decodes in float32."""
+    seen = []
+    vae = pipe.vae
+    real_encode, real_decode = vae.encode, vae.decode
+    monkeypatch.setattr(vae, "encode", lambda x: (seen.append(x.dtype), real_encode(x))[1])
+    monkeypatch.setattr(vae, "decode", lambda z: (seen.append(z.dtype), real_decode(z))[1])
+    monkeypatch.setattr(pipe, "dtype", torch.bfloat16)
+    latent = pipe.encode_latent(picture(24), torch.Generator().manual_seed(0))
+    pipe.decode(latent * pipe.config.vae_scale)
+    assert seen == [torch.float32, torch.float32] and latent.dtype == torch.float32
 
 
 def test_odd_modes_and_sizes_are_converted(pipe):
@@ -132,6 +216,8 @@ def test_odd_modes_and_sizes_are_converted(pipe):
     (lambda p: p("add <imagehere>", [picture(1)], task="subject_add", steps=1), "edits a source image: pass source="),
     (lambda p: p("x " + "<imagehere> " * 5, [picture(1)] * 5, steps=1), "MIGE takes at most 4"),
     (lambda p: p("a <imagehere>", [picture(1)], task="paint", steps=1), "unknown task 'paint'"),
+    (lambda p: p("a <imagehere>", [picture(1)], picture(2), task="subject", steps=1), "does not use source="),
+    (lambda p: p("make it red", [picture(1)], picture(2), task="edit", steps=1), "instruction images are not used"),
 ])
 def test_bad_calls_say_what_is_wrong(pipe, call, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):

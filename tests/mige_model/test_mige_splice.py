@@ -159,3 +159,16 @@ def test_tokenised_prompt_end_to_end(tokenizer, embed):
     assert mask.sum() == 9
     torch.testing.assert_close(out[:9].detach(), torch.stack(expected), rtol=0, atol=0)
     torch.testing.assert_close(out[9:].detach(), big.weight[0].detach().expand(3, DIM), rtol=0, atol=0)
+
+
+def test_placeholder_spacing_does_not_change_the_token_ids(tokenizer):
+    """The authors' DreamBench file writes "a<ImageHere>in the jungle", mige-eval "a <imagehere> in the
+    jungle": T5 drops a segment's trailing space and marks a word start with or without a leading one."""
+    from mige_model.text import split_at_placeholders, subject_prompt
+
+    def ids(instruction: str) -> list[list[int]]:
+        return tokenize_segments(tokenizer, split_at_placeholders(subject_prompt(instruction)))
+
+    assert ids("a <imagehere> in the jungle") == ids("a<ImageHere>in the jungle")
+    words = [tokenizer.convert_tokens_to_ids(piece) for piece in ("▁in", "▁the", "▁jungle")]
+    assert ids("a <imagehere> in the jungle")[1][:3] == words
