@@ -2,10 +2,11 @@
 
 - Q-Former view (BLIP eval processor): RGB, resized to the encoder's square size with bicubic
   filtering, no crop, CLIP mean/std.
-- VAE view (the 512 transform of the released edit and MIGEBench scripts, which the spec prescribes for
-  every task): RGB, shorter side resized to the generation size (bilinear, torchvision's default; its
-  rounding: the long side is ``int(size · long / short)``), centre crop with torchvision's rounding,
-  scaled to [-1, 1]. The released subject script letterboxes instead (docs/mige_model.md, Open points).
+- VAE view, as each released script makes it, scaled to [-1, 1]:
+  ``crop`` (editing and MIGEBench): shorter side resized to the generation size (bilinear,
+  torchvision's default; the long side is ``int(size · long / short)``), centre crop with torchvision's
+  rounding; ``pad`` (subject generation): longer side resized to the size (bicubic; the short side is
+  ``int(size · short / long)``), black borders around it, left/top ``(size − side) // 2``.
 - Output: clamp to [-1, 1], map to [0, 255] and round half up, as ``torchvision.utils.save_image``.
 
 Any PIL mode is accepted: pictures are converted to RGB first (an alpha channel is dropped, palette and
@@ -34,20 +35,37 @@ def qformer_view(image: Image.Image, size: int) -> torch.Tensor:
     return torch.from_numpy(normalised.transpose(2, 0, 1).copy())
 
 
-def vae_view(image: Image.Image, size: int) -> torch.Tensor:
-    """3×size×size in [-1, 1]: shorter side to ``size``, centre crop."""
+def vae_view(image: Image.Image, size: int, *, fit: str = "crop") -> torch.Tensor:
+    """3×size×size in [-1, 1]; ``fit`` = ``crop`` (shorter side to ``size``, centre crop) or ``pad``
+    (longer side to ``size``, black letterbox)."""
     image = rgb(image)
-    width, height = image.size
-    if width <= height:
-        resized = (size, int(size * height / width))
+    if fit == "crop":
+        square = _centre_crop(image, size)
+    elif fit == "pad":
+        square = _letterbox(image, size)
     else:
-        resized = (int(size * width / height), size)
+        raise ValueError(f"fit must be 'crop' or 'pad', got {fit!r}")
+    pixels = np.asarray(square, np.float32) / 255.0
+    return torch.from_numpy(pixels.transpose(2, 0, 1).copy()) * 2.0 - 1.0
+
+
+def _centre_crop(image: Image.Image, size: int) -> Image.Image:
+    width, height = image.size
+    resized = (size, int(size * height / width)) if width <= height else (int(size * width / height), size)
     if resized != image.size:
         image = image.resize(resized, Image.Resampling.BILINEAR)
     left = int(round((image.width - size) / 2.0))
     top = int(round((image.height - size) / 2.0))
-    cropped = np.asarray(image.crop((left, top, left + size, top + size)), np.float32) / 255.0
-    return torch.from_numpy(cropped.transpose(2, 0, 1).copy()) * 2.0 - 1.0
+    return image.crop((left, top, left + size, top + size))
+
+
+def _letterbox(image: Image.Image, size: int) -> Image.Image:
+    width, height = image.size
+    resized = (size, int(size * height / width)) if width > height else (int(size * width / height), size)
+    canvas = Image.new("RGB", (size, size), (0, 0, 0))
+    canvas.paste(image.resize(resized, Image.Resampling.BICUBIC),
+                 ((size - resized[0]) // 2, (size - resized[1]) // 2))
+    return canvas
 
 
 def to_image(decoded: torch.Tensor) -> Image.Image:

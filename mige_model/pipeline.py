@@ -125,7 +125,8 @@ class MIGEPipeline:
         self._check_references(prompt, references, task)
         default_steps, default_text, default_source = default_settings(task)
         generator = generator or torch.Generator("cpu").manual_seed(seed)
-        latents = [self.encode_latent(image, generator) for image in references]
+        fit = "pad" if task == "subject" else "crop"  # the released subject script letterboxes
+        latents = [self.encode_latent(image, generator, fit=fit) for image in references]
         caption, mask = self.encode_instruction(prompt, references, latents)
         if task == "subject":
             condition = None
@@ -161,9 +162,9 @@ class MIGEPipeline:
         noise = torch.randn(tuple(shape), generator=generator, device=generator.device, dtype=torch.float32)
         return noise.to(self.device)
 
-    def encode_latent(self, image: Image.Image, generator: torch.Generator) -> torch.Tensor:
+    def encode_latent(self, image: Image.Image, generator: torch.Generator, *, fit: str = "crop") -> torch.Tensor:
         """A VAE posterior sample (mean + std·noise) of the 512 view, unscaled, 1×4×h×w, float32."""
-        pixels = vae_view(image, self.config.image_size)[None].to(self.device, VAE_DTYPE)
+        pixels = vae_view(image, self.config.image_size, fit=fit)[None].to(self.device, VAE_DTYPE)
         posterior = self.vae.encode(pixels).latent_dist
         mean, std = posterior.mean.float(), posterior.std.float()
         return mean + std * self._draw(mean.shape, generator)

@@ -46,3 +46,20 @@ def test_output_clamps_and_rounds_half_up_like_save_image():
     pixels = np.asarray(to_image(values))[0, :, 0]
     expected = [int(np.floor((min(max(v, -1), 1) + 1) / 2 * 255 + 0.5)) for v in (-2.0, -1.0, 0.0, 0.5, 1.0, 3.0)]
     assert pixels.tolist() == expected == [0, 0, 128, 191, 255, 255]
+
+
+@pytest.mark.parametrize("size, resized, offset", [
+    ((90, 60), (64, 42), (0, 11)),  # landscape: short side int(64·60/90) = 42, top (64 − 42) // 2 = 11
+    ((61, 100), (39, 64), (12, 0)),  # portrait: int(64·61/100) = 39, left (64 − 39) // 2 = 12
+])
+def test_vae_view_pad_letterboxes_like_the_released_subject_script(size, resized, offset):
+    image = photo(size)
+    inner = np.asarray(image.resize(resized, Image.Resampling.BICUBIC), np.float64) / 255.0 * 2 - 1
+    expected = -np.ones((64, 64, 3))
+    expected[offset[1]:offset[1] + resized[1], offset[0]:offset[0] + resized[0]] = inner
+    view = vae_view(image, 64, fit="pad").double()
+    assert torch.allclose(view, torch.from_numpy(expected.transpose(2, 0, 1)), atol=1e-6)
+    square = photo((64, 64))
+    assert torch.equal(vae_view(square, 64, fit="pad"), vae_view(square, 64))  # no resampling at the size
+    with pytest.raises(ValueError, match="fit must be 'crop' or 'pad', got 'stretch'"):
+        vae_view(image, 64, fit="stretch")

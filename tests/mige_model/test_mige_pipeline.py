@@ -124,11 +124,11 @@ def record_dit_inputs(monkeypatch, dit) -> list[torch.Tensor]:
     return inputs
 
 
-def posterior(pipe, image: Image.Image, unit_noise: torch.Tensor) -> torch.Tensor:
+def posterior(pipe, image: Image.Image, unit_noise: torch.Tensor, fit: str = "crop") -> torch.Tensor:
     """mean + std·noise of the VAE posterior of the 512 view (here 64), computed apart from the pipeline."""
     from mige_model.images import vae_view
 
-    dist = pipe.vae.encode(vae_view(image, pipe.config.image_size)[None]).latent_dist
+    dist = pipe.vae.encode(vae_view(image, pipe.config.image_size, fit=fit)[None]).latent_dist
     return dist.mean + dist.std * unit_noise
 
 
@@ -170,8 +170,8 @@ def test_authors_noise_mode_keeps_the_scripts_two_streams(released, monkeypatch)
     latents = []
     real_encode = type(pipe).encode_latent
 
-    def spy(self, image, generator):
-        latents.append(real_encode(self, image, generator))
+    def spy(self, image, generator, **kwargs):
+        latents.append(real_encode(self, image, generator, **kwargs))
         return latents[-1]
 
     monkeypatch.setattr(type(pipe), "encode_latent", spy)
@@ -184,7 +184,7 @@ def test_authors_noise_mode_keeps_the_scripts_two_streams(released, monkeypatch)
         torch.randn(1, 4, 64, 64, generator=posteriors)
     for k in range(2):
         with torch.no_grad():
-            expected = posterior(pipe, photo, torch.randn((1, 4, 8, 8), generator=posteriors))
+            expected = posterior(pipe, photo, torch.randn((1, 4, 8, 8), generator=posteriors), fit="pad")
         assert torch.allclose(latents[k], expected, atol=1e-6)
         assert torch.equal(inputs[k][0, :4], torch.randn((1, 4, 8, 8), generator=noises)[0])
     assert adapter.config()["noise"] == "authors" and adapter.config()["authors_seed"] == 3
@@ -248,3 +248,25 @@ def test_mige_runs_on_a_benchmark_through_the_cli(tmp_path, released, dreambench
     run = json.loads((out / "run.json").read_text())
     assert run["model"] == "mige" and run["adapter_config"]["precision"] == "fp32"
     assert run["adapter_config"]["settings"]["subject"]["steps"] == STEPS
+
+
+def test_each_task_takes_the_vae_view_of_its_released_script(pipe, monkeypatch):
+    """Subject generation letterboxes its references (``resize_with_padding``); editing and MIGEBench crop."""
+    import mige_model.pipeline as pipeline_module
+
+    fits = []
+    real_view = pipeline_module.vae_view
+
+    def spy(image, size, *, fit="crop"):
+        fits.append(fit)
+        return real_view(image, size, fit=fit)
+
+    monkeypatch.setattr(pipeline_module, "vae_view", spy)
+    pipe("a <imagehere> on the beach", [picture(30, (72, 40))], seed=0, steps=1)
+    assert fits == ["pad"]
+    fits.clear()
+    pipe("make the sky pink", [], picture(31), task="edit", seed=0, steps=1)
+    assert fits == ["crop"]
+    fits.clear()
+    pipe("add <imagehere> to <imagehere>", [picture(32), picture(33)], picture(33), task="subject_add", seed=0, steps=1)
+    assert fits == ["crop", "crop", "crop"]
