@@ -18,6 +18,11 @@ two streams (:func:`mige_model.pipeline.authors_generators`, seeded once with ``
 the whole run, in the order the samples come. The posterior draws then match the scripts' for the same
 samples in the same order; the initial noise matches only for a batch size of 1, since the scripts
 draw ``randn(batch, 4, 64, 64)`` on CUDA per batch of 5 (subject) or 25 (edit, MIGEBench).
+
+Placeholders (``empty_slots=``): an edit instruction that names the image twice ("change the image so
+that … in the image") gets two placeholders for its one reference; such a sample fails by default, and
+``empty_slots=true`` gives the surplus placeholders an empty slot's tokens, as the released code does
+(2 of Emu Edit's 3,589 rows).
 """
 from __future__ import annotations
 
@@ -39,7 +44,7 @@ class MIGEAdapter(Adapter):
     def __init__(self, *, model_id: str = "EurekaTian/MIGE", revision: str | None = None, device: str = "auto",
                  precision: str | None = None, steps: int | None = None, text_scale: float | None = None,
                  source_scale: float | None = None, offload_text_encoder: bool = True,
-                 noise: str = "per-sample", authors_seed: int = 0) -> None:
+                 noise: str = "per-sample", authors_seed: int = 0, empty_slots: bool = False) -> None:
         from mige_model.pipeline import PRECISIONS
 
         self.model_id, self.revision = str(model_id), revision
@@ -52,6 +57,7 @@ class MIGEAdapter(Adapter):
         self.offload_text_encoder = flag("offload_text_encoder", offload_text_encoder)
         self.noise = choice("noise", noise, NOISE_MODES)
         self.authors_seed = authors_seed
+        self.empty_slots = flag("empty_slots", empty_slots)
         self._pipeline = None
         self._authors_generators = None
 
@@ -66,7 +72,7 @@ class MIGEAdapter(Adapter):
                 settings["source_scale"] = self.source_scale
         return {"model_id": self.model_id, "revision": self.revision, "precision": self.precision,
                 "noise": self.noise, **({"authors_seed": self.authors_seed} if self.noise == "authors" else {}),
-                "settings": defaults}
+                "empty_slots": self.empty_slots, "settings": defaults}
 
     def pipeline(self):
         if self._pipeline is None:
@@ -86,7 +92,8 @@ class MIGEAdapter(Adapter):
         generator, noise_generator = self._generators(pipe)
         image = pipe(request.instruction, images, request.source, task=request.task, seed=request.seed,
                      steps=self.steps, text_scale=self.text_scale, source_scale=self.source_scale,
-                     global_edit=request.subset == "global", generator=generator, noise_generator=noise_generator)
+                     global_edit=request.subset == "global", generator=generator, noise_generator=noise_generator,
+                     empty_slots=self.empty_slots)
         if request.size and image.size != tuple(request.size):
             image = image.resize(tuple(request.size), Image.Resampling.BICUBIC)
         return image

@@ -114,20 +114,24 @@ class MIGEPipeline:
                  task: str | None = None, seed: int = 0, steps: int | None = None, text_scale: float | None = None,
                  source_scale: float | None = None, global_edit: bool = False,
                  generator: torch.Generator | None = None,
-                 noise_generator: torch.Generator | None = None) -> Image.Image:
+                 noise_generator: torch.Generator | None = None, empty_slots: bool = False) -> Image.Image:
         """One image for one instruction. ``task`` defaults to ``subject`` without a source, else ``edit``
         when no instruction images are given, else ``subject_add``; ``edit`` uses the source as its one
-        reference image (the rewritten instruction's placeholder)."""
+        reference image (the rewritten instruction's placeholder).
+
+        A prompt with more placeholders than images is refused, unless ``empty_slots``: then each surplus
+        placeholder gets the tokens of an empty image slot (zero pixels, zero latent), as the released code
+        splices them (e.g. an edit instruction naming "the image" twice)."""
         task = task or ("subject" if source is None else "edit" if not images else "subject_add")
         prompt = build_prompt(task, instruction, global_edit=global_edit)
         self._check_inputs(task, images, source)
         references = [source] if task == "edit" else list(images)
-        self._check_references(prompt, references, task)
+        empty = self._empty_slots(prompt, references, task, allowed=empty_slots)
         default_steps, default_text, default_source = default_settings(task)
         generator = generator or torch.Generator("cpu").manual_seed(seed)
         fit = "pad" if task == "subject" else "crop"  # the released subject script letterboxes
         latents = [self.encode_latent(image, generator, fit=fit) for image in references]
-        caption, mask = self.encode_instruction(prompt, references, latents)
+        caption, mask = self.encode_instruction(prompt, references, latents, empty_slots=empty)
         if task == "subject":
             condition = None
         else:
@@ -150,13 +154,16 @@ class MIGEPipeline:
         if task != "subject" and source is None:
             raise ValueError(f"task {task} edits a source image: pass source=")
 
-    def _check_references(self, prompt: str, references: list, task: str) -> None:
+    def _empty_slots(self, prompt: str, references: list, task: str, *, allowed: bool) -> int:
+        """How many placeholders get an empty slot (0 unless ``allowed``); any other mismatch is an error."""
         found = len(text.split_at_placeholders(prompt)) - 1
-        if found != len(references):
+        surplus = found - len(references)
+        if surplus and not (allowed and surplus > 0):
             raise ValueError(f"{task}: the prompt has {found} <imagehere> placeholder(s) but {len(references)} "
                              "image(s) were given; give one image per placeholder, in order")
-        if len(references) > self.config.max_images:
-            raise ValueError(f"{task}: {len(references)} reference images, MIGE takes at most {self.config.max_images}")
+        if found > self.config.max_images:
+            raise ValueError(f"{task}: {found} image placeholders, MIGE takes at most {self.config.max_images} images")
+        return surplus
 
     def _draw(self, shape: Sequence[int], generator: torch.Generator) -> torch.Tensor:
         noise = torch.randn(tuple(shape), generator=generator, device=generator.device, dtype=torch.float32)
@@ -169,16 +176,19 @@ class MIGEPipeline:
         mean, std = posterior.mean.float(), posterior.std.float()
         return mean + std * self._draw(mean.shape, generator)
 
-    def encode_instruction(self, prompt: str, references: Sequence[Image.Image],
-                           latents: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode_instruction(self, prompt: str, references: Sequence[Image.Image], latents: Sequence[torch.Tensor],
+                           *, empty_slots: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
         """T5 caption tokens 1×L×D and mask 1×L of the prompt with its reference images spliced in.
 
-        ``latents``: each reference's posterior sample (:meth:`encode_latent`), in the same order."""
+        ``latents``: each reference's posterior sample (:meth:`encode_latent`), in the same order;
+        ``empty_slots`` all-zero slots (pixels and latent) follow the references."""
         size = self.config.vision.image_size
-        if references:
-            pixels = torch.stack([qformer_view(image, size) for image in references])
-            tokens = self.module.image_tokens(pixels, torch.cat(list(latents)).to(self.dtype),
-                                              encoder_fp16=self._encoder_fp16)
+        if references or empty_slots:
+            latent_shape = (empty_slots, self.vae.config.latent_channels, *([self.config.dit.latent_size] * 2))
+            pixels = torch.cat([*(qformer_view(image, size)[None] for image in references),
+                                torch.zeros(empty_slots, 3, size, size)])
+            slots = torch.cat([*latents, torch.zeros(latent_shape, device=self.device)])
+            tokens = self.module.image_tokens(pixels, slots.to(self.dtype), encoder_fp16=self._encoder_fp16)
         else:
             tokens = torch.zeros(0, self.config.qformer.query_tokens, self.config.t5_dim, dtype=self.dtype)
         ids = tokenize_segments(self.tokenizer, text.split_at_placeholders(prompt))

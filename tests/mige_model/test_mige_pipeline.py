@@ -287,3 +287,24 @@ def test_mige_runs_migebench_through_the_cli(tmp_path, released):
     assert sorted(written) == ["add-1", "replace-2"] and not any(r["error"] for r in written.values())
     assert all(Image.open(out / "images" / f"{i}.png").size == (64, 64) for i in written)
 
+
+
+def test_surplus_placeholders_get_empty_slots_only_when_asked(pipe, monkeypatch):
+    """"Change the image so that … in the image": two placeholders, one reference (Emu Edit idx 1629)."""
+    instruction = "Change the image so that the sky in the image is pink."
+    with pytest.raises(ValueError, match=r"the prompt has 2 <imagehere> placeholder\(s\) but 1 image\(s\)"):
+        pipe(instruction, [], picture(40), task="edit", steps=1)
+    seen = {}
+    real_tokens = type(pipe.module).image_tokens
+
+    def spy(self, pixels, latents, **kwargs):
+        seen["pixels"], seen["latents"] = pixels.clone(), latents.clone()
+        return real_tokens(self, pixels, latents, **kwargs)
+
+    monkeypatch.setattr(type(pipe.module), "image_tokens", spy)
+    image = pipe(instruction, [], picture(40), task="edit", steps=1, empty_slots=True)
+    assert image.size == (64, 64)
+    assert seen["pixels"].shape[0] == 2 and seen["latents"].shape[0] == 2
+    assert not seen["pixels"][1].any() and not seen["latents"][1].any() and seen["pixels"][0].any()
+    with pytest.raises(ValueError, match="the prompt has 1 <imagehere> placeholder"):
+        pipe("add <imagehere>", [picture(1), picture(2)], picture(2), task="subject_add", steps=1, empty_slots=True)
