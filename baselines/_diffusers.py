@@ -28,35 +28,20 @@ from typing import Any, ClassVar, Iterator, Sequence
 
 from PIL import Image
 
-from mige_eval.adapters.common import DTYPES, load_pretrained, require, resolve_device, resolve_dtype
+from mige_eval.adapters.common import (
+    DTYPES,
+    choice,
+    flag,
+    load_pretrained,
+    positive_int,
+    require,
+    resolve_device,
+    resolve_dtype,
+)
 from mige_eval.types import PLACEHOLDER, Adapter, Request, count_placeholders
 
 _DEVICE_KINDS = ("cpu", "cuda", "mps")
 _PLACEHOLDER_RE = re.compile(re.escape(PLACEHOLDER), re.IGNORECASE)
-
-
-def positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
-
-
-def non_negative_float(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise ValueError(f"{name} must be a number >= 0, got {value!r}")
-    return float(value)
-
-
-def flag(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"{name} must be true or false, got {value!r}")
-    return value
-
-
-def choice(name: str, value: Any, choices: Sequence[str]) -> str:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
-    return value
 
 
 def safety_checker_kwargs(enabled: bool) -> dict[str, Any]:

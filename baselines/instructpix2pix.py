@@ -24,15 +24,8 @@ from typing import Any
 
 from PIL import Image, ImageOps
 
-from mige_eval.baselines._diffusers import (
-    DiffusersAdapter,
-    choice,
-    flag,
-    non_negative_float,
-    plain_text,
-    require_image,
-    safety_checker_kwargs,
-)
+from mige_eval.adapters.common import choice, flag, non_negative_float
+from mige_eval.baselines._diffusers import DiffusersAdapter, plain_text, require_image, safety_checker_kwargs
 from mige_eval.types import Request
 
 SCHEDULERS = ("euler_ancestral", "checkpoint")

@@ -33,11 +33,10 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from mige_eval.adapters.common import non_negative_float, positive_int
 from mige_eval.baselines._diffusers import (
     DiffusersAdapter,
-    non_negative_float,
     plain_text,
-    positive_int,
     split_placeholders,
     temporary_attribute,
 )

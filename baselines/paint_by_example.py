@@ -24,13 +24,8 @@ from typing import Any
 
 from PIL import Image
 
-from mige_eval.baselines._diffusers import (
-    DiffusersAdapter,
-    flag,
-    non_negative_float,
-    require_image,
-    safety_checker_kwargs,
-)
+from mige_eval.adapters.common import flag, non_negative_float
+from mige_eval.baselines._diffusers import DiffusersAdapter, require_image, safety_checker_kwargs
 from mige_eval.types import Request
 
 #: Side of the square the authors resize the example photo to (the input size of their CLIP ViT-L/14).

@@ -30,8 +30,7 @@ from typing import Any, Sequence
 
 from PIL import Image
 
-from mige_eval.adapters.common import resolve_device
-from mige_eval.baselines._diffusers import choice, flag, non_negative_float, positive_int
+from mige_eval.adapters.common import choice, flag, non_negative_float, positive_int, resolve_device
 from mige_eval.types import TASKS, Adapter, Request
 
 NOISE_MODES = ("per-sample", "authors")

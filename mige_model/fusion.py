@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from .config import FusionConfig
+from .shapes import require_tokens
 
 
 def _projection(visual_dim: int, dim: int) -> nn.Sequential:
@@ -50,16 +51,9 @@ class FeatureFusion(nn.Module):
         nn.init.zeros_(self.mlp.bias)
 
     def forward(self, queries: torch.Tensor, visual_tokens: torch.Tensor) -> torch.Tensor:
-        if queries.ndim != 3 or queries.shape[-1] != self.dim:
-            raise ValueError(
-                f"fusion queries must have shape (batch, queries, {self.dim}), got {tuple(queries.shape)}; "
-                "pass the Q-Former output"
-            )
-        if visual_tokens.ndim != 3 or visual_tokens.shape[-1] != self.visual_dim:
-            raise ValueError(
-                f"fusion visual tokens must have shape (batch, tokens, {self.visual_dim}), got "
-                f"{tuple(visual_tokens.shape)}; pass the DiT-embedded VAE latent of the same images"
-            )
+        require_tokens(queries, self.dim, name="fusion queries", axis="queries", hint="pass the Q-Former output")
+        require_tokens(visual_tokens, self.visual_dim, name="fusion visual tokens", axis="tokens",
+                       hint="pass the DiT-embedded VAE latent of the same images")
         if queries.shape[0] != visual_tokens.shape[0]:
             raise ValueError(
                 f"fusion got queries for {queries.shape[0]} images but visual tokens for "

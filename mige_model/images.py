@@ -18,20 +18,22 @@ import numpy as np
 import torch
 from PIL import Image
 
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+from mige_eval.images import to_rgb
+from mige_eval.metrics.backbones import CLIP_MEAN, CLIP_STD
+from mige_eval.metrics.transforms import center_crop, resize_shorter_side
 
 
 def rgb(image: Image.Image) -> Image.Image:
+    """The picture as 8-bit RGB, by mige-eval's decoding rule (:func:`mige_eval.images.to_rgb`)."""
     if not isinstance(image, Image.Image):
         raise TypeError(f"expected a PIL image, got {type(image).__name__}")
-    return image if image.mode == "RGB" else image.convert("RGB")
+    return to_rgb(image)
 
 
 def qformer_view(image: Image.Image, size: int) -> torch.Tensor:
     """3×size×size, CLIP-normalised."""
     pixels = np.asarray(rgb(image).resize((size, size), Image.Resampling.BICUBIC), np.float32) / 255.0
-    normalised = (pixels - np.array(CLIP_MEAN, np.float32)) / np.array(CLIP_STD, np.float32)
+    normalised = (pixels - CLIP_MEAN) / CLIP_STD
     return torch.from_numpy(normalised.transpose(2, 0, 1).copy())
 
 
@@ -39,24 +41,14 @@ def vae_view(image: Image.Image, size: int, *, fit: str = "crop") -> torch.Tenso
     """3×size×size in [-1, 1]; ``fit`` = ``crop`` (shorter side to ``size``, centre crop) or ``pad``
     (longer side to ``size``, black letterbox)."""
     image = rgb(image)
-    if fit == "crop":
-        square = _centre_crop(image, size)
+    if fit == "crop":  # torchvision's Resize(size) (bilinear) + CenterCrop(size), same rounding
+        square = center_crop(resize_shorter_side(image, size, Image.Resampling.BILINEAR), size)
     elif fit == "pad":
         square = _letterbox(image, size)
     else:
         raise ValueError(f"fit must be 'crop' or 'pad', got {fit!r}")
     pixels = np.asarray(square, np.float32) / 255.0
     return torch.from_numpy(pixels.transpose(2, 0, 1).copy()) * 2.0 - 1.0
-
-
-def _centre_crop(image: Image.Image, size: int) -> Image.Image:
-    width, height = image.size
-    resized = (size, int(size * height / width)) if width <= height else (int(size * width / height), size)
-    if resized != image.size:
-        image = image.resize(resized, Image.Resampling.BILINEAR)
-    left = int(round((image.width - size) / 2.0))
-    top = int(round((image.height - size) / 2.0))
-    return image.crop((left, top, left + size, top + size))
 
 
 def _letterbox(image: Image.Image, size: int) -> Image.Image:

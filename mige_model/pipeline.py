@@ -35,6 +35,7 @@ from typing import Iterator, Sequence
 import torch
 from PIL import Image
 
+from mige_eval.types import TASKS
 from mige_model import sampler, text
 from mige_model.checkpoint import Components, load_components
 from mige_model.dit import concat_condition
@@ -43,7 +44,6 @@ from mige_model.splice import splice, tokenize_segments
 
 DEFAULT_MODEL_ID = "EurekaTian/MIGE"
 PRECISIONS = ("fp32", "bf16", "fp16", "authors")
-TASKS = ("subject", "edit", "subject_add", "subject_replace")
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16, "authors": torch.bfloat16}
 #: The released scripts load the VAE in float32 and never cast it.
 VAE_DTYPE = torch.float32
@@ -130,13 +130,16 @@ class MIGEPipeline:
         default_steps, default_text, default_source = default_settings(task)
         generator = generator or torch.Generator("cpu").manual_seed(seed)
         fit = "pad" if task == "subject" else "crop"  # the released subject script letterboxes
-        latents = [self.encode_latent(image, generator, fit=fit) for image in references]
+        posteriors = [self.posterior(image, fit=fit) for image in references]
+        latents = [self.sample_posterior(posterior, generator) for posterior in posteriors]
         caption, mask = self.encode_instruction(prompt, references, latents, empty_slots=empty)
         if task == "subject":
             condition = None
-        else:
-            source_latent = latents[0] if task == "edit" else self.encode_latent(source, generator)
-            condition = source_latent * self.config.vae_scale
+        elif task == "edit":
+            condition = latents[0] * self.config.vae_scale
+        else:  # a second draw, from the posterior the source already has when it is an instruction image
+            known = next((p for image, p in zip(references, posteriors) if image is source), None)
+            condition = self.sample_posterior(known or self.posterior(source), generator) * self.config.vae_scale
         latent = self.sample(caption, mask, condition, noise_generator or generator, steps=steps or default_steps,
                              text_scale=default_text if text_scale is None else text_scale,
                              source_scale=default_source if source_scale is None else source_scale)
@@ -169,18 +172,23 @@ class MIGEPipeline:
         noise = torch.randn(tuple(shape), generator=generator, device=generator.device, dtype=torch.float32)
         return noise.to(self.device)
 
-    def encode_latent(self, image: Image.Image, generator: torch.Generator, *, fit: str = "crop") -> torch.Tensor:
-        """A VAE posterior sample (mean + std·noise) of the 512 view, unscaled, 1×4×h×w, float32."""
+    def posterior(self, image: Image.Image, *, fit: str = "crop") -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and std (float32, 1×4×h×w) of the VAE posterior of the 512 view."""
         pixels = vae_view(image, self.config.image_size, fit=fit)[None].to(self.device, VAE_DTYPE)
         posterior = self.vae.encode(pixels).latent_dist
-        mean, std = posterior.mean.float(), posterior.std.float()
+        return posterior.mean.float(), posterior.std.float()
+
+    def sample_posterior(self, posterior: tuple[torch.Tensor, torch.Tensor],
+                         generator: torch.Generator) -> torch.Tensor:
+        """mean + std·noise, the noise drawn from ``generator``; unscaled."""
+        mean, std = posterior
         return mean + std * self._draw(mean.shape, generator)
 
     def encode_instruction(self, prompt: str, references: Sequence[Image.Image], latents: Sequence[torch.Tensor],
                            *, empty_slots: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
         """T5 caption tokens 1×L×D and mask 1×L of the prompt with its reference images spliced in.
 
-        ``latents``: each reference's posterior sample (:meth:`encode_latent`), in the same order;
+        ``latents``: each reference's posterior sample (:meth:`sample_posterior`), in the same order;
         ``empty_slots`` all-zero slots (pixels and latent) follow the references."""
         size = self.config.vision.image_size
         if references or empty_slots:

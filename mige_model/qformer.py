@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import QFormerConfig
+from .shapes import require_tokens
 
 #: Keys of the released ``Qformer.*`` weights that this module knowingly does not use.
 UNUSED_KEYS: tuple[str, ...] = ("bert.embeddings.position_ids",)
@@ -158,17 +159,10 @@ class QFormer(nn.Module):
         self.bert = QFormerBert(config, encoder_width)
 
     def forward(self, query_embeds: torch.Tensor, image_embeds: torch.Tensor) -> torch.Tensor:
-        hidden = self.config.hidden
-        if query_embeds.ndim != 3 or query_embeds.shape[-1] != hidden:
-            raise ValueError(
-                f"Q-Former query_embeds must have shape (batch, queries, {hidden}), got "
-                f"{tuple(query_embeds.shape)}; expand the learned query_tokens to the batch"
-            )
-        if image_embeds.ndim != 3 or image_embeds.shape[-1] != self.encoder_width:
-            raise ValueError(
-                f"Q-Former image_embeds must have shape (batch, tokens, {self.encoder_width}), got "
-                f"{tuple(image_embeds.shape)}; pass the image encoder's tokens after ln_vision"
-            )
+        require_tokens(query_embeds, self.config.hidden, name="Q-Former query_embeds", axis="queries",
+                       hint="expand the learned query_tokens to the batch")
+        require_tokens(image_embeds, self.encoder_width, name="Q-Former image_embeds", axis="tokens",
+                       hint="pass the image encoder's tokens after ln_vision")
         if query_embeds.shape[0] != image_embeds.shape[0]:
             raise ValueError(
                 f"Q-Former got {query_embeds.shape[0]} query sets for {image_embeds.shape[0]} images; "

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import re
 
-#: Where a reference image goes in a prompt. Matched case-insensitively: the authors' data files write
-#: both ``<ImageHere>`` and ``<imagehere>``, and the caption processor lower-cases before splitting.
-PLACEHOLDER = "<imagehere>"
+# Where a reference image goes in a prompt (mige-eval's one placeholder). Matched case-insensitively:
+# the authors' data files write both ``<ImageHere>`` and ``<imagehere>``, and the caption processor
+# lower-cases before splitting.
+from mige_eval.types import PLACEHOLDER
+
 #: The caption processor's word limit in the authors' copy of LAVIS (upstream LAVIS defaults to 50).
 MAX_WORDS = 88
 

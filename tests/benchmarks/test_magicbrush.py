@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
@@ -190,8 +191,6 @@ def test_hub_dev_split_is_read_for_development(tmp_path, dreambench_root):
     pq = pytest.importorskip("pyarrow.parquet")
 
     def png(subject: str) -> dict:
-        from io import BytesIO
-
         buffer = BytesIO()
         Image.open(dreambench_root / subject / "00.jpg").convert("RGB").resize((64, 64)).save(buffer, "PNG")
         return {"bytes": buffer.getvalue(), "path": None}
@@ -209,7 +208,9 @@ def test_hub_dev_split_is_read_for_development(tmp_path, dreambench_root):
     out = tmp_path / "run"
     invoke("run", "--bench", "magicbrush", "--data", str(tmp_path / "dev"), "--model", "copy-source",
            "--out", str(out), "--metrics", "l1", "--quiet")
-    assert records(out)["9-t2"]["metrics"]["l1"] > 0
+    source, target = (np.asarray(Image.open(BytesIO(png(name)["bytes"])), np.float64) / 255.0
+                      for name in ("cat", "teapot"))
+    assert records(out)["9-t2"]["metrics"]["l1"] == pytest.approx(np.abs(source - target).mean(), abs=1e-6)
 
 
 def test_download_explains_where_the_protected_archive_is():

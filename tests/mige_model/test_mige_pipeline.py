@@ -153,7 +153,11 @@ def test_migebench_draws_a_second_posterior_sample_of_the_source(pipe, monkeypat
     """MIGEBench: every reference (the source among them) gets a draw, then the source again, then the noise."""
     inputs = record_dit_inputs(monkeypatch, pipe.module.dit)
     entity, source = picture(22), picture(23)
+    encoded = []
+    real_encode = pipe.vae.encode
+    monkeypatch.setattr(pipe.vae, "encode", lambda x: (encoded.append(x), real_encode(x))[1])
     pipe("add <imagehere> to <imagehere>", [entity, source], source, task="subject_add", seed=6, steps=1)
+    assert len(encoded) == 2  # the source's second draw reuses its posterior: one VAE pass per image
     stream = torch.Generator().manual_seed(6)
     draws = [torch.randn((1, 4, 8, 8), generator=stream) for _ in range(4)]
     with torch.no_grad():
@@ -168,13 +172,13 @@ def test_authors_noise_mode_keeps_the_scripts_two_streams(released, monkeypatch)
     pipe = adapter.pipeline()
     inputs = record_dit_inputs(monkeypatch, pipe.module.dit)
     latents = []
-    real_encode = type(pipe).encode_latent
+    real_sample = type(pipe).sample_posterior
 
-    def spy(self, image, generator, **kwargs):
-        latents.append(real_encode(self, image, generator, **kwargs))
+    def spy(self, posterior, generator):
+        latents.append(real_sample(self, posterior, generator))
         return latents[-1]
 
-    monkeypatch.setattr(type(pipe), "encode_latent", spy)
+    monkeypatch.setattr(type(pipe), "sample_posterior", spy)
     photo = picture(5)
     a = request("a", "subject", 11, instruction="a <imagehere>", instruction_images=[photo])
     first, second = adapter.generate([a, a])
@@ -198,7 +202,7 @@ def test_the_vae_runs_in_float32_whatever_the_precision(pipe, monkeypatch):
     monkeypatch.setattr(vae, "encode", lambda x: (seen.append(x.dtype), real_encode(x))[1])
     monkeypatch.setattr(vae, "decode", lambda z: (seen.append(z.dtype), real_decode(z))[1])
     monkeypatch.setattr(pipe, "dtype", torch.bfloat16)
-    latent = pipe.encode_latent(picture(24), torch.Generator().manual_seed(0))
+    latent = pipe.sample_posterior(pipe.posterior(picture(24)), torch.Generator().manual_seed(0))
     pipe.decode(latent * pipe.config.vae_scale)
     assert seen == [torch.float32, torch.float32] and latent.dtype == torch.float32
 
@@ -207,7 +211,9 @@ def test_odd_modes_and_sizes_are_converted(pipe):
     rgba = picture(8, (37, 53), "RGBA")
     image = pipe("a <imagehere>", [rgba], seed=2, steps=1)
     assert image.tobytes() == pipe("a <imagehere>", [rgba.convert("RGB")], seed=2, steps=1).tobytes()
-    assert pipe("a <imagehere>", [picture(9, (20, 30), "L")], seed=2, steps=1).mode == "RGB"
+    grey = picture(9, (20, 30), "L")
+    assert pipe("a <imagehere>", [grey], seed=2, steps=1).tobytes() == \
+        pipe("a <imagehere>", [grey.convert("RGB")], seed=2, steps=1).tobytes()
 
 
 @pytest.mark.parametrize("call, message", [
