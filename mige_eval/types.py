@@ -96,6 +96,11 @@ class Adapter(abc.ABC):
 
     name: ClassVar[str] = ""
     tasks: ClassVar[frozenset[str]] = frozenset()
+    #: One line for ``mige-eval list``: what the model is (and the paper or model card it comes from).
+    description: ClassVar[str] = ""
+    #: The licence of the weights the adapter loads, as their model card states it (``mige-eval list``
+    #: shows it; say "non-commercial" where it is).
+    license: ClassVar[str] = ""
 
     @abc.abstractmethod
     def generate(self, requests: Sequence[Request]) -> list[Image.Image]:
