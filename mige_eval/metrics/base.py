@@ -102,9 +102,21 @@ class Metric(abc.ABC):
     needs: ClassVar[tuple[str, ...]] = ()
     #: A cosine similarity: the ``scale`` preset applies to it.
     cosine: ClassVar[bool] = False
+    #: Preset areas whose option changes this metric's values (part of its scoring configuration).
+    preset_areas: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, ctx: ScoringContext):
         self.ctx = ctx
+
+    def settings(self) -> dict[str, Any]:
+        """Everything this metric's values depend on besides the sample and its output image.
+
+        The options of its preset areas and, in subclasses, what identifies the models it uses (backbone
+        id and revision, a judge's id, revision, prompt version and decoding). Values computed under other
+        settings are kept apart. Resolving them may locate model files (and raise ``MissingWeightsError``
+        when they are absent) but must not load weights.
+        """
+        return {area: self.ctx.presets[area] for area in self.preset_areas}
 
     @abc.abstractmethod
     def compute(self, items: Sequence[ScoreItem]) -> list[Score]:
