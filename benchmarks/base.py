@@ -10,16 +10,20 @@ import abc
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Iterator
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator, Sequence
 
 import yaml
 
-from mige_eval.presets import Presets
 from mige_eval.images import ImageRef
+from mige_eval.presets import GENERATION_AREAS, Presets
 from mige_eval.types import TASKS, BrokenSample, Sample
 
 if TYPE_CHECKING:
+    from PIL import Image
+
     from mige_eval.benchmarks.rows import Row
+    from mige_eval.metrics.base import ScoringContext
+    from mige_eval.types import Request
 
 CARDS_DIR = Path(__file__).resolve().parent / "cards"
 
@@ -81,6 +85,11 @@ class Benchmark(abc.ABC):
     """A loader over a local copy of one benchmark. Subclasses set ``card_file`` and write :meth:`samples`."""
 
     card_file: ClassVar[str]
+    #: What the bootstrap resamples when samples are not independent (``sample``: each sample is a unit;
+    #: DreamBench resamples subjects, whose 25 prompts share one input photo). See :meth:`cluster`.
+    cluster_unit: ClassVar[str] = "sample"
+    #: The benchmark-specific preset areas this loader reads (``mige_eval.presets.BENCH_AREAS``).
+    preset_areas: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, card: Card, data: Path | None = None, presets: Presets | None = None,
                  options: dict[str, Any] | None = None):
@@ -151,6 +160,39 @@ class Benchmark(abc.ABC):
     @abc.abstractmethod
     def samples(self) -> Iterator[Sample | BrokenSample]:
         """Every sample in benchmark order; a row that cannot be used yields a :class:`BrokenSample`."""
+
+    def _areas(self, generation: bool) -> list[str]:
+        return [a for a in self.preset_areas if (a in GENERATION_AREAS) == generation]
+
+    def generation_settings(self, ctx: ScoringContext) -> dict[str, Any]:
+        """What, besides the adapter and the seed, decides this benchmark's images: the data source and the
+        options of its generation areas. Part of a run's identity: another value refuses the run directory."""
+        return {"source": self.card.source, **self.presets.of(self._areas(generation=True))}
+
+    def scoring_settings(self) -> dict[str, Any]:
+        """The benchmark's own options that change scores but not images (its scoring areas, filters);
+        part of every scoring configuration on this benchmark."""
+        return self.presets.of(self._areas(generation=False))
+
+    def cluster(self, sample: Sample | BrokenSample) -> str | None:
+        """The resampling unit of a sample for confidence intervals; ``None``: the sample is its own unit."""
+        return None
+
+    def exclusions(self, sample: Sample) -> dict[str, str]:
+        """Metrics whose value this sample must not contribute, by this benchmark's rules: metric name (or
+        ``"*"`` for every metric) → the flag that counts the exclusion. The value is ``null``."""
+        return {}
+
+    def prepare_inputs(self, samples: Sequence[Sample], ctx: ScoringContext) -> list[Sample]:
+        """The samples as the model must receive them, just before generation (e.g. subject photos cut out
+        of their background). The default passes them through."""
+        return list(samples)
+
+    def generate(self, generate: Callable[[list[Request]], Sequence[Image.Image]], requests: Sequence[Request],
+                 load: Callable[[ImageRef], Image.Image]) -> Sequence[Image.Image]:
+        """Run the adapter on the requests: one call by default; a multi-turn benchmark chains turns here.
+        ``load`` decodes images the requests refer to. Exceptions from ``generate`` propagate unchanged."""
+        return generate(list(requests))
 
     def notes(self) -> list[str]:
         """What ``summary.json`` should say about the loaded data (e.g. rows a filter dropped); call after

@@ -8,9 +8,17 @@ Each row is one instruction edit of an embedded source image. Per row: ``instruc
 - ``source`` = ``references[0]`` = the image: Emu Edit's CLIPimg, DINO and L1 compare with the source;
 - ``caption`` = ``output_caption`` (CLIP-T); ``input_caption`` / ``output_caption`` feed CLIPdir.
 
-690 of the 3,589 rows repeat the input caption as the output caption. Option ``emu_caption_filter``
-(``--emu-caption-filter``): ``none`` keeps them (their CLIPdir is undefined), ``identical`` drops them
-from every metric; :meth:`EmuEdit.notes` tells the summary how many rows that concerns.
+690 of the 3,589 rows repeat the input caption as the output caption: on them CLIPdir is undefined and
+CLIP-T scores a caption that does not describe the edit. Option ``emu_caption_filter``
+(``--emu-caption-filter``) decides what those rows contribute (docs/metrics.md):
+
+- ``text`` (default, the MIGE authors' ``edit.py``): ``clip_t`` and ``clip_dir`` are ``null`` on them,
+  every other metric keeps all 3,589 rows;
+- ``none``: every metric keeps every row (``clip_dir`` is still ``null`` there: its direction is zero);
+- ``identical``: the rows count in no metric (2,899 rows scored).
+
+The filter only decides which values count, never which images are generated, so one run serves all
+three; the rows keep their records and the flag ``emu_identical_captions`` counts the exclusions.
 """
 from __future__ import annotations
 
@@ -20,10 +28,14 @@ from typing import Iterator
 from mige_eval.benchmarks.base import Benchmark, DataError, compare_counts
 from mige_eval.benchmarks.hubsplit import SplitTable
 from mige_eval.benchmarks.rows import Row, RowError
+from mige_eval.presets import BENCH_OPTION_DEFAULTS
 from mige_eval.types import BrokenSample, Sample
 
 INDEX_COLUMNS = ["instruction", "task", "idx", "input_caption", "output_caption"]
-CAPTION_FILTERS = ("none", "identical")
+CAPTION_FILTERS = ("text", "none", "identical")
+#: Metrics each filter excludes on the rows with identical captions (``*``: every metric).
+EXCLUDED = {"text": ("clip_t", "clip_dir"), "none": (), "identical": ("*",)}
+IDENTICAL_FLAG = "emu_identical_captions"
 
 
 class EmuEdit(Benchmark):
@@ -31,7 +43,7 @@ class EmuEdit(Benchmark):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.caption_filter = self.options.get("emu_caption_filter") or "none"
+        self.caption_filter = self.options.get("emu_caption_filter") or BENCH_OPTION_DEFAULTS["emu_caption_filter"]
         if self.caption_filter not in CAPTION_FILTERS:
             raise DataError(f"emuedit: --emu-caption-filter {self.caption_filter!r} is not one of "
                             f"{', '.join(CAPTION_FILTERS)}")
@@ -62,11 +74,8 @@ class EmuEdit(Benchmark):
                                    subset=str(record.get("task") or "unknown"), error=str(exc))
                 continue
             seen[sample.meta["idx"]] = row
-            identical = sample.input_caption == sample.output_caption
-            self._stats["identical_captions"] += identical
+            self._stats["identical_captions"] += sample.meta["identical_captions"]
             self._tasks[sample.subset] += 1
-            if identical and self.caption_filter == "identical":
-                continue
             yield sample
 
     def _sample(self, table: SplitTable, row: int, fields: Row, seen: dict[int, int]) -> Sample:
@@ -74,6 +83,7 @@ class EmuEdit(Benchmark):
         if idx in seen:
             raise fields.error("idx", f"{idx} repeats {table.where(seen[idx])}; sample ids must be unique")
         instruction = fields.text("instruction")
+        input_caption, output_caption = fields.text("input_caption"), fields.text("output_caption")
         image = table.image(row, "image")
         return Sample(
             id=str(idx),
@@ -83,21 +93,29 @@ class EmuEdit(Benchmark):
             prompt=instruction,
             source=image,
             references=(image,),
-            caption=fields.text("output_caption"),
-            input_caption=fields.text("input_caption"),
-            output_caption=fields.text("output_caption"),
-            meta={"idx": idx},
+            caption=output_caption,
+            input_caption=input_caption,
+            output_caption=output_caption,
+            meta={"idx": idx, "identical_captions": input_caption == output_caption},
         )
+
+    def scoring_settings(self) -> dict[str, str]:
+        return {**super().scoring_settings(), "emu_caption_filter": self.caption_filter}
+
+    def exclusions(self, sample: Sample) -> dict[str, str]:
+        if not sample.meta.get("identical_captions"):
+            return {}
+        return {metric: IDENTICAL_FLAG for metric in EXCLUDED[self.caption_filter]}
 
     def notes(self) -> list[str]:
         rows, same = self._stats["rows"], self._stats["identical_captions"]
         if not same:
             return []
-        if self.caption_filter == "identical":
-            return [f"emuedit: --emu-caption-filter identical dropped {same} of {rows} rows whose input_caption "
-                    "equals output_caption, from every metric"]
-        return [f"emuedit: {same} of {rows} rows have input_caption equal to output_caption; they are kept "
-                "(clip_dir is null on them; --emu-caption-filter identical drops them)"]
+        effect = {"text": "clip_t and clip_dir leave them out, the other metrics keep them",
+                  "none": "every metric keeps them (clip_dir is null there)",
+                  "identical": "no metric counts them"}[self.caption_filter]
+        return [f"emuedit: {same} of {rows} rows have input_caption equal to output_caption; "
+                f"--emu-caption-filter {self.caption_filter}: {effect}"]
 
     def data_problems(self, samples: list[Sample | BrokenSample]) -> list[str]:
         actual = {"rows": self._stats["rows"], "identical_captions": self._stats["identical_captions"]}

@@ -28,7 +28,7 @@ from typing import Iterator
 from mige_eval.benchmarks.base import Benchmark, DataError, compare_counts
 from mige_eval.benchmarks.hubsplit import SplitTable
 from mige_eval.benchmarks.rows import Row, RowError, read_json
-from mige_eval.benchmarks.turns import TURNS, Turn
+from mige_eval.benchmarks.turns import TURNS, Turn, generate_chained
 from mige_eval.images import ImageRef
 from mige_eval.types import BrokenSample, Sample
 
@@ -60,6 +60,9 @@ class _Bad:
 
 class MagicBrushBench(Benchmark):
     card_file = "magicbrush.yaml"
+    preset_areas = ("magicbrush_setting",)
+    #: The turns of one image are edits of the same photo by the same annotator: not independent.
+    cluster_unit = "session"
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -143,6 +146,13 @@ class MagicBrushBench(Benchmark):
             except RowError as exc:
                 turns.append(_Bad(f"row{n}", str(exc)))
         yield from sessions.items()
+
+    def cluster(self, sample: Sample | BrokenSample) -> str | None:
+        return sample.meta.get("img_id") if isinstance(sample, Sample) else None
+
+    def generate(self, generate, requests, load):
+        """Multi-turn samples are produced by chaining the model on its own outputs (:mod:`.turns`)."""
+        return generate_chained(generate, requests, load)
 
     def data_problems(self, samples: list[Sample | BrokenSample]) -> list[str]:
         """Session and turn counts (release or dev figures), and the release's 512x512 image size."""

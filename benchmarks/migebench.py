@@ -28,6 +28,7 @@ PLACEHOLDER_PREFIX = "/path/to/MIGEBench/"
 
 class MIGEBench(Benchmark):
     card_file = "migebench.yaml"
+    preset_areas = ("migebench_subject",)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

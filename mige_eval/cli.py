@@ -35,7 +35,7 @@ CacheDirOpt = typer.Option(None, "--cache-dir", help="Feature cache folder (defa
 NoCacheOpt = typer.Option(False, "--no-cache", help="Do not read or write the feature cache.")
 OverwriteOpt = typer.Option(False, "--overwrite", help="Delete a run directory made with other settings.")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bars; log lines only.")
-EmuFilterOpt = typer.Option(None, "--emu-caption-filter", help="emuedit: none (default) or identical.")
+EmuFilterOpt = typer.Option(None, "--emu-caption-filter", help="emuedit rows whose two captions are equal: text (default: no clip_t/clip_dir there, the MIGE authors' rule), none (count them everywhere) or identical (count them nowhere).")
 
 
 def parse_model_args(pairs: List[str]) -> dict:

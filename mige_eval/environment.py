@@ -52,5 +52,9 @@ def describe(requested_device: str) -> dict[str, Any]:
         "packages": package_versions(),
         "git_sha": git_sha(),
         "device": device_info(requested_device),
-        "command": sys.argv,
     }
+
+
+def command() -> list[str]:
+    """This process's command line, as the history of a run records it."""
+    return list(sys.argv)

@@ -2,6 +2,11 @@
 from __future__ import annotations
 
 
+class RunError(RuntimeError):
+    """A run that cannot start or continue (a directory made with other settings, a task the adapter
+    lacks, ...); nothing already written is touched."""
+
+
 class MissingDependencyError(ImportError):
     """An optional dependency is not installed; the message says which extra installs it."""
 

@@ -1,7 +1,9 @@
-"""Named metric conventions (METRICS.md §1): one default per area, options chosen with ``--preset NAME``.
+"""Named metric and benchmark conventions: one default per area, options chosen with ``--preset NAME``.
 
-Every area has exactly one active option. ``run.json`` records them all; reports print the
-non-default ones next to the numbers.
+Every area has exactly one active option. An area belongs to one of two stages: *generation* areas
+change what a model is asked to do (a run directory made under other generation settings is refused),
+*scoring* areas change only how its outputs are scored (other options are kept apart as another scoring
+configuration of the same run). ``run.json`` records them all; reports print the non-default ones.
 """
 from __future__ import annotations
 
@@ -25,7 +27,19 @@ AREAS: dict[str, tuple[str, ...]] = {
     "dreambench_reference": ("dreambooth", "single-reference"),
     "migebench_subject": ("entity-black", "entity-white"),
     "detector": ("gdino-base", "gdino-tiny"),
+    "dreambench_input": ("first-photo", "mige-examples"),
+    "dreambench_input_form": ("photo", "segmented"),
 }
+
+#: Areas that change the model's inputs: part of a run's generation identity, not of a scoring configuration.
+GENERATION_AREAS = frozenset({"magicbrush_setting", "dreambench_input", "dreambench_input_form"})
+
+#: Areas that only a benchmark's loader reads (its ``preset_areas``); another benchmark refuses their options.
+BENCH_AREAS = frozenset({"magicbrush_setting", "dreambench_reference", "dreambench_input", "dreambench_input_form",
+                         "migebench_subject"})
+
+#: Benchmark options with a dedicated flag (``--emu-caption-filter``) and their defaults.
+BENCH_OPTION_DEFAULTS: dict[str, str] = {"emu_caption_filter": "text"}
 
 #: Presets that stand for a backbone: they set the model id unless ``--clip-model`` etc. say otherwise.
 BACKBONE_IDS: dict[str, str] = {
@@ -75,6 +89,14 @@ class Presets:
     def non_default(self) -> list[str]:
         """The options that differ from the defaults, in area order (for report captions)."""
         return [self.active[a] for a, options in AREAS.items() if self.active[a] != options[0]]
+
+    def of(self, areas: Iterable[str]) -> dict[str, str]:
+        """The active options of ``areas``."""
+        return {area: self.active[area] for area in areas}
+
+    def foreign(self, areas: Iterable[str]) -> list[str]:
+        """Non-default options of benchmark-specific areas outside ``areas`` (those a loader reads)."""
+        return [self.active[a] for a in sorted(BENCH_AREAS - set(areas)) if self.active[a] != AREAS[a][0]]
 
     def to_json(self) -> dict[str, str]:
         return dict(self.active)

@@ -1,42 +1,46 @@
 """The generate and score stages over one benchmark, resumable, into one run directory.
 
 ``run`` (``mige-eval run`` and ``mige-eval score``) walks this process's shard of the benchmark in
-batches. For each sample it generates the image unless ``images/<id>.png`` exists, scores it with
-the requested metrics unless its record already has them, and appends the record to the shard's
-journal. At the end it merges every journal into ``samples.jsonl`` and writes ``summary.json``.
-A second identical invocation finds nothing to do and rewrites nothing.
+batches. For each sample it generates the image unless the record says it exists, scores it with the
+requested metrics unless the record holds values under their scoring configurations
+(:mod:`mige_eval.scoring`), and appends one event per sample to the shard's journal. At the end it
+merges every journal into ``samples.jsonl`` and writes ``summary.json``.
+
+Only what decides the images (benchmark, adapter and its config, seed, generation presets) may refuse
+a run directory; scoring an existing run with other backbones or presets adds values beside the old
+ones. Every check runs before the first write, so a command that fails before producing an image or a
+score leaves the directory as it was, and ``run.json`` (:mod:`mige_eval.runrecord`) gains a history
+entry only for a command that changed the run. A second identical invocation rewrites nothing.
 """
 from __future__ import annotations
 
 import inspect
 import json
-import shutil
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from PIL import Image
 
-from mige_eval import environment
+from mige_eval import environment, records, runrecord
 from mige_eval.benchmarks.base import Benchmark
 from mige_eval.benchmarks.open import open_benchmark
-from mige_eval.benchmarks.turns import generate_chained
+from mige_eval.errors import FATAL_ERRORS, RunError
 from mige_eval.images import ImageMemo, check_output, load_path
 from mige_eval.metrics import parse_metric_names
 from mige_eval.metrics.base import ScoringContext, ScoringOptions
-from mige_eval.presets import BACKBONE_IDS, Presets
+from mige_eval.presets import Presets
 from mige_eval.registry import ADAPTERS
 from mige_eval.scoring import Scorer
 from mige_eval.sharding import resolve_shard, sample_seed
 from mige_eval.store import RunStore, safe_id
 from mige_eval.summary import summarize
-from mige_eval.errors import FATAL_ERRORS
 from mige_eval.types import Adapter, BrokenSample, Request, Sample
 
+#: What the last merge saw (journal sizes, current scoring keys): equal state, nothing to rewrite.
+MERGE_STATE = ".merged.json"
 
-class RunError(RuntimeError):
-    """A run that cannot start or continue; nothing already written is touched."""
+__all__ = ["RunError", "RunOptions", "RunResult", "run", "merge", "build_adapter", "check_tasks"]
 
 
 @dataclass
@@ -116,46 +120,16 @@ def check_tasks(bench: Benchmark, cls: type[Adapter]) -> None:
         )
 
 
-def backbone_ids(presets: Presets, scoring: ScoringOptions) -> dict[str, str]:
-    return {
-        "clip": scoring.clip_model or BACKBONE_IDS[presets["clip_backbone"]],
-        "dino": scoring.dino_model or BACKBONE_IDS[presets["dino_backbone"]],
-        "detector": scoring.detector_model or BACKBONE_IDS[presets["detector"]],
-        "sam": scoring.sam_model or "facebook/sam-vit-huge",
-    }
-
-
-def _identity(bench: Benchmark, model_name: str, adapter: Adapter, opts: RunOptions, presets: Presets) -> dict:
-    """What must match for an existing run directory to be continued."""
+def _generation(bench: Benchmark, model_name: str, adapter: Adapter, opts: RunOptions,
+                ctx: ScoringContext) -> dict[str, Any]:
+    """What the run directory's images depend on (:func:`mige_eval.runrecord.check_generation`)."""
     return json.loads(json.dumps({
-        "bench": bench.name,
-        "source": bench.card.source,
-        "bench_options": opts.bench_options,
+        "bench": {"name": bench.name, **bench.generation_settings(ctx)},
         "model": model_name,
         "adapter": type(adapter).__qualname__,
         "adapter_config": adapter.config(),
         "seed": opts.seed,
-        "presets": presets.to_json(),
-        "backbones": backbone_ids(presets, opts.scoring),
     }, default=str))
-
-
-def _check_identity(store: RunStore, identity: dict, overwrite: bool) -> None:
-    previous = store.read_json("run.json")
-    if previous is None or previous.get("identity") == identity:
-        return
-    if overwrite:
-        for name in ("images", "records", "crops"):
-            shutil.rmtree(store.root / name, ignore_errors=True)
-        for name in ("samples.jsonl", "summary.json", "run.json"):
-            (store.root / name).unlink(missing_ok=True)
-        return
-    old = previous.get("identity", {})
-    diffs = [f"{k}: {old.get(k)!r} -> {identity.get(k)!r}" for k in identity if old.get(k) != identity.get(k)]
-    raise RunError(
-        f"{store.root} holds a run with other settings ({'; '.join(diffs) or 'unreadable run.json'}). "
-        "Use another --out, or --overwrite to delete its images and records and start again."
-    )
 
 
 def _build_request(sample: Sample, seed: int, memo: ImageMemo) -> Request:
@@ -168,81 +142,89 @@ def _build_request(sample: Sample, seed: int, memo: ImageMemo) -> Request:
     )
 
 
-def _record(sample: Sample | BrokenSample, store: RunStore, seed: int, *, error: str | None = None,
-            metrics: dict | None = None, flags: Sequence[str] = ()) -> dict[str, Any]:
-    has_image = store.has_image(sample.id)
-    refs = getattr(sample, "references", ())
-    return {
-        "id": sample.id,
-        "subset": sample.subset,
-        "task": sample.task,
-        "image": store.image_name(sample.id) if has_image else None,
-        "seed": seed,
-        "references": [r.label for r in refs],
-        "caption": getattr(sample, "caption", None),
-        "metrics": {} if error else dict(metrics or {}),
-        "flags": list(flags),
-        "error": error,
-    }
+def _event(sample: Sample | BrokenSample, bench: Benchmark, seed: int) -> dict[str, Any]:
+    """The fields every journal event of a sample repeats."""
+    event = {"id": sample.id, "subset": sample.subset, "task": sample.task, "seed": seed}
+    cluster = bench.cluster(sample)
+    if cluster is not None:
+        event["cluster"] = cluster
+    return event
 
 
-def _is_done(record: dict | None, sample: Sample | BrokenSample, store: RunStore, metrics: Sequence[str]) -> bool:
-    if record is None:
-        return False
+def _todo(record: dict | None, sample: Sample | BrokenSample, keys: dict[str, str]) -> tuple[bool, set[str]]:
+    """(must generate, metrics to score) for a sample given its record."""
     if isinstance(sample, BrokenSample):
-        return record.get("error") == sample.error
-    return (not record.get("error") and store.has_image(sample.id)
-            and all(name in (record.get("metrics") or {}) for name in metrics))
+        return (record or {}).get("error") != sample.error, set()
+    generate = not records.is_generated(record)
+    return generate, {m for m, key in keys.items() if generate or not records.has_score(record, key)}
+
+
+@dataclass
+class _Counts:
+    """What this command added: images, samples scored, values per metric, failures."""
+
+    generated: int = 0
+    failed: int = 0
+    samples_scored: int = 0
+    scored: dict[str, int] = field(default_factory=dict)
+
+    def add(self, event: dict[str, Any], keys: dict[str, str]) -> None:
+        self.failed += bool(event.get("error")) + sum(bool(e.get("error")) for e in event.get("scores", {}).values())
+        self.samples_scored += bool(event.get("scores"))
+        for metric, key in keys.items():
+            if key in event.get("scores", {}):
+                self.scored[metric] = self.scored.get(metric, 0) + 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {"images": self.generated, "scores": dict(self.scored), "failures": self.failed}
 
 
 class _Batch:
     """Generation then scoring of one batch of samples, failures isolated per sample."""
 
-    def __init__(self, adapter: Adapter, scorer: Scorer | None, store: RunStore, memo: ImageMemo, seed: int):
-        self.adapter, self.scorer, self.store, self.memo, self.seed = adapter, scorer, store, memo, seed
-        self.generated = 0
+    def __init__(self, adapter: Adapter, scorer: Scorer | None, bench: Benchmark, store: RunStore, ctx: ScoringContext,
+                 seed: int):
+        self.adapter, self.scorer, self.bench, self.store, self.ctx, self.seed = adapter, scorer, bench, store, ctx, seed
+        self.counts = _Counts()
 
-    def process(self, samples: Sequence[Sample]) -> list[dict[str, Any]]:
-        errors: dict[str, str] = {}
+    def process(self, samples: Sequence[Sample], todo: dict[str, tuple[bool, set[str]]]) -> list[dict[str, Any]]:
+        """One journal event per sample: the generation attempt (if one was due) and the new scores."""
+        events = {s.id: _event(s, self.bench, sample_seed(self.seed, s.id)) for s in samples}
         outputs: dict[str, Image.Image] = {}
-        to_generate = [s for s in samples if not self.store.has_image(s.id)]
+        to_generate = [s for s in samples if todo[s.id][0]]
         for sample, result in zip(to_generate, self._generate(to_generate)):
             if isinstance(result, Exception):
-                errors[sample.id] = str(result)
+                events[sample.id].update(image=None, error=str(result))
             else:
                 self.store.save_image(sample.id, result)
+                events[sample.id].update(image=self.store.image_name(sample.id), error=None)
                 outputs[sample.id] = result
-                self.generated += 1
-        ready = [s for s in samples if s.id not in errors]
-        for sample in ready:
+                self.counts.generated += 1
+        to_score = [s for s in samples if todo[s.id][1] and not events[s.id].get("error")]
+        for sample in to_score:
             if sample.id not in outputs:
                 try:
                     outputs[sample.id] = load_path(self.store.image_path(sample.id))
                 except ValueError as exc:
-                    errors[sample.id] = f"stored output unreadable, delete it to regenerate: {exc}"
-        ready = [s for s in ready if s.id not in errors]
-        scores = self.scorer.score(ready, [outputs[s.id] for s in ready]) if self.scorer else []
-        by_id = {s.id: sc for s, sc in zip(ready, scores)}
-        records = []
-        for sample in samples:
-            seed = sample_seed(self.seed, sample.id)
-            if sample.id in errors:
-                records.append(_record(sample, self.store, seed, error=errors[sample.id]))
-            elif sample.id in by_id:
-                sc = by_id[sample.id]
-                records.append(_record(sample, self.store, seed, error=sc.error, metrics=sc.metrics, flags=sc.flags))
-            else:
-                records.append(_record(sample, self.store, seed))
-        return records
+                    events[sample.id].update(image=None, error=f"stored output unreadable, delete it to regenerate: {exc}")
+        to_score = [s for s in to_score if s.id in outputs]
+        if self.scorer and to_score:
+            new = self.scorer.score(to_score, [outputs[s.id] for s in to_score], [todo[s.id][1] for s in to_score])
+            for sample, scores in zip(to_score, new):
+                events[sample.id]["scores"] = scores.entries
+        for event in events.values():
+            event["time"] = records.now()
+        return list(events.values())
 
     def _generate(self, samples: Sequence[Sample]) -> list[Image.Image | Exception]:
         if not samples:
             return []
+        samples = self.bench.prepare_inputs(samples, self.ctx)
         requests: list[Request] = []
         results: list[Image.Image | Exception | None] = []
         for sample in samples:
             try:
-                requests.append(_build_request(sample, sample_seed(self.seed, sample.id), self.memo))
+                requests.append(_build_request(sample, sample_seed(self.seed, sample.id), self.ctx.memo))
                 results.append(None)
             except ValueError as exc:  # an input image that cannot be decoded
                 results.append(exc)
@@ -255,7 +237,7 @@ class _Batch:
             return []
         name = self.adapter.name or type(self.adapter).__name__
         try:
-            images = generate_chained(self.adapter.generate, requests, self.memo.load)
+            images = self.bench.generate(self.adapter.generate, requests, self.ctx.memo.load)
         except FATAL_ERRORS:
             raise
         except Exception as exc:  # noqa: BLE001 - narrowed down to the failing sample below
@@ -277,12 +259,18 @@ class _Batch:
 
 
 def run(opts: RunOptions, progress: Progress = _no_progress, log: Callable[[str], None] = print) -> RunResult:
+    """Generate and score one benchmark into one run directory (module docstring). Every check happens
+    before the first file is written: a command that fails before producing an image or a score leaves
+    the directory byte for byte as it was."""
     presets = Presets.from_names(opts.presets)
     bench = open_benchmark(opts.bench, data=opts.data, presets=presets, options=opts.bench_options)
+    foreign = presets.foreign(bench.preset_areas)
+    if foreign:
+        raise RunError(f"preset(s) {', '.join(foreign)} belong to another benchmark; {bench.name} does not read them")
     metric_names = parse_metric_names(opts.metrics, list(bench.card.default_metrics))
     unsupported = [m for m in metric_names if m not in bench.card.metrics]
     if unsupported:
-        raise RunError(f"metric(s) {', '.join(unsupported)} are not defined for {bench.name} (METRICS.md); "
+        raise RunError(f"metric(s) {', '.join(unsupported)} are not defined for {bench.name} (docs/metrics.md); "
                        f"its metrics are: {', '.join(bench.card.metrics)}")
     cls, adapter = build_adapter(opts.model, opts.model_args, opts.scoring.device)
     check_tasks(bench, cls)
@@ -290,59 +278,81 @@ def run(opts: RunOptions, progress: Progress = _no_progress, log: Callable[[str]
 
     all_samples = list(bench.samples())
     _check_unique(all_samples, bench.name)
-    if opts.limit is not None:
-        all_samples = all_samples[: opts.limit]
-    mine = shard.select(all_samples)
+    mine = shard.select(all_samples[: opts.limit] if opts.limit is not None else all_samples)
 
     name = model_label(opts.model, cls)
     run_dir = Path(opts.out) if opts.out else opts.results_root / bench.name / name
     store = RunStore(run_dir)
-    identity = _identity(bench, name, adapter, opts, presets)
-    _check_identity(store, identity, opts.overwrite)
+    ctx = ScoringContext(presets, opts.scoring, run_dir=run_dir, memo=ImageMemo())
+    generation = _generation(bench, name, adapter, opts, ctx)
+    must_clear = runrecord.check_generation(store, generation, opts.overwrite)
+    scorer = Scorer(metric_names, ctx, bench) if metric_names else None  # resolves every backbone first
+    keys = scorer.keys if scorer else {}
+    journal = store.journal(shard.label)
+    journal.claim()
+    if must_clear:
+        runrecord.clear(store)
 
-    records = store.records()
-    pending = [s for s in mine if not _is_done(records.get(s.id), s, store, metric_names)]
+    previous = store.records()
+    todo = {s.id: _todo(previous.get(s.id), s, keys) for s in mine}
+    pending = [s for s in mine if todo[s.id][0] or todo[s.id][1]]
+    if pending and len(pending) < len(mine):
+        log(f"resuming: {len(mine) - len(pending)} of {len(mine)} samples need nothing more")
     preflight = getattr(adapter, "preflight", None)
     if pending and callable(preflight):
         for warning in preflight([(s.id, s.meta) for s in pending if isinstance(s, Sample)]) or ():
             log(warning)
 
-    generated = scored = failed = 0
-    if pending:
-        started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        store.write_json("run.json", _run_json(store, identity, bench, adapter, opts, metric_names, shard, started))
-        memo = ImageMemo()
-        ctx = ScoringContext(presets, opts.scoring, run_dir=run_dir, memo=memo)
-        scorer = Scorer(metric_names, ctx) if metric_names else None
-        batcher = _Batch(adapter, scorer, store, memo, opts.seed)
-        advance = progress(f"{bench.name} · {name}", len(pending))
-        try:
-            with store.journal(shard.label) as journal:
+    session = runrecord.Session(
+        store,
+        header={"bench": bench.name, "model": name, "generation": generation, "data": bench.fingerprint(),
+                "environment": environment.describe(opts.scoring.device)},
+        entry={"command": environment.command(), "shard": shard.label, "limit": opts.limit,
+               "metrics": metric_names, "batch_size": opts.scoring.batch_size},
+        scorings={key: {"metric": m, "settings": scorer.settings[m]} for m, key in keys.items()},
+    )
+    batcher = _Batch(adapter, scorer, bench, store, ctx, opts.seed)
+    outcome = "completed"
+    try:
+        if pending:
+            advance = progress(f"{bench.name} · {name}", len(pending))
+            with journal:
                 for sample in (s for s in pending if isinstance(s, BrokenSample)):
-                    journal.append(_record(sample, store, sample_seed(opts.seed, sample.id), error=sample.error))
-                    failed += 1
+                    session.claim()
+                    event = {**_event(sample, bench, sample_seed(opts.seed, sample.id)), "image": None,
+                             "error": sample.error, "time": records.now()}
+                    journal.append(event)
+                    batcher.counts.add(event, keys)
                     advance(1)
                 good = [s for s in pending if isinstance(s, Sample)]
                 size = max(1, opts.scoring.batch_size)
                 for start in range(0, len(good), size):
-                    for record in batcher.process(good[start:start + size]):
-                        journal.append(record)
-                        failed += bool(record["error"])
-                        scored += bool(record["metrics"])
-                    advance(len(good[start:start + size]))
-        finally:
-            generated = batcher.generated
-            used = {key: svc.describe() for key, svc in ctx.services().items() if hasattr(svc, "describe")}
-            if scorer:
-                scorer.close()
-            summary = _merge(store, bench, name, all_samples, metric_names, presets)
-            run_info = store.read_json("run.json") or {}
-            run_info["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            run_info["backbones_used"] = {**run_info.get("backbones_used", {}), **used}
-            store.write_json("run.json", run_info)
-    else:
-        summary = _merge(store, bench, name, all_samples, metric_names, presets)
-    return RunResult(run_dir, summary, generated, scored, failed)
+                    batch = good[start:start + size]
+                    events = batcher.process(batch, todo)
+                    session.claim()
+                    for event in events:
+                        journal.append(event)
+                        batcher.counts.add(event, keys)
+                    advance(len(batch))
+        current = (store.read_json("run.json") or {}).get("current", {})
+        if any(current.get(m) != key for m, key in keys.items()):
+            session.claim()  # nothing to compute, but this command's scoring is now the one reported
+    except KeyboardInterrupt:
+        outcome = "interrupted"
+        raise
+    except BaseException as exc:
+        outcome = f"failed: {type(exc).__name__}: {exc}"
+        raise
+    finally:
+        used = {key: svc.describe() for key, svc in ctx.services().items() if hasattr(svc, "describe")}
+        if scorer:
+            scorer.close()
+        if session.claimed:
+            session.finish(outcome, batcher.counts.to_json(), {"environment": session.header["environment"],
+                                                               "backbones_used": used} if used else None)
+    summary = merge(store, bench, name, all_samples)
+    return RunResult(run_dir, summary, batcher.counts.generated, batcher.counts.samples_scored,
+                     batcher.counts.failed)
 
 
 def _check_unique(samples: Sequence[Sample | BrokenSample], bench: str) -> None:
@@ -354,45 +364,26 @@ def _check_unique(samples: Sequence[Sample | BrokenSample], bench: str) -> None:
         seen[key] = s.id
 
 
-def _merge(store: RunStore, bench: Benchmark, model: str, samples: Sequence[Sample | BrokenSample],
-           metric_names: Sequence[str], presets: Presets) -> dict[str, Any]:
-    """Fold every journal into samples.jsonl (benchmark order) and summary.json, under the run lock."""
+def merge(store: RunStore, bench: Benchmark, model: str, samples: Sequence[Sample | BrokenSample]) -> dict[str, Any]:
+    """Fold every journal into samples.jsonl (benchmark order) and summary.json, under the run lock; a
+    no-op (files untouched) when the journals and ``run.json`` are what the last merge saw."""
     with store.lock():
-        records = store.records()
+        run_info = store.read_json("run.json") or {}
+        previous = store.read_json("summary.json")
+        state = {"journals": store.journal_sizes(), "current": run_info.get("current", {})}
+        if previous is not None and store.read_json(MERGE_STATE) == state:
+            return previous
+        if not state["journals"]:
+            return previous or {}
         order = {s.id: i for i, s in enumerate(samples)}
-        merged = sorted(records.values(), key=lambda r: (order.get(r["id"], len(order)), r["id"]))
+        folded = store.records()
+        merged = [records.view(folded[i], state["current"])
+                  for i in sorted(folded, key=lambda i: (order.get(i, len(order)), i))]
         store.write_samples(merged)
-        summary = summarize(merged, bench=bench.name, model=model, metrics=metric_names,
-                            scale=presets["scale"], expected=len(samples),
-                            notes=_preset_notes(presets) + bench.notes())
+        scale = next((info["settings"].get("scale") for info in (run_info.get("scorings") or {}).values()
+                      if info["settings"].get("scale")), "cosine")
+        summary = summarize(merged, bench=bench.name, model=model, scale=scale, expected=len(samples),
+                            notes=bench.notes(), current=state["current"], unit=bench.cluster_unit)
         store.write_json("summary.json", summary)
+        store.write_json(MERGE_STATE, state)
     return summary
-
-
-def _preset_notes(presets: Presets) -> list[str]:
-    extra = presets.non_default()
-    return [f"non-default presets: {', '.join(extra)}"] if extra else []
-
-
-def _run_json(store: RunStore, identity: dict, bench: Benchmark, adapter: Adapter, opts: RunOptions,
-              metric_names: Sequence[str], shard: Any, started: str) -> dict[str, Any]:
-    previous = store.read_json("run.json") or {}
-    return {
-        "identity": identity,
-        "bench": bench.name,
-        "data": bench.fingerprint(),
-        "model": identity["model"],
-        "adapter_config": identity["adapter_config"],
-        "metrics": list(metric_names),
-        "presets": identity["presets"],
-        "backbones": identity["backbones"],
-        "seed": opts.seed,
-        "limit": opts.limit,
-        "shard": {"index": shard.index, "count": shard.count, "origin": shard.origin},
-        "batch_size": opts.scoring.batch_size,
-        "environment": environment.describe(opts.scoring.device),
-        "backbones_used": previous.get("backbones_used", {}),
-        "started": previous.get("started", started),
-        "last_started": started,
-    }
-

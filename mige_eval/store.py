@@ -1,14 +1,16 @@
-"""The run directory: atomic image files, append-only record journals, merged ``samples.jsonl``.
+"""The run directory: atomic image files, append-only event journals, merged ``samples.jsonl``.
 
-Layout (DESIGN.md, contract)::
+Layout (docs/design.md, contract)::
 
     run.json  summary.json  samples.jsonl  images/<id>.png  records/<shard>.jsonl
 
-Each process appends the records it finishes to its own journal under ``records/`` (one per shard,
-locked, fsync'd at checkpoints), so shards never write the same file. ``samples.jsonl`` is the merge
-of all journals, one line per sample (the latest record wins), in benchmark order; it is rewritten
-atomically, under a lock, only when its content changes. A process killed at any moment leaves at
-worst a torn last journal line, which is ignored and cut off when the journal is next opened.
+Each process appends the events it finishes (:mod:`mige_eval.records`) to its own journal under
+``records/`` (one per shard, locked, fsync'd at checkpoints), so shards never write the same file. A
+journal file is created only when its first event is written, so a command that produces nothing
+leaves the directory as it was. ``samples.jsonl`` is the merge of all journals, one line per sample,
+in benchmark order; it is rewritten atomically, under a lock, only when its content changes. A process
+killed at any moment leaves at worst a torn last journal line, which is ignored and cut off when the
+journal is next opened.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from typing import Any, Iterable, Iterator
 from PIL import Image
 
 from mige_eval.images import encode_png
+from mige_eval.records import fold
 
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,150}$")
 
@@ -71,38 +74,64 @@ def record_line(record: dict[str, Any]) -> str:
 
 
 class Journal:
-    """One process's append-only record file, exclusively locked while open."""
+    """One process's append-only event file, created and exclusively locked on the first append.
+
+    :meth:`claim` takes the lock without writing, so a second process on the same shard is refused
+    before it does any work.
+    """
 
     def __init__(self, path: Path, fsync_every: int = 32):
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._fh = open(path, "a+b")
-        try:
-            fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._fh.close()
-            raise RuntimeError(
-                f"another mige-eval process is writing {path}; two processes may not run the same shard "
-                "into one run directory (give each process its own --shard)"
-            ) from None
-        _cut_torn_tail(self._fh)
+        self._fh = None
         self._fsync_every = fsync_every
         self._unsynced = 0
+        self.appended = 0
+
+    def claim(self) -> None:
+        """Refuse early if another process holds this journal (nothing is created)."""
+        if not self.path.is_file():
+            return
+        with open(self.path, "rb") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise self._busy() from None
+
+    def _busy(self) -> RuntimeError:
+        return RuntimeError(
+            f"another mige-eval process is writing {self.path}; two processes may not run the same shard "
+            "into one run directory (give each process its own --shard)"
+        )
+
+    def _open(self):
+        if self._fh is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(self.path, "a+b")
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.close()
+                raise self._busy() from None
+            _cut_torn_tail(fh)
+            self._fh = fh
+        return self._fh
 
     def append(self, record: dict[str, Any]) -> None:
-        self._fh.write((record_line(record) + "\n").encode("utf-8"))
-        self._fh.flush()
+        fh = self._open()
+        fh.write((record_line(record) + "\n").encode("utf-8"))
+        fh.flush()
+        self.appended += 1
         self._unsynced += 1
         if self._unsynced >= self._fsync_every:
             self.sync()
 
     def sync(self) -> None:
-        if self._unsynced:
+        if self._fh is not None and self._unsynced:
             os.fsync(self._fh.fileno())
             self._unsynced = 0
 
     def close(self) -> None:
-        if not self._fh.closed:
+        if self._fh is not None and not self._fh.closed:
             self.sync()
             self._fh.close()
 
@@ -158,15 +187,17 @@ class RunStore:
     def journal(self, shard: str) -> Journal:
         return Journal(self.journals / f"{shard}.jsonl")
 
+    def journal_files(self) -> list[Path]:
+        return sorted(self.journals.glob("*.jsonl")) if self.journals.is_dir() else []
+
     def records(self) -> dict[str, dict[str, Any]]:
-        """The latest record of every sample over all journals (journals read in name order)."""
-        latest: dict[str, dict[str, Any]] = {}
-        if self.journals.is_dir():
-            for path in sorted(self.journals.glob("*.jsonl")):
-                for record in read_journal(path):
-                    if isinstance(record, dict) and "id" in record:
-                        latest[record["id"]] = record
-        return latest
+        """Every sample's record: the events of all journals folded (:func:`mige_eval.records.fold`)."""
+        events = (e for path in self.journal_files() for e in read_journal(path) if isinstance(e, dict) and "id" in e)
+        return fold(events)
+
+    def journal_sizes(self) -> dict[str, int]:
+        """Bytes in each journal: a merge is due when they differ from those the last merge saw."""
+        return {path.name: path.stat().st_size for path in self.journal_files()}
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:

@@ -67,15 +67,17 @@ def test_full_dreambench_copy_source_layout_and_rerun(tmp_path, dreambench_root)
         "bench": "dreambench", "model": "copy-source", "n": 750, "n_failed": 0}
     assert summary["subsets"]["live"]["n"] == 9 * 25 and summary["subsets"]["object"]["n"] == 21 * 25
     run_json = json.loads((out / "run.json").read_text())
-    assert run_json["seed"] == 0 and run_json["model"] == "copy-source"
+    assert run_json["generation"]["seed"] == 0 and run_json["model"] == "copy-source"
+    assert run_json["generation"]["bench"]["source"]["revision"].startswith("4f887af")
     assert run_json["data"]["source"]["revision"].startswith("4f887af")
+    assert [h["outcome"] for h in run_json["history"]] == ["completed"] and run_json["history"][0]["added"] == {
+        "images": 750, "scores": {}, "failures": 0}
     assert run_json["environment"]["packages"]["mige-eval"]
     first_record = records[0]
     assert first_record == {
-        "id": "backpack-00", "subset": "object", "task": "subject", "image": "images/backpack-00.png",
-        "seed": sample_seed(0, "backpack-00"),
-        "references": [f"backpack/0{i}.jpg" for i in range(6)], "caption": "a backpack in the jungle",
-        "metrics": {}, "flags": [], "error": None,
+        "id": "backpack-00", "subset": "object", "task": "subject", "cluster": "backpack",
+        "image": "images/backpack-00.png", "seed": sample_seed(0, "backpack-00"),
+        "references": [], "caption": None, "metrics": {}, "flags": [], "error": None, "scores": {},
     }
     # copy-source returns the subject photo given in the instruction, pixel for pixel
     with Image.open(dreambench_root / "dog" / "00.jpg") as photo, Image.open(out / "images" / "dog-03.png") as img:
@@ -253,3 +255,5 @@ def test_metrics_none_then_score_later_with_a_card_file(tmp_path, small_dreamben
     assert {p.name: p.stat().st_mtime_ns for p in (out / "images").iterdir()} == mtimes
     assert result.summary["metrics"] == {"l1": 0.0, "l2": 0.0} and result.summary["counts"] == {"l1": 3, "l2": 3}
     assert [r["references"] for r in read_records(out)] == [["backpack/00.jpg"]] * 3
+    assert all(list(r["scores"]) == [result.summary["scoring"]["l1"], result.summary["scoring"]["l2"]]
+               for r in read_records(out))

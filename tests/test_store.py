@@ -28,20 +28,38 @@ def test_torn_journal_line_is_ignored_and_cut(tmp_path):
     assert [json.loads(line)["id"] for line in path.read_text().splitlines()] == ["a", "b", "d"]
 
 
-def test_journal_is_exclusive(tmp_path):
-    with Journal(tmp_path / "s.jsonl"):
+def test_journal_is_exclusive_and_created_only_by_its_first_event(tmp_path):
+    path = tmp_path / "records" / "s.jsonl"
+    with Journal(path) as first:
+        first.claim()
+        assert not path.parent.exists(), "claiming writes nothing"
+        first.append({"id": "a"})
+        other = Journal(path)
         with pytest.raises(RuntimeError, match="another mige-eval process is writing"):
-            Journal(tmp_path / "s.jsonl")
+            other.claim()
+        with pytest.raises(RuntimeError, match="another mige-eval process is writing"):
+            other.append({"id": "b"})
+    assert [r["id"] for r in read_journal(path)] == ["a"]
 
 
-def test_latest_record_wins_across_journals(tmp_path):
+def test_records_fold_events_by_time_across_journals(tmp_path):
+    """A sample's events are folded in time order whatever journal holds them: the latest generation
+    attempt wins, and every scoring key keeps its latest entry beside the others."""
     store = RunStore(tmp_path)
-    with store.journal("shard-000-of-002") as j:
-        j.append({"id": "a", "v": 1})
-        j.append({"id": "a", "v": 2})
-    with store.journal("shard-001-of-002") as j:
-        j.append({"id": "b", "v": 3})
-    assert store.records() == {"a": {"id": "a", "v": 2}, "b": {"id": "b", "v": 3}}
+    with store.journal("shard-001-of-002") as j:  # written first, but its name sorts last
+        j.append({"id": "a", "time": "2026-01-01T00:00:01", "image": None, "error": "boom",
+                  "scores": {}})
+        j.append({"id": "b", "time": "2026-01-01T00:00:02", "image": "images/b.png", "error": None,
+                  "scores": {"dino@1": {"value": 0.5, "flags": []}}})
+    with store.journal("shard-000-of-001") as j:
+        j.append({"id": "a", "time": "2026-01-01T00:00:03", "image": "images/a.png", "error": None,
+                  "scores": {"dino@1": {"value": 0.1, "flags": []}}})
+        j.append({"id": "b", "time": "2026-01-01T00:00:04",
+                  "scores": {"dino@2": {"value": 0.7, "flags": []}, "dino@1": {"value": 0.6, "flags": []}}})
+    records = store.records()
+    assert records["a"]["image"] == "images/a.png" and records["a"]["error"] is None
+    assert records["b"]["image"] == "images/b.png", "a scoring event does not touch the generation fields"
+    assert records["b"]["scores"] == {"dino@1": {"value": 0.6, "flags": []}, "dino@2": {"value": 0.7, "flags": []}}
 
 
 def test_write_if_changed_leaves_identical_files_alone(tmp_path):

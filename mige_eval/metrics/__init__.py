@@ -5,6 +5,9 @@ Registered lazily by name, so listing them imports no model code.
 from __future__ import annotations
 
 import difflib
+from functools import lru_cache
+from types import SimpleNamespace
+from typing import Any
 
 from mige_eval.registry import import_spec
 
@@ -46,3 +49,15 @@ def parse_metric_names(text: str | None, default: list[str]) -> list[str]:
 
 def metric_class(name: str):
     return import_spec(METRICS[name], what=f"metric {name!r}")
+
+
+@lru_cache(maxsize=None)
+def metric_info(name: str) -> Any:
+    """A metric's class attributes (``cosine``, ``higher_is_better``, ``label``): the one source of them.
+
+    A name that is no registered metric (read from an older or foreign run) is taken as a plain
+    higher-is-better number labelled by its name.
+    """
+    if name in METRICS:
+        return metric_class(name)
+    return SimpleNamespace(name=name, cosine=False, higher_is_better=True, label=name)

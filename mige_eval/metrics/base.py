@@ -97,6 +97,8 @@ class Metric(abc.ABC):
     """A metric of the run. Subclasses set the class attributes and implement :meth:`compute`."""
 
     name: ClassVar[str]
+    #: Column label in reports (under a header naming the benchmark or "Subject preserving").
+    label: ClassVar[str]
     higher_is_better: ClassVar[bool]
     #: Sample fields that must be set for the metric to be computed at all (else the benchmark is refused).
     needs: ClassVar[tuple[str, ...]] = ()

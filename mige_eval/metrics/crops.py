@@ -246,8 +246,7 @@ class SubjectExtractor:
 
     def crops(self, items: Sequence[ScoreItem]) -> list[SubjectCrop | None]:
         """One crop per item, ``None`` for an item without an object prompt."""
-        started = time.perf_counter()
-        todo: dict[str, tuple[Image.Image, str, list[int]]] = {}
+        todo: dict[int, tuple[Image.Image, str]] = {}
         for i, item in enumerate(items):
             if DERIVED in item.derived:
                 continue
@@ -255,22 +254,26 @@ class SubjectExtractor:
             if prompt is None:
                 item.derived[DERIVED] = None
                 continue
-            image = to_rgb(item.output, f"output of sample {item.sample.id}")
-            key = self.key(prompt, image)
-            cached = self.cache.get(key)
-            if cached is not None:
-                self._keep(item, cached)
-            else:
-                todo.setdefault(key, (image, prompt, []))[2].append(i)
-        keys = list(todo)
-        fresh = extract_subjects([todo[k][0] for k in keys], [todo[k][1] for k in keys], keys, self.detector,
-                                 self.segmenter, self.threshold) if keys else []
-        for crop in fresh:
-            self.cache.put(crop)
-            for i in todo[crop.key][2]:
-                self._keep(items[i], crop)
-        self.seconds += time.perf_counter() - started
+            todo[i] = (to_rgb(item.output, f"output of sample {item.sample.id}"), prompt)
+        for i, crop in zip(todo, self.cut([image for image, _ in todo.values()], [p for _, p in todo.values()])):
+            self._keep(items[i], crop)
         return [item.derived[DERIVED] for item in items]
+
+    def cut(self, images: Sequence[Image.Image], prompts: Sequence[str]) -> list[SubjectCrop]:
+        """The crops of RGB ``images`` for normalised ``prompts``, from the cache or computed (and cached);
+        an image that appears twice with the same prompt is cut once."""
+        started = time.perf_counter()
+        keys = [self.key(prompt, image) for image, prompt in zip(images, prompts)]
+        found = {key: self.cache.get(key) for key in dict.fromkeys(keys)}
+        missing = {key: i for i, key in enumerate(keys) if found[key] is None}
+        if missing:
+            fresh = extract_subjects([images[i] for i in missing.values()], [prompts[i] for i in missing.values()],
+                                     list(missing), self.detector, self.segmenter, self.threshold)
+            for crop in fresh:
+                self.cache.put(crop)
+                found[crop.key] = crop
+        self.seconds += time.perf_counter() - started
+        return [found[key] for key in keys]
 
     def _keep(self, item: ScoreItem, crop: SubjectCrop) -> None:
         item.derived[DERIVED] = crop

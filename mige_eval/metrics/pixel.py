@@ -50,6 +50,7 @@ def l2_distance(output: Image.Image, reference: Image.Image, geometry: str = "st
 class _PixelMetric(Metric):
     higher_is_better = False
     needs = ("references",)
+    preset_areas = ("pixel_geometry",)
     #: Position of this metric's value in :func:`distances`.
     index: ClassVar[int]
 
@@ -71,9 +72,11 @@ class _PixelMetric(Metric):
 
 class L1(_PixelMetric):
     name = "l1"
+    label = "L1"
     index = 0
 
 
 class L2(_PixelMetric):
     name = "l2"
+    label = "L2"
     index = 1

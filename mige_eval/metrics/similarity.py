@@ -15,7 +15,7 @@ a missing caption gives ``null``; each is flagged so ``summary.json`` counts it.
 """
 from __future__ import annotations
 
-from typing import ClassVar, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 from PIL import Image
@@ -82,6 +82,7 @@ class _FeatureMetric(Metric):
 
     higher_is_better = True
     cosine = True
+    preset_areas = ("precision", "scale")
     roles: ClassVar[tuple[str, ...]] = ("clip",)
 
     def __init__(self, ctx: ScoringContext):
@@ -89,6 +90,9 @@ class _FeatureMetric(Metric):
         for role in self.roles:
             backbone(ctx, role).prepare()
         feature_store(ctx)
+
+    def settings(self) -> dict[str, Any]:
+        return {**super().settings(), "models": {role: backbone(self.ctx, role).fingerprint for role in self.roles}}
 
     @property
     def store(self) -> FeatureStore:
@@ -115,18 +119,22 @@ class _ImageSimilarity(_FeatureMetric):
 
 class Dino(_ImageSimilarity):
     name = "dino"
+    label = "DINO"
     kind = "dino"
     roles = ("dino",)
 
 
 class ClipI(_ImageSimilarity):
     name = "clip_i"
+    label = "CLIP-I"
     kind = "clip"
 
 
 class ClipT(_FeatureMetric):
     name = "clip_t"
+    label = "CLIP-T"
     needs = ("caption",)
+    preset_areas = _FeatureMetric.preset_areas + ("long_text",)
 
     def compute(self, items: Sequence[ScoreItem]) -> list[Score]:
         for item in items:
@@ -147,6 +155,7 @@ class ClipTOracle(ClipT):
     beside CLIP-T ("oracle"). It does not depend on the model's output."""
 
     name = "clip_t_oracle"
+    label = "CLIP-T oracle"
     needs = ("caption", "references")
 
     def images(self, items: Sequence[ScoreItem]) -> list:
@@ -158,7 +167,9 @@ class ClipTOracle(ClipT):
 
 class ClipDir(_FeatureMetric):
     name = "clip_dir"
+    label = "CLIPdir"
     needs = ("source",)
+    preset_areas = _FeatureMetric.preset_areas + ("long_text", "clip_dir", "clip_dir_zero")
     #: Flags that leave the direction undefined (``null``, or 0 under preset ``zero``).
     undefined_flags = frozenset({"clip_dir_identical_captions", "clip_dir_identical_images"})
 

@@ -13,10 +13,10 @@ flag ``empty_crop``. A sample without a subject photo fails with its id in the m
 """
 from __future__ import annotations
 
-from typing import ClassVar, Sequence
+from typing import Any, ClassVar, Sequence
 
 from mige_eval.metrics.base import Score, ScoreItem, ScoringContext
-from mige_eval.metrics.crops import subject_extractor
+from mige_eval.metrics.crops import PROCEDURE, subject_extractor
 from mige_eval.metrics.similarity import _FeatureMetric, cosine
 
 
@@ -29,6 +29,12 @@ class _SubjectSimilarity(_FeatureMetric):
     def __init__(self, ctx: ScoringContext):
         super().__init__(ctx)
         subject_extractor(ctx).prepare()
+
+    def settings(self) -> dict[str, Any]:
+        extractor = subject_extractor(self.ctx)
+        crops = {"procedure": PROCEDURE, "threshold": extractor.threshold, "detector": extractor.detector.fingerprint,
+                 "sam": extractor.segmenter.fingerprint}
+        return {**super().settings(), "crops": crops}
 
     def compute(self, items: Sequence[ScoreItem]) -> list[Score]:
         for item in items:
@@ -46,10 +52,12 @@ class _SubjectSimilarity(_FeatureMetric):
 
 class SubjectDino(_SubjectSimilarity):
     name = "subject_dino"
+    label = "DINO"
     kind = "dino"
     roles = ("dino",)
 
 
 class SubjectClipI(_SubjectSimilarity):
     name = "subject_clip_i"
+    label = "CLIP-I"
     kind = "clip"

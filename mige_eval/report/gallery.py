@@ -39,12 +39,11 @@ def _load_samples(bench: str, runs: Sequence[RunInfo],
                   root: Path | None) -> tuple[dict[str, Sample], Path | None, str | None]:
     """The benchmark's samples by id from the first dataset folder that opens, or why none did."""
     roots = list(dict.fromkeys([root] if root else [r.data_root() for r in runs if r.data_root()]))
-    first = runs[0].run
     try:
-        presets = Presets.from_names((first.get("presets") or {}).values())
+        presets = Presets.from_names(runs[0].presets().values())
     except PresetError:
         presets = Presets.from_names()
-    options = (first.get("identity") or {}).get("bench_options") or {}
+    options = runs[0].bench_options()
     reason = "the runs record no dataset folder"
     for candidate in roots:
         try:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from mige_eval.presets import AREAS, BACKBONE_IDS
+from mige_eval.presets import AREAS, BACKBONE_IDS, BENCH_OPTION_DEFAULTS
 
 
 @dataclass
@@ -42,30 +42,60 @@ class RunInfo:
         part = self.summary if subset is None else self.summary.get("subsets", {}).get(subset, {})
         return int(part.get("n") or 0), int(part.get("n_failed") or 0)
 
+    def current_settings(self) -> list[dict[str, Any]]:
+        """The settings of the scoring configurations the summary's numbers use (``run.json`` ``scorings``)."""
+        known = self.run.get("scorings") or {}
+        return [known[key]["settings"] for key in (self.summary.get("scoring") or {}).values() if key in known]
+
     @property
     def scale(self) -> str:
-        return (self.run.get("presets") or {}).get("scale", AREAS["scale"][0])
+        return next((s["scale"] for s in self.current_settings() if "scale" in s), AREAS["scale"][0])
+
+    def presets(self) -> dict[str, str]:
+        """Every preset area the run's images or current scores depend on, with its option."""
+        out = {k: v for k, v in ((self.run.get("generation") or {}).get("bench") or {}).items() if k in AREAS}
+        for settings in self.current_settings():
+            for part in (settings, settings.get("outputs") or {}, settings.get("benchmark") or {}):
+                out.update({k: v for k, v in part.items() if k in AREAS})
+        return out
+
+    def bench_options(self) -> dict[str, Any]:
+        """Benchmark options with a dedicated flag (e.g. Emu Edit's caption filter) of the current scores."""
+        out: dict[str, Any] = {}
+        for settings in self.current_settings():
+            out.update({k: v for k, v in (settings.get("benchmark") or {}).items() if k in BENCH_OPTION_DEFAULTS})
+        return out
+
+    def backbones(self) -> dict[str, str]:
+        """Role → fingerprint (id@revision|precision) of every model behind the current scores."""
+        out: dict[str, str] = {}
+        for settings in self.current_settings():
+            out.update(settings.get("models") or {})
+            crops = settings.get("crops") or {}
+            out.update({role: crops[role] for role in ("detector", "sam") if role in crops})
+        return out
 
     def settings(self) -> list[str]:
         """What differs from a plain default run: presets, benchmark options, backbone overrides."""
-        presets = self.run.get("presets") or {}
-        out = [presets[a] for a, options in AREAS.items() if presets.get(a, options[0]) != options[0]]
-        for key, value in ((self.run.get("identity") or {}).get("bench_options") or {}).items():
-            if value not in (None, "none"):
-                out.append(f"{key.replace('_', '-')} {value}")
-        chosen = {"clip": presets.get("clip_backbone", "clip-b32"), "dino": presets.get("dino_backbone", "dino-s16")}
-        for role, preset in chosen.items():
-            used = (self.run.get("backbones") or {}).get(role)
-            if used and used != BACKBONE_IDS.get(preset):
-                out.append(f"{role} model {used}")
+        presets = self.presets()
+        out = [v for a, v in presets.items() if v != AREAS[a][0]]
+        out += [f"{k.replace('_', '-')} {v}" for k, v in self.bench_options().items() if v != BENCH_OPTION_DEFAULTS[k]]
+        defaults = {"clip": BACKBONE_IDS[presets.get("clip_backbone", "clip-b32")],
+                    "dino": BACKBONE_IDS[presets.get("dino_backbone", "dino-s16")]}
+        for role, fingerprint in self.backbones().items():
+            model = fingerprint.split("@")[0]
+            if role in defaults and model != defaults[role]:
+                out.append(f"{role} model {model}")
         return out
 
     def facts(self) -> list[tuple[str, str]]:
         """What a reader needs to trust the numbers: counts, settings, adapter, environment (run.json)."""
         n, failed = self.count()
         run = self.run
-        limit = f"; limit {run['limit']}" if run.get("limit") else ""
-        facts = [("samples", f"{n}, failed {failed}; seed {run.get('seed', '?')}{limit}"),
+        generation = run.get("generation") or {}
+        history = run.get("history") or []
+        facts = [("samples", f"{n} of {self.summary.get('expected', '?')}, failed {failed}; "
+                             f"seed {generation.get('seed', '?')}"),
                  ("settings", ", ".join(self.settings()) or "defaults")]
         if not run:
             return facts + [("run.json", "missing: settings and environment unknown")]
@@ -73,17 +103,18 @@ class RunInfo:
         device = env.get("device") or {}
         packages = ", ".join(f"{k} {v}" for k, v in (env.get("packages") or {}).items() if v)
         facts += [
-            ("backbones", ", ".join(f"{k} {v}" for k, v in (run.get("backbones") or {}).items()) or "?"),
-            ("adapter config", json.dumps(run.get("adapter_config", {}), sort_keys=True)),
+            ("backbones", ", ".join(f"{k} {v}" for k, v in self.backbones().items()) or "none"),
+            ("adapter config", json.dumps(generation.get("adapter_config", {}), sort_keys=True)),
             ("environment", f"Python {env.get('python', '?')} on {env.get('platform', '?')}; "
                             f"{packages or 'no package versions'}"),
             ("device", f"{device.get('used', '?')} (requested {device.get('requested', '?')})"
                        + (f", {device['gpu']}" if device.get("gpu") else "")
                        + f"; git {env.get('git_sha') or 'unknown'}"),
-            ("time", f"started {run.get('started', '?')}, finished {run.get('finished', '?')}"),
         ]
-        if env.get("command"):
-            facts.append(("command", " ".join(map(str, env["command"]))))
+        for entry in history:
+            facts.append((f"command {entry.get('id')}", f"{' '.join(map(str, entry.get('command') or []))} — "
+                                                        f"{entry.get('started')} to {entry.get('ended') or '?'}, "
+                                                        f"{entry.get('outcome')}, added {entry.get('added', {})}"))
         return facts
 
     def data_root(self) -> Path | None:

@@ -27,7 +27,7 @@ def test_dreambench_runs_end_to_end_with_a_local_model_directory(request, tmp_pa
     assert result.summary["n"] == 2 and result.summary["n_failed"] == 0
     images = sorted((result.run_dir / "images").iterdir())
     assert len(images) == 2
-    identity = json.loads((result.run_dir / "run.json").read_text())["identity"]
+    identity = json.loads((result.run_dir / "run.json").read_text())["generation"]
     assert identity["adapter_config"]["model_id"] == str(model_dir)
     assert identity["adapter_config"]["device"] == "cpu"
 

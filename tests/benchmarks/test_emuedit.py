@@ -90,7 +90,8 @@ def test_both_layouts_map_rows_to_samples(layout, request, rows):
             "edit", r["task"], r["instruction"], r["instruction"])
         assert (sample.caption, sample.input_caption, sample.output_caption) == (
             r["output_caption"], r["input_caption"], r["output_caption"])
-        assert sample.references == (sample.source,) and sample.meta == {"idx": r["idx"]}
+        assert sample.references == (sample.source,) and sample.meta == {
+            "idx": r["idx"], "identical_captions": r["input_caption"] == r["output_caption"]}
     labels = [s.source.label for s in samples]
     if layout == "hub":  # six rows per shard, each located within its file
         shards = sorted(f"data/{p.name}" for p in (root / "data").glob("*.parquet"))
@@ -133,12 +134,23 @@ def test_listing_samples_reads_no_image_bytes(layout, request, monkeypatch):
         assert columns_read[-1] == ["image"]  # one row group of the image column, on demand
 
 
-def test_caption_filter_values_and_notes(hub):
-    bench = EmuEdit(EmuEdit.builtin_card(), data=hub, options={"emu_caption_filter": "identical"})
-    assert [s.id for s in bench.samples()] == [str(i) for i in range(12) if i != IDENTICAL]
-    assert bench.notes() == ["emuedit: --emu-caption-filter identical dropped 1 of 12 rows whose input_caption "
-                             "equals output_caption, from every metric"]
-    with pytest.raises(DataError, match=r"--emu-caption-filter 'same' is not one of none, identical"):
+def test_caption_filter_values_exclusions_and_notes(hub):
+    """The filter decides which metrics a row with identical captions counts in, never which rows exist."""
+    expected = {"text": {"clip_t": "emu_identical_captions", "clip_dir": "emu_identical_captions"},
+                "none": {}, "identical": {"*": "emu_identical_captions"}}
+    for name, exclusions in expected.items():
+        bench = EmuEdit(EmuEdit.builtin_card(), data=hub, options={"emu_caption_filter": name})
+        samples = list(bench.samples())
+        assert [s.id for s in samples] == [str(i) for i in range(12)]
+        assert [bench.exclusions(s) for s in samples] == [exclusions if i == IDENTICAL else {} for i in range(12)]
+        assert bench.scoring_settings() == {"emu_caption_filter": name}
+    default = EmuEdit(EmuEdit.builtin_card(), data=hub)
+    list(default.samples())
+    assert default.caption_filter == "text"
+    assert default.notes() == ["emuedit: 1 of 12 rows have input_caption equal to output_caption; "
+                               "--emu-caption-filter text: clip_t and clip_dir leave them out, the other metrics "
+                               "keep them"]
+    with pytest.raises(DataError, match=r"--emu-caption-filter 'same' is not one of text, none, identical"):
         EmuEdit(EmuEdit.builtin_card(), data=hub, options={"emu_caption_filter": "same"})
 
 
@@ -155,9 +167,12 @@ def test_run_copy_source_scores_every_metric(tmp_path, hub, rows, backbones, ind
         m = r["metrics"]
         assert r["error"] is None and m["l1"] == 0.0 and m["l2"] == 0.0
         assert m["clip_i"] == pytest.approx(1.0, abs=1e-5) and m["dino"] == pytest.approx(1.0, abs=1e-5)
-        # The output is the source: the image direction is zero, so clip_dir is undefined (METRICS.md §3.4).
-        assert m["clip_dir"] is None and "clip_dir_identical_images" in r["flags"]
-    assert by_id[str(IDENTICAL)]["flags"] == ["clip_dir_identical_captions", "clip_dir_identical_images"]
+        # The output is the source: the image direction is zero, so clip_dir is undefined (docs/metrics.md).
+        assert m["clip_dir"] is None
+    assert all("clip_dir_identical_images" in r["flags"] for i, r in by_id.items() if i != str(IDENTICAL))
+    # the MIGE authors' rule (default --emu-caption-filter text): no clip_t or clip_dir on the identical row
+    assert by_id[str(IDENTICAL)]["flags"] == ["emu_identical_captions"]
+    assert by_id[str(IDENTICAL)]["metrics"]["clip_t"] is None and by_id[str(IDENTICAL)]["metrics"]["l1"] == 0.0
     assert by_id["4"]["references"] == [by_id["4"]["references"][0]] and "#row 4/image" in by_id["4"]["references"][0]
     assert by_id["4"]["caption"] == rows[4]["output_caption"]
 
@@ -167,12 +182,13 @@ def test_run_copy_source_scores_every_metric(tmp_path, hub, rows, backbones, ind
 
     summary = json.loads((out / "summary.json").read_text())
     assert summary["n"] == 12 and summary["n_failed"] == 0 and summary["counts"]["clip_dir"] == 0
-    assert summary["flags"]["clip_dir_identical_captions"] == {"total": 1, "subsets": {"background": 1}}
+    assert summary["counts"]["clip_t"] == 11 and summary["counts"]["dino"] == 12
+    assert summary["flags"]["emu_identical_captions"] == {"total": 1, "subsets": {"background": 1}}
     assert summary["subsets"]["background"]["n"] == 3 and set(summary["subsets"]) == {
         "add", "background", "color", "remove", "style"}
     notes = " | ".join(summary["notes"])
-    assert "emuedit: 1 of 12 rows have input_caption equal to output_caption; they are kept" in notes
-    assert "clip_dir_identical_captions: 1 samples (background 1)" in notes
+    assert "emuedit: 1 of 12 rows have input_caption equal to output_caption; --emu-caption-filter text" in notes
+    assert "emu_identical_captions: 1 samples (background 1)" in notes
 
 
 def test_score_edited_outputs_gives_clip_dir_except_on_identical_captions(tmp_path, hub, rows, backbones,
@@ -188,8 +204,12 @@ def test_score_edited_outputs_gives_clip_dir_except_on_identical_captions(tmp_pa
     assert result.exit_code == 0, result.output
     by_id = records(out)
     assert by_id[str(IDENTICAL)]["metrics"]["clip_dir"] is None
-    assert by_id[str(IDENTICAL)]["flags"] == ["clip_dir_identical_captions"]
+    assert by_id[str(IDENTICAL)]["flags"] == ["emu_identical_captions"]
     assert all(by_id[str(i)]["metrics"]["clip_dir"] is not None for i in range(12) if i != IDENTICAL)
+    # under --emu-caption-filter none the row is scored, and clip_dir is undefined by its token ids
+    assert cli("score", "--bench", "emuedit", "--data", hub, "--images", folder, "--metrics", "clip_dir",
+               "--emu-caption-filter", "none", "--out", tmp_path / "none", *backbones).exit_code == 0
+    assert records(tmp_path / "none")[str(IDENTICAL)]["flags"] == ["clip_dir_identical_captions"]
 
     def unit(v):
         return np.asarray(v, np.float64) / np.linalg.norm(v)
@@ -209,24 +229,32 @@ def test_score_edited_outputs_gives_clip_dir_except_on_identical_captions(tmp_pa
     assert "clip_dir: null for 1 samples, excluded from the mean" in summary["notes"]
 
 
-def test_caption_filter_identical_drops_the_row_and_says_so(tmp_path, hub):
+def test_caption_filter_identical_leaves_the_row_out_of_every_metric_and_says_so(tmp_path, hub):
     out = tmp_path / "filtered"
     result = cli("run", "--bench", "emuedit", "--data", hub, "--model", "copy-source", "--metrics", "l1",
                  "--emu-caption-filter", "identical", "--out", out, "--quiet")
     assert result.exit_code == 0, result.output
-    assert list(records(out)) == [str(i) for i in range(12) if i != IDENTICAL]
+    by_id = records(out)
+    assert list(by_id) == [str(i) for i in range(12)], "the row keeps its image and record"
+    assert by_id[str(IDENTICAL)]["metrics"] == {"l1": None} and by_id[str(IDENTICAL)]["flags"] == [
+        "emu_identical_captions"]
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["n"] == 11 and summary["counts"]["l1"] == 11
-    assert ("emuedit: --emu-caption-filter identical dropped 1 of 12 rows whose input_caption equals "
-            "output_caption, from every metric") in summary["notes"]
-    assert "dropped 1 of 12 rows" in flat(result)
+    assert summary["n"] == 12 and summary["counts"]["l1"] == 11
+    assert ("emuedit: 1 of 12 rows have input_caption equal to output_caption; --emu-caption-filter identical: "
+            "no metric counts them") in summary["notes"]
+    # the filter is a scoring setting: the same images scored under another filter are kept apart
+    again = cli("run", "--bench", "emuedit", "--data", hub, "--model", "copy-source", "--metrics", "l1",
+                "--out", out, "--quiet")
+    assert again.exit_code == 0 and "generated 0" in again.output
+    assert records(out)[str(IDENTICAL)]["metrics"] == {"l1": 0.0}
+    assert len(records(out)[str(IDENTICAL)]["scores"]) == 2
 
 
 def test_bad_caption_filter_is_refused(tmp_path, hub):
     result = cli("run", "--bench", "emuedit", "--data", hub, "--model", "copy-source", "--metrics", "none",
                  "--emu-caption-filter", "same", "--out", tmp_path / "r", "--quiet")
     assert result.exit_code == 2
-    assert "emuedit: --emu-caption-filter 'same' is not one of none, identical" in flat(result)
+    assert "emuedit: --emu-caption-filter 'same' is not one of text, none, identical" in flat(result)
     assert not (tmp_path / "r" / "samples.jsonl").exists()
 
 

@@ -8,15 +8,31 @@ from typing import Any, Callable
 import pytest
 from PIL import Image
 
-from mige_eval.presets import BACKBONE_IDS, Presets
+from mige_eval.metrics import metric_info
+from mige_eval.presets import AREAS, BACKBONE_IDS, GENERATION_AREAS, Presets
+from mige_eval.records import view
+from mige_eval.scoring import OUTPUT_AREAS, scoring_key
 from mige_eval.summary import summarize
 
 ENVIRONMENT = {
     "python": "3.11.0", "platform": "Linux-test",
     "packages": {"mige-eval": "0.1.0", "torch": "2.13.0", "transformers": None},
     "git_sha": "abc1234", "device": {"requested": "auto", "used": "cuda", "gpu": "Test GPU"},
-    "command": ["mige-eval", "run"],
 }
+#: Benchmark-specific scoring areas, as the loaders declare them.
+BENCH_SCORING_AREAS = {"dreambench": ("dreambench_reference",), "migebench": ("migebench_subject",)}
+
+
+def scoring_settings(metric: str, bench: str, active: Presets, bench_options: dict, backbones: dict) -> dict:
+    """What the runner records for a metric's scoring configuration (mige_eval.scoring.Scorer)."""
+    info = metric_info(metric)
+    settings = {"metric": metric, "outputs": active.of(OUTPUT_AREAS),
+                "benchmark": {"name": bench, **active.of(BENCH_SCORING_AREAS.get(bench, ())), **bench_options},
+                **active.of(getattr(info, "preset_areas", ()))}
+    roles = getattr(info, "roles", ())
+    if roles:
+        settings["models"] = {role: f"{backbones[role]}@0123abc|{active['precision']}" for role in roles}
+    return settings
 
 
 def write_run(path: Path, bench: str, model: str, values: dict[str, dict[str, Any]], *, n: int = 2,
@@ -37,17 +53,32 @@ def write_run(path: Path, bench: str, model: str, values: dict[str, dict[str, An
     for record in records[len(records) - failed:]:
         record.update(metrics={}, error="adapter test failed on this sample", image=None)
     names = list(next(iter(values.values())))
-    extra = active.non_default()
-    summary = summarize(records, bench=bench, model=model, metrics=names, scale=active["scale"],
-                        notes=[f"non-default presets: {', '.join(extra)}"] if extra else [])
+    backbones = {"clip": BACKBONE_IDS[active["clip_backbone"]], "dino": BACKBONE_IDS[active["dino_backbone"]],
+                 **(backbones or {})}
+    scorings = {}
+    for name in names:
+        settings = scoring_settings(name, bench, active, bench_options or {}, backbones)
+        scorings[scoring_key(name, settings)] = {"metric": name, "settings": settings,
+                                                 "first_used": "2025-01-01T00:00:00+00:00",
+                                                 "last_used": "2025-01-01T00:00:00+00:00"}
+    current = {info["metric"]: key for key, info in scorings.items()}
+    for record in records:
+        record["scores"] = {current[m]: {"value": v, "flags": []} for m, v in record.pop("metrics").items()}
+        if record["error"]:
+            record["scores"] = {}
+    records = [view(r, current) for r in records]
+    summary = summarize(records, bench=bench, model=model, scale=active["scale"], expected=len(records),
+                        current=current)
     run = {
-        "identity": {"bench": bench, "model": model, "bench_options": bench_options or {}},
-        "bench": bench, "data": {"source": {"kind": "test"}, "data": str(data or path / "no-dataset")},
-        "model": model, "adapter_config": {"steps": 50}, "metrics": names, "presets": active.to_json(),
-        "backbones": backbones or {"clip": BACKBONE_IDS[active["clip_backbone"]],
-                                   "dino": BACKBONE_IDS[active["dino_backbone"]]},
-        "seed": 0, "limit": None, "environment": ENVIRONMENT,
-        "started": "2025-01-01T00:00:00+00:00", "finished": "2025-01-01T01:00:00+00:00",
+        "format": 2, "bench": bench, "model": model,
+        "generation": {"bench": {"name": bench, "source": {"kind": "test"},
+                                 **{a: active[a] for a in GENERATION_AREAS if active[a] != AREAS[a][0]}},
+                       "model": model, "adapter": "Test", "adapter_config": {"steps": 50}, "seed": 0},
+        "data": {"source": {"kind": "test"}, "data": str(data or path / "no-dataset")},
+        "environment": ENVIRONMENT, "scorings": scorings, "current": current,
+        "history": [{"id": 1, "command": ["mige-eval", "run"], "started": "2025-01-01T00:00:00+00:00",
+                     "ended": "2025-01-01T01:00:00+00:00", "outcome": "completed",
+                     "added": {"images": len(records), "scores": {m: len(records) for m in names}, "failures": failed}}],
     }
     path.mkdir(parents=True, exist_ok=True)
     (path / "run.json").write_text(json.dumps(run, indent=2))

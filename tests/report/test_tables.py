@@ -80,17 +80,17 @@ def test_caption_states_sample_counts_and_non_default_presets(tmp_path, make_run
     table = build_table("2", find_runs([tmp_path])[0])
     assert "MIGE (run) on DreamBench: 6 samples, 1 failed" in table.caption
     assert "BLIP-Diffusion (run) on DreamBench: 2 samples, 0 failed" in table.caption
-    assert "MIGE (run) on DreamBench: clip-l14, single-reference" in table.caption
+    assert "MIGE (run) on DreamBench: single-reference, clip model openai/clip-vit-large-patch14" in table.caption
     assert ("BLIP-Diffusion (run) on DreamBench: emu-caption-filter identical, clip model /models/my-clip"
             in table.caption)
     assert "the other runs use the defaults" not in table.caption  # both runs have settings
     only_mige = build_table("2", find_runs([tmp_path / "a"])[0])
-    assert "Non-default metric settings (METRICS.md): MIGE (run) on DreamBench: clip-l14, single-reference." \
+    assert "Non-default metric settings (METRICS.md): MIGE (run) on DreamBench: single-reference, clip model openai/clip-vit-large-patch14." \
         in only_mige.caption
     plain = make_run(tmp_path / "plain" / "omnigen", "dreambench", "omnigen", {"live": {"dino": 0.5}})
     assert "All runs use the default metric presets (METRICS.md)." in build_table("2", find_runs([plain])[0]).caption
     with_plain = build_table("2", find_runs([tmp_path])[0])
-    assert "clip-l14, single-reference; the other runs use the defaults." in with_plain.caption
+    assert "single-reference, clip model openai/clip-vit-large-patch14; the other runs use the defaults." in with_plain.caption
     empty = build_table("2", [])
     assert "No run of this table's benchmarks was found." in empty.caption
     assert [r.kind for r in empty.rows] == ["published"] * 9
