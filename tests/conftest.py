@@ -61,3 +61,36 @@ def kit():
 
     return SimpleNamespace(ref_of=ref.ref_of, sample=ref.sample, rgb=ref.rgb, cos=ref.cos,
                            similarities=ref.similarities)
+
+
+@pytest.fixture()
+def small_dreambench(tmp_path, dreambench_root) -> Path:
+    """A writable DreamBench copy: the prompt file and three subjects (photos symlinked)."""
+    root = tmp_path / "dreambench"
+    root.mkdir()
+    lines = (dreambench_root / "prompts_and_classes.txt").read_text().splitlines()
+    keep = {"backpack", "dog", "cat"}
+    out = [ln for ln in lines if "," not in ln or ln.split(",")[0] not in {
+        s.name for s in dreambench_root.iterdir() if s.is_dir()} - keep]
+    (root / "prompts_and_classes.txt").write_text("\n".join(out) + "\n")
+    for subject in keep:
+        (root / subject).mkdir()
+        for photo in (dreambench_root / subject).iterdir():
+            (root / subject / photo.name).symlink_to(photo)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_gdino(tmp_path_factory) -> Path:
+    """A tiny random GroundingDINO checkpoint folder (see tests/tiny_grounding.py)."""
+    from tiny_grounding import save_tiny_grounding_dino
+
+    return save_tiny_grounding_dino(tmp_path_factory.mktemp("tiny-gdino"))
+
+
+@pytest.fixture(scope="session")
+def tiny_sam(tmp_path_factory) -> Path:
+    """A tiny random SAM checkpoint folder (see tests/tiny_grounding.py)."""
+    from tiny_grounding import save_tiny_sam
+
+    return save_tiny_sam(tmp_path_factory.mktemp("tiny-sam"))

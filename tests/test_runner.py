@@ -37,23 +37,6 @@ def mige(*args: str, env: dict | None = None, check: bool = True, cwd: Path | No
     return result
 
 
-@pytest.fixture()
-def small_dreambench(tmp_path, dreambench_root) -> Path:
-    """A writable DreamBench copy: the prompt file and three subjects (photos symlinked)."""
-    root = tmp_path / "dreambench"
-    root.mkdir()
-    lines = (dreambench_root / "prompts_and_classes.txt").read_text().splitlines()
-    keep = {"backpack", "dog", "cat"}
-    out = [ln for ln in lines if "," not in ln or ln.split(",")[0] not in {
-        s.name for s in dreambench_root.iterdir() if s.is_dir()} - keep]
-    (root / "prompts_and_classes.txt").write_text("\n".join(out) + "\n")
-    for subject in keep:
-        (root / subject).mkdir()
-        for photo in (dreambench_root / subject).iterdir():
-            (root / subject / photo.name).symlink_to(photo)
-    return root
-
-
 def test_full_dreambench_copy_source_layout_and_rerun(tmp_path, dreambench_root):
     """The issue's main command: 750 records and images, summary per contract; a second run changes nothing."""
     out = tmp_path / "run"

@@ -26,18 +26,3 @@ def make_ctx(tmp_path, tiny_clip, tiny_dino):
     for ctx in contexts:
         ctx.close()
 
-
-@pytest.fixture(scope="session")
-def tiny_gdino(tmp_path_factory) -> Path:
-    """A tiny random GroundingDINO checkpoint folder (see tests/tiny_grounding.py)."""
-    from tiny_grounding import save_tiny_grounding_dino
-
-    return save_tiny_grounding_dino(tmp_path_factory.mktemp("tiny-gdino"))
-
-
-@pytest.fixture(scope="session")
-def tiny_sam(tmp_path_factory) -> Path:
-    """A tiny random SAM checkpoint folder (see tests/tiny_grounding.py)."""
-    from tiny_grounding import save_tiny_sam
-
-    return save_tiny_sam(tmp_path_factory.mktemp("tiny-sam"))
