@@ -7,6 +7,7 @@ local copy of the published layout into :class:`~mige_eval.types.Sample` records
 from __future__ import annotations
 
 import abc
+import inspect
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,7 +102,10 @@ class Benchmark(abc.ABC):
 
     @classmethod
     def builtin_card(cls) -> Card:
-        return Card.from_yaml(CARDS_DIR / cls.card_file)
+        """The loader's own card: ``card_file`` beside the module that defines the class (a plugin's package),
+        else in mige-eval's ``cards/`` folder (the built-in benchmarks)."""
+        own = Path(inspect.getfile(cls)).resolve().parent / cls.card_file
+        return Card.from_yaml(own if own.is_file() else CARDS_DIR / cls.card_file)
 
     @property
     def name(self) -> str:
