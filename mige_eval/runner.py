@@ -286,6 +286,7 @@ def run(opts: RunOptions, progress: Progress = _no_progress, log: Callable[[str]
     ctx = ScoringContext(presets, opts.scoring, run_dir=run_dir, memo=ImageMemo())
     generation = _generation(bench, name, adapter, opts, ctx)
     must_clear = runrecord.check_generation(store, generation, opts.overwrite)
+    _check_needs(metric_names, [s for s in mine if isinstance(s, Sample)], bench.name)
     scorer = Scorer(metric_names, ctx, bench) if metric_names else None  # resolves every backbone first
     keys = scorer.keys if scorer else {}
     journal = store.journal(shard.label)
@@ -353,6 +354,18 @@ def run(opts: RunOptions, progress: Progress = _no_progress, log: Callable[[str]
     summary = merge(store, bench, name, all_samples)
     return RunResult(run_dir, summary, batcher.counts.generated, batcher.counts.samples_scored,
                      batcher.counts.failed)
+
+
+def _check_needs(metric_names: Sequence[str], samples: Sequence[Sample], bench: str) -> None:
+    """Refuse a metric that no sample of this command can be scored on (a field it needs is missing from
+    the data, e.g. captions in MagicBrush's hub dev split). A few samples lacking one fail alone."""
+    from mige_eval.metrics import metric_info
+
+    for name in metric_names:
+        for needed in getattr(metric_info(name), "needs", ()):
+            if samples and not any(getattr(s, needed) for s in samples):
+                raise RunError(f"metric {name} needs each sample's {needed.replace('_', ' ')}, and no sample of "
+                               f"{bench} here has one; leave {name} out of --metrics")
 
 
 def _check_unique(samples: Sequence[Sample | BrokenSample], bench: str) -> None:

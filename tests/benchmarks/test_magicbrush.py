@@ -211,6 +211,12 @@ def test_hub_dev_split_is_read_for_development(tmp_path, dreambench_root):
     source, target = (np.asarray(Image.open(BytesIO(png(name)["bytes"])), np.float64) / 255.0
                       for name in ("cat", "teapot"))
     assert records(out)["9-t2"]["metrics"]["l1"] == pytest.approx(np.abs(source - target).mean(), abs=1e-6)
+    # the dev split has no descriptions: clip_t is refused before any work, with what to do
+    result = CliRunner().invoke(app, ["run", "--bench", "magicbrush", "--data", str(tmp_path / "dev"), "--model",
+                                      "copy-source", "--out", str(tmp_path / "r2"), "--metrics", "l1,clip_t"])
+    assert result.exit_code == 2 and not (tmp_path / "r2").exists()
+    assert "metric clip_t needs each sample's caption, and no sample of magicbrush here has one" in " ".join(
+        result.output.split())
 
 
 def test_download_explains_where_the_protected_archive_is():
