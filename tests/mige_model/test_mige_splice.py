@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from mige_model.splice import splice, splice_batch, tokenize_segments
+from mige_model.splice import released_slots, splice, splice_batch, tokenize_segments
 from mige_model.t5_tokens import LegacyT5Tokenizer
 
 DIM, QUERIES = 6, 3
@@ -163,3 +163,27 @@ def test_tokenised_prompt_end_to_end(tokenizer, legacy, embed):
     assert mask.sum() == 9
     torch.testing.assert_close(out[:9].detach(), torch.stack(expected), rtol=0, atol=0)
     torch.testing.assert_close(out[9:].detach(), big.weight[0].detach().expand(3, DIM), rtol=0, atol=0)
+
+
+# --- the released code's splice of surplus placeholders (empty_slots=true) ---------------------------
+
+
+@pytest.mark.parametrize("segments, images, kept, empty", [
+    (["a", "b"], 1, ["a", "b"], 0),                                    # one placeholder, one image
+    (["change ", " so that the sky in ", " is pink"], 1, ["change ", " so that the sky in ", " is pink"], 1),
+    (["x", "y"], 0, ["x", "y"], 1),                                    # no image: the slot is empty
+    (["s0", "s1", "s2", "s3", "s4"], 2, ["s0", "s1", "s2", "s3", "s4"], 2),  # four placeholders, two images
+    # Five placeholders: the first four slots are spliced, then the LAST segment; s4 is dropped.
+    (["s0", "s1", "s2", "s3", "s4", "s5"], 4, ["s0", "s1", "s2", "s3", "s5"], 0),
+    (["s0", "s1", "s2", "s3", "s4", "s5", "s6"], 1, ["s0", "s1", "s2", "s3", "s6"], 3),
+])
+def test_released_slots_follow_the_authors_zip(segments, images, kept, empty):
+    """``zip(segments[:-1], four slots) + [segments[-1]]``, written out by hand for each case."""
+    assert released_slots(segments, images, slots=4) == (kept, empty)
+
+
+def test_released_slots_refuse_more_images_than_placeholders_or_slots():
+    with pytest.raises(ValueError, match=r"2 image\(s\) cannot fill the slots of a prompt with 1 placeholder"):
+        released_slots(["a", "b"], 2, slots=4)
+    with pytest.raises(ValueError, match="at most 4 images"):
+        released_slots(["a"] * 7, 5, slots=4)
