@@ -14,17 +14,18 @@ from mige_model.checkpoint import Components
 from mige_model.config import MIGEConfig
 
 #: ``t5-v1_1-xxl/config.json`` (google/t5-v1_1-xxl), the fields that decide the encoder's shapes.
-T5_V1_1_XXL: dict[str, Any] = dict(
-    vocab_size=32128, d_model=4096, d_kv=64, d_ff=10240, num_layers=24, num_heads=64,
-    relative_attention_num_buckets=32, relative_attention_max_distance=128, feed_forward_proj="gated-gelu",
-    layer_norm_epsilon=1e-6, tie_word_embeddings=False, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0,
-)
+T5_V1_1_XXL: dict[str, Any] = {
+    "vocab_size": 32128, "d_model": 4096, "d_kv": 64, "d_ff": 10240, "num_layers": 24, "num_heads": 64,
+    "relative_attention_num_buckets": 32, "relative_attention_max_distance": 128, "feed_forward_proj": "gated-gelu",
+    "layer_norm_epsilon": 1e-6, "tie_word_embeddings": False, "pad_token_id": 0, "eos_token_id": 1,
+    "decoder_start_token_id": 0,
+}
 #: ``sd-vae-ft-ema/config.json`` (stabilityai/sd-vae-ft-ema).
-SD_VAE_FT_EMA: dict[str, Any] = dict(
-    in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 4,
-    up_block_types=("UpDecoderBlock2D",) * 4, block_out_channels=(128, 256, 512, 512), layers_per_block=2,
-    latent_channels=4, norm_num_groups=32, sample_size=512, scaling_factor=0.18215,
-)
+SD_VAE_FT_EMA: dict[str, Any] = {
+    "in_channels": 3, "out_channels": 3, "down_block_types": ("DownEncoderBlock2D",) * 4,
+    "up_block_types": ("UpDecoderBlock2D",) * 4, "block_out_channels": (128, 256, 512, 512), "layers_per_block": 2,
+    "latent_channels": 4, "norm_num_groups": 32, "sample_size": 512, "scaling_factor": 0.18215,
+}
 
 
 def build_released(*, config: MIGEConfig | None = None, t5: dict[str, Any] | None = None,

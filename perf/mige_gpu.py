@@ -31,19 +31,15 @@ import contextlib
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from mige_model import splice as splicing  # noqa: E402
-from mige_model.config import DiTConfig, FusionConfig, MIGEConfig, QFormerConfig, VisionConfig  # noqa: E402
-from mige_model.pipeline import MIGEPipeline  # noqa: E402
-from mige_model.released import build_released  # noqa: E402
+from mige_model import splice as splicing
+from mige_model.config import DiTConfig, FusionConfig, MIGEConfig, QFormerConfig, VisionConfig
+from mige_model.pipeline import MIGEPipeline
+from mige_model.released import build_released
 
 #: The released scripts' batch sizes (``--bs``): subject 5, edit and MIGEBench 25.
 RELEASED_BATCH = {"subject": 5, "edit": 25}
@@ -55,12 +51,12 @@ TINY = MIGEConfig(
                   caption_dim=32, caption_tokens=48, base_size=4),
     t5_dim=32, max_images=4, image_size=64,
 )
-TINY_T5 = dict(vocab_size=256, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4, feed_forward_proj="gated-gelu",
-               relative_attention_num_buckets=8, tie_word_embeddings=False, pad_token_id=0, eos_token_id=1,
-               decoder_start_token_id=0)
-TINY_VAE = dict(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 4,
-                up_block_types=("UpDecoderBlock2D",) * 4, block_out_channels=(8, 8, 16, 16), layers_per_block=1,
-                latent_channels=4, norm_num_groups=4, sample_size=64, scaling_factor=0.18215)
+TINY_T5 = {"vocab_size": 256, "d_model": 32, "d_kv": 8, "d_ff": 64, "num_layers": 2, "num_heads": 4,
+           "feed_forward_proj": "gated-gelu", "relative_attention_num_buckets": 8, "tie_word_embeddings": False,
+           "pad_token_id": 0, "eos_token_id": 1, "decoder_start_token_id": 0}
+TINY_VAE = {"in_channels": 3, "out_channels": 3, "down_block_types": ("DownEncoderBlock2D",) * 4,
+            "up_block_types": ("UpDecoderBlock2D",) * 4, "block_out_channels": (8, 8, 16, 16), "layers_per_block": 1,
+            "latent_channels": 4, "norm_num_groups": 4, "sample_size": 64, "scaling_factor": 0.18215}
 INSTRUCTIONS = {"subject": "a<imagehere>in the jungle with a red backpack", "edit": "make the sky in the image pink"}
 
 

@@ -25,10 +25,10 @@ PROMPTS = (
     # Two placeholders from one instruction (Emu Edit idx 1629, empty_slots=true).
     "Follow the instruction to edit the image:\n change <imagehere> so that the sky in <imagehere> is pink",
     # DreamBench, the authors' form and the readable form mige-eval's benchmark builds.
-    "follow the text instruction to generate an image with the given objects' images, preserving the "
-    "subject's identity a<imagehere>in the jungle",
-    "follow the text instruction to generate an image with the given objects' images, preserving the "
-    "subject's identity a <imagehere> in the jungle",
+    ("follow the text instruction to generate an image with the given objects' images, preserving the "
+     "subject's identity a<imagehere>in the jungle"),
+    ("follow the text instruction to generate an image with the given objects' images, preserving the "
+     "subject's identity a <imagehere> in the jungle"),
     # MIGEBench as published.
     "subject-driven editing add<imagehere>to the bottom center of<imagehere>",
     # Placeholders at the start, at the end, in a row, and nothing else.
