@@ -9,7 +9,7 @@ mapping is: DiT keys gain ``dit.``, ``t5_model.`` keys go to T5, everything else
 
 One reference image becomes 32 instruction tokens (MIGE_MODEL.md §2):
 
-    semantic = Qformer(query_tokens, ln_vision(visual_encoder(image_224)))        32 × 768
+    semantic = Qformer(query_tokens, bf16(ln_vision(visual_encoder(image_224))))  32 × 768
     visual   = dit.embed_patches([vae_latent_512 (unscaled), 4 zero channels])    1024 × 1152
     tokens   = t5_proj(FFM(semantic, visual))                                     32 × t5_dim
 """
@@ -26,6 +26,8 @@ from mige_model.vision import EvaViT, VisionLayerNorm
 
 #: Top-level names of the DiT's parameters in the released checkpoint.
 DIT_PREFIXES = ("x_embedder.", "t_embedder.", "t_block.", "y_embedder.", "blocks.", "final_layer.", "pos_embed")
+#: The released model rounds the image features to this before the Q-Former, in every precision.
+QFORMER_INPUT_DTYPE = torch.bfloat16
 #: Prefix of the T5 encoder's parameters in the released checkpoint.
 T5_PREFIX = "t5_model."
 
@@ -49,7 +51,9 @@ class MIGEModule(nn.Module):
 
         ``pixels``: n×3×224×224, CLIP-normalised (the Q-Former's view); ``latents``: n×4×h×w, the VAE
         posterior samples of the same images at 512, *not* multiplied by the VAE scale factor.
-        ``encoder_fp16`` runs the image encoder under float16 autocast, as the authors do on CUDA.
+        ``encoder_fp16`` runs the image encoder under float16 autocast, as the authors do on CUDA. The image
+        features reach the Q-Former rounded to bf16 in every precision: ``MIGE.forward`` casts ``ln_vision``'s
+        output to bf16 whatever the rest runs in, and the model was trained that way.
         """
         if pixels.shape[0] != latents.shape[0]:
             raise ValueError(f"got {pixels.shape[0]} images for the Q-Former but {latents.shape[0]} VAE latents; "
@@ -57,7 +61,8 @@ class MIGEModule(nn.Module):
         pixels = pixels.to(device=self.query_tokens.device, dtype=self.query_tokens.dtype)
         with torch.autocast(pixels.device.type, dtype=torch.float16, enabled=encoder_fp16):
             semantic = self.ln_vision(self.visual_encoder(pixels))
-        queries = self.Qformer(self.query_tokens.expand(pixels.shape[0], -1, -1), semantic.to(self.query_tokens.dtype))
+        semantic = semantic.to(QFORMER_INPUT_DTYPE).to(self.query_tokens.dtype)
+        queries = self.Qformer(self.query_tokens.expand(pixels.shape[0], -1, -1), semantic)
         padded = torch.cat([latents, torch.zeros_like(latents)], dim=1)
         visual = self.dit.embed_patches(padded)
         return self.t5_proj(self.FFM(queries, visual))

@@ -1,7 +1,8 @@
 """The interleaved instruction: T5 input embeddings of text segments with image-token blocks between them.
 
 MIGE conditions its DiT on a *multimodal* instruction. The prompt is split at each ``<imagehere>``
-(see :mod:`mige_model.text`); each text segment is tokenised without special tokens, the EOS id is
+(see :mod:`mige_model.text`); each text segment is tokenised alone without special tokens, as
+transformers 4.33.2 did (:mod:`mige_model.t5_tokens`), the EOS id is
 appended to the last segment only, and the T5 input embeddings of the segments are interleaved with the
 32-token blocks of the reference images, in order:
 
@@ -19,19 +20,42 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from mige_model.t5_tokens import LegacyT5Tokenizer
 from mige_model.text import PLACEHOLDER
 
 
-def tokenize_segments(tokenizer, segments: Sequence[str]) -> list[list[int]]:
-    """Token ids of each text segment, no special tokens, ``tokenizer.eos_token_id`` ending the last one."""
+def tokenize_segments(tokenizer: LegacyT5Tokenizer, segments: Sequence[str]) -> list[list[int]]:
+    """Token ids of each text segment, no special tokens, the EOS id ending the last one.
+
+    ``tokenizer`` gives the ids of transformers 4.33.2, the version MIGE was trained and run with
+    (:mod:`mige_model.t5_tokens`): a segment's trailing space is a "▁" piece of its own.
+    """
+    if not isinstance(tokenizer, LegacyT5Tokenizer):
+        raise TypeError(f"expected a LegacyT5Tokenizer (mige_model.t5_tokens), got {type(tokenizer).__name__}; "
+                        "wrap the T5 tokenizer: LegacyT5Tokenizer(tokenizer)")
     if not segments:
         raise ValueError("an instruction needs at least one text segment (possibly empty); got none")
-    eos = tokenizer.eos_token_id
-    if eos is None:
-        raise ValueError(f"the tokenizer {type(tokenizer).__name__} has no EOS token; use the T5 tokenizer")
-    ids = [list(tokenizer(segment, add_special_tokens=False)["input_ids"]) for segment in segments]
-    ids[-1].append(eos)
+    ids = [tokenizer.encode(segment) for segment in segments]
+    ids[-1].append(tokenizer.eos_token_id)
     return ids
+
+
+def released_slots(segments: Sequence[str], images: int, *, slots: int) -> tuple[list[str], int]:
+    """The released code's splice of a prompt with more placeholders than images (``empty_slots=true``).
+
+    The authors give every sample ``slots`` (four) image slots, the unused ones all zero (zero pixels after
+    CLIP normalisation, a zero VAE latent), run all of them through the encoders, and zip the first
+    segments with the slots, then append the last segment: with n placeholders, the first min(n, slots)
+    slots are spliced, images first, then empty slots; with more than ``slots`` placeholders the text
+    between the slots-th and the last placeholder is dropped, the last segment (with its EOS) is kept.
+    Returns the segments that are spliced and how many empty slots follow the images.
+    """
+    placeholders = len(segments) - 1
+    if not 0 <= images <= min(placeholders, slots):
+        raise ValueError(f"{images} image(s) cannot fill the slots of a prompt with {placeholders} placeholder(s) and "
+                         f"{slots} slots; give at most one image per placeholder and at most {slots} images")
+    kept = list(segments) if placeholders <= slots else [*segments[:slots], segments[-1]]
+    return kept, min(placeholders, slots) - images
 
 
 def _count(n: int, singular: str, plural: str) -> str:

@@ -21,6 +21,7 @@ MAX_WORDS = 88
 _PUNCTUATION = re.compile(r"([.!\"()*#:;~])")
 _WHITESPACE_RUN = re.compile(r"\s{2,}")
 _PLACEHOLDER_PATTERN = re.compile(re.escape(PLACEHOLDER), flags=re.IGNORECASE)
+_SPACED_PLACEHOLDER = re.compile(rf"\s*{re.escape(PLACEHOLDER)}\s*", flags=re.IGNORECASE)
 
 SUBJECT_PREFIX = (
     "Follow the text instruction to generate an image with the given objects' images, "
@@ -68,6 +69,18 @@ def subject_prompt(instruction: str) -> str:
     """
     _require_text("subject_prompt", instruction)
     return process_caption(SUBJECT_PREFIX + instruction)
+
+
+def authors_placeholder_spacing(instruction: str) -> str:
+    """The instruction as the authors write subject and MIGEBench instructions: no whitespace around a
+    placeholder (``"a <imagehere> in the jungle"`` → ``"a<imagehere>in the jungle"``).
+
+    It matters twice: each segment is tokenized alone, and a segment's trailing space is a token of its
+    own (:mod:`mige_model.t5_tokens`), so ``"a "`` and ``"a"`` give different ids; and the 88-word cut
+    counts ``a<imagehere>in`` as one word, as theirs does.
+    """
+    _require_text("authors_placeholder_spacing", instruction)
+    return _SPACED_PLACEHOLDER.sub(PLACEHOLDER, instruction)
 
 
 def edit_prompt(instruction: str, *, global_edit: bool) -> str:

@@ -57,15 +57,53 @@ def bert_tokenizer():
     return BertTokenizer(vocab={t: i for i, t in enumerate(tokens)})
 
 
-def t5_tokenizer(extra_ids: int = 0):
-    """A ``T5Tokenizer`` (Unigram) whose pieces are :data:`WORDS` and single characters; ids 0/1/2 = pad/eos/unk."""
-    from transformers import T5Tokenizer
-
+def t5_pieces() -> list[tuple[str, float]]:
+    """The tiny T5 vocabulary: pad/eos/unk (ids 0/1/2), "▁" + each of :data:`WORDS`, single characters, "▁"."""
     pieces = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)]
     pieces += [("▁" + w, -2.0) for w in WORDS]
     pieces += [(c, -5.0) for c in string.ascii_letters + string.digits + string.punctuation]
     pieces += [("▁", -3.0)]
-    return T5Tokenizer(vocab=pieces, extra_ids=extra_ids)
+    return pieces
+
+
+def t5_tokenizer(extra_ids: int = 0):
+    """A ``T5Tokenizer`` (Unigram) over :func:`t5_pieces`."""
+    from transformers import T5Tokenizer
+
+    return T5Tokenizer(vocab=t5_pieces(), extra_ids=extra_ids)
+
+
+def t5_sentencepiece_folder(directory: Path) -> Path:
+    """``spiece.model`` over :func:`t5_pieces`, alone in ``directory``, as the released ``t5-v1_1-xxl/`` ships it.
+
+    The normalizer is sentencepiece's ``nmt_nfkc`` with its precompiled character map (T5's own rule),
+    taken from a throw-away training run of the installed ``sentencepiece``; the pieces are then replaced
+    by :func:`t5_pieces` (pad and eos as control pieces, unk as the unknown piece). Needs only
+    ``sentencepiece`` (and its protobuf module), so transformers 4.33 can read the very same file.
+    """
+    import io
+
+    import sentencepiece
+    from sentencepiece import sentencepiece_model_pb2
+
+    trained = io.BytesIO()
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter(WORDS), model_writer=trained, model_type="unigram", vocab_size=len(WORDS),
+        hard_vocab_limit=False, pad_id=0, eos_id=1, unk_id=2, bos_id=-1, minloglevel=2)
+    model = sentencepiece_model_pb2.ModelProto.FromString(trained.getvalue())
+    if model.normalizer_spec.name != "nmt_nfkc" or not model.normalizer_spec.precompiled_charsmap:
+        raise RuntimeError("sentencepiece did not produce its nmt_nfkc character map")
+    kinds = {"<pad>": model.SentencePiece.CONTROL, "</s>": model.SentencePiece.CONTROL,
+             "<unk>": model.SentencePiece.UNKNOWN}
+    del model.pieces[:]
+    for piece, score in t5_pieces():
+        model.pieces.add(piece=piece, score=score, type=kinds.get(piece, model.SentencePiece.NORMAL))
+    model.trainer_spec.vocab_size = len(model.pieces)
+    model.trainer_spec.ClearField("input")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "spiece.model").write_bytes(model.SerializeToString())
+    return directory
 
 
 def save(tokenizer, directory: Path) -> Path:

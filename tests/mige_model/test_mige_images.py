@@ -63,3 +63,52 @@ def test_vae_view_pad_letterboxes_like_the_released_subject_script(size, resized
     assert torch.equal(vae_view(square, 64, fit="pad"), vae_view(square, 64))  # no resampling at the size
     with pytest.raises(ValueError, match="fit must be 'crop' or 'pad', got 'stretch'"):
         vae_view(image, 64, fit="stretch")
+
+
+# --- pinned to the released scripts' numbers ------------------------------------------------------
+# MIGE's views reuse mige-eval's CLIP statistics and crop geometry (mige_eval.metrics); these tests hold
+# the released scripts' own numbers as literals, so a change made there for the metrics fails here
+# instead of silently changing MIGE's inputs.
+
+#: BLIP's eval processor (``BlipImageEvalProcessor``): CLIP's mean and std.
+BLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+BLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+def test_qformer_view_at_224_uses_blip_statistics():
+    image = photo((640, 480), seed=3)
+    squashed = np.asarray(image.resize((224, 224), Image.Resampling.BICUBIC), np.float64) / 255.0
+    expected = ((squashed - np.array(BLIP_MEAN)) / np.array(BLIP_STD)).transpose(2, 0, 1)
+    assert torch.allclose(qformer_view(image, 224).double(), torch.from_numpy(expected), atol=1e-5)
+    white = qformer_view(Image.new("RGB", (50, 70), (255, 255, 255)), 224)
+    assert white.shape == (3, 224, 224)
+    assert [round(float(white[c, 0, 0]), 5) for c in range(3)] == [1.93034, 2.07488, 2.1459]  # (1 − m) / s
+
+
+@pytest.mark.parametrize("size, resized, box", [
+    ((640, 480), (682, 512), (85, 0, 597, 512)),   # Resize(512): long side int(512·640/480) = 682; left round(85.0)
+    ((480, 640), (512, 682), (0, 85, 512, 597)),
+    ((515, 512), None, (2, 0, 514, 512)),          # short side already 512: no resampling; left round(1.5) = 2
+    ((513, 512), None, (0, 0, 512, 512)),          # left round(0.5) = 0 (Python rounds half to even)
+])
+def test_vae_view_at_512_is_resize_then_centre_crop(size, resized, box):
+    """``T.Resize(512)`` (bilinear) + ``T.CenterCrop(512)`` of the edit and MIGEBench scripts."""
+    image = photo(size, seed=4)
+    scaled = image if resized is None else image.resize(resized, Image.Resampling.BILINEAR)
+    pixels = np.asarray(scaled.crop(box), np.float64) / 255.0 * 2 - 1
+    assert torch.allclose(vae_view(image, 512).double(), torch.from_numpy(pixels.transpose(2, 0, 1)), atol=1e-6)
+
+
+@pytest.mark.parametrize("size, resized, offset", [
+    ((640, 480), (512, 384), (0, 64)),    # resize_with_padding: short side int(512·480/640) = 384, top 64
+    ((480, 640), (384, 512), (64, 0)),
+    ((500, 333), (512, 340), (0, 86)),    # int(340.99) = 340, top (512 − 340) // 2 = 86
+])
+def test_vae_view_at_512_letterboxes_like_resize_with_padding(size, resized, offset):
+    """The subject script's ``resize_with_padding(img, 512)``: bicubic, black borders, left/top floor."""
+    image = photo(size, seed=5)
+    inner = np.asarray(image.resize(resized, Image.Resampling.BICUBIC), np.float64) / 255.0 * 2 - 1
+    expected = -np.ones((512, 512, 3))
+    expected[offset[1]:offset[1] + resized[1], offset[0]:offset[0] + resized[0]] = inner
+    assert torch.allclose(vae_view(image, 512, fit="pad").double(), torch.from_numpy(expected.transpose(2, 0, 1)),
+                          atol=1e-6)

@@ -15,6 +15,7 @@ from mige_eval.types import Request
 from mige_model import sampler
 from mige_model.adapter import MIGEAdapter
 from mige_model.pipeline import MIGEPipeline, build_prompt
+from mige_model.text import process_caption
 from tiny_mige import save_tiny_released
 
 STEPS = 3
@@ -314,3 +315,118 @@ def test_surplus_placeholders_get_empty_slots_only_when_asked(pipe, monkeypatch)
     assert not seen["pixels"][1].any() and not seen["latents"][1].any() and seen["pixels"][0].any()
     with pytest.raises(ValueError, match="the prompt has 1 <imagehere> placeholder"):
         pipe("add <imagehere>", [picture(1), picture(2)], picture(2), task="subject_add", steps=1, empty_slots=True)
+
+
+def test_more_than_four_placeholders_splice_as_the_released_code_with_empty_slots(pipe, monkeypatch):
+    """Five placeholders, one image: slots 1-4 spliced (one image, three empty), text up to the fourth
+    placeholder, then the last segment; the text between the fourth and the fifth is dropped."""
+    import mige_model.pipeline as pipeline_module
+
+    instruction = "a<imagehere>b<imagehere>c<imagehere>dog<imagehere>cat<imagehere>snow"
+    with pytest.raises(ValueError, match=r"the prompt has 5 <imagehere> placeholder\(s\) but 1 image\(s\) were given.*"
+                                         r"or empty_slots=true"):
+        pipe(instruction, [picture(60)], steps=1)
+    seen = {}
+    real_tokens, real_ids = type(pipe.module).image_tokens, pipeline_module.tokenize_segments
+
+    def tokens_spy(self, pixels, latents, **kwargs):
+        seen["pixels"] = pixels.clone()
+        return real_tokens(self, pixels, latents, **kwargs)
+
+    def ids_spy(tokenizer, segments):
+        seen["segments"] = list(segments)
+        return real_ids(tokenizer, segments)
+
+    monkeypatch.setattr(type(pipe.module), "image_tokens", tokens_spy)
+    monkeypatch.setattr(pipeline_module, "tokenize_segments", ids_spy)
+    pipe(instruction, [picture(60)], steps=1, empty_slots=True)
+    assert seen["segments"] == ["follow the text instruction to generate an image with the given objects' images, "
+                                "preserving the subject's identity a", "b", "c", "dog", "snow"]
+    assert seen["pixels"].shape[0] == 4 and seen["pixels"][0].any() and not seen["pixels"][1:].any()
+
+
+def test_the_qformer_reads_bf16_rounded_image_features_in_fp32_mode(pipe, monkeypatch):
+    seen = {}
+    real_forward = type(pipe.module.Qformer).forward
+
+    def spy(self, query_embeds, image_embeds):
+        seen["input"] = image_embeds.clone()
+        return real_forward(self, query_embeds, image_embeds)
+
+    monkeypatch.setattr(type(pipe.module.Qformer), "forward", spy)
+    photo = picture(70)
+    pipe("a<imagehere>", [photo], steps=1)
+    from mige_model.images import qformer_view
+
+    with torch.no_grad():
+        features = pipe.module.ln_vision(pipe.module.visual_encoder(qformer_view(photo, 28)[None]))
+    assert pipe.dtype == torch.float32 and seen["input"].dtype == torch.float32
+    assert torch.equal(seen["input"], features.to(torch.bfloat16).float())
+    assert not torch.equal(seen["input"], features)  # the rounding is there to see
+
+
+def test_dreambench_reaches_mige_in_the_authors_spelling(released, dreambench_root, monkeypatch):
+    """The real prompts file, through the DreamBench loader: ``"a <imagehere> in the jungle"`` for every
+    other adapter, ``"a<imagehere>in the jungle"`` (their example file's form) for MIGE."""
+    import re
+
+    from mige_eval.benchmarks.dreambench import DreamBench
+    from mige_model.text import SUBJECT_PREFIX
+
+    samples = list(DreamBench(DreamBench.builtin_card(), data=dreambench_root).samples())
+    templates = re.findall(r"'(.*)'\.format\(unique_token, class_token\)",
+                           (dreambench_root / "prompts_and_classes.txt").read_text())
+    authors = {re.sub(r"\s*\{0\} \{1\}\s*", "<imagehere>", t) for t in templates}
+    assert "a<imagehere>in the jungle" in authors and "a cube shaped<imagehere>" in authors
+    assert {s.instruction for s in samples} == {t.replace("{0} {1}", "<imagehere>") for t in templates}
+
+    adapter = MIGEAdapter(model_id=str(released), device="cpu")
+    pipe = adapter.pipeline()
+    jobs = []
+    monkeypatch.setattr(pipe, "generate", lambda chunk, batch_size: (jobs.extend(chunk), [picture(0)] * len(chunk))[1])
+    photo = picture(1)
+    adapter.generate([request(s.id, s.task, 0, instruction=s.instruction, instruction_images=[photo]) for s in samples])
+    assert len(jobs) == 750
+    for sample, job in zip(samples, jobs):
+        written = re.sub(r"\s*<imagehere>\s*", "<imagehere>", sample.instruction)
+        assert written in authors and job.prompt == process_caption(SUBJECT_PREFIX + written)
+        assert job.segments == job.prompt.split("<imagehere>")
+    assert jobs[0].segments[1] == "in the jungle"
+
+
+def test_the_88_word_cut_counts_words_as_the_authors_do():
+    """The authors' spelling makes ``a<imagehere>in`` one word: the same cut as theirs, not three words less."""
+    from mige_model.text import authors_placeholder_spacing, subject_prompt
+
+    long = "a <imagehere> in " + " ".join(f"w{i}" for i in range(100))
+    prompt = subject_prompt(authors_placeholder_spacing(long))
+    words = prompt.split(" ")
+    # 17 words of prefix, "a<imagehere>in", then w0 … w69.
+    assert len(words) == 88 and words[17] == "a<imagehere>in" and words[-1] == "w69"
+    assert subject_prompt(long).split(" ")[-1] == "w67"  # the readable form would lose two more words
+
+
+def test_adapter_options_for_speed_and_the_code_version(released):
+    adapter = MIGEAdapter(model_id=str(released), device="cpu", batch_size=4)
+    config = adapter.config()
+    assert config["code_version"] == 2 and config["batch_size"] == 4
+    assert "offload_text_encoder" not in config  # where T5 lives changes no pixel
+    assert MIGEAdapter(model_id=str(released)).offload_text_encoder == "auto"
+    assert MIGEAdapter(model_id=str(released), offload_text_encoder=False).offload_text_encoder is False
+    with pytest.raises(ValueError, match="batch_size must be a positive integer, got 0"):
+        MIGEAdapter(model_id=str(released), batch_size=0)
+    with pytest.raises(ValueError, match="offload_text_encoder must be true or false, got 'sometimes'"):
+        MIGEAdapter(model_id=str(released), offload_text_encoder="sometimes")
+
+
+def test_a_refused_request_fails_before_anything_is_computed(released, monkeypatch):
+    """The runner then retries the chunk one request at a time: the good ones still get their images."""
+    adapter = MIGEAdapter(model_id=str(released), device="cpu", steps=1)
+    pipe = adapter.pipeline()
+    calls = []
+    monkeypatch.setattr(type(pipe), "encode", lambda self, jobs: calls.append(jobs))
+    good = request("good", "subject", 1, instruction="a <imagehere>", instruction_images=[picture(1)])
+    bad = request("bad", "subject", 2, instruction="a <imagehere> and <imagehere>", instruction_images=[picture(1)])
+    with pytest.raises(ValueError, match=r"sample bad: subject: the prompt has 2 <imagehere> placeholder\(s\)"):
+        adapter.generate([good, bad])
+    assert calls == []

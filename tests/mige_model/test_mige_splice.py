@@ -5,7 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from mige_model.splice import splice, splice_batch, tokenize_segments
+from mige_model.splice import released_slots, splice, splice_batch, tokenize_segments
+from mige_model.t5_tokens import LegacyT5Tokenizer
 
 DIM, QUERIES = 6, 3
 
@@ -15,6 +16,11 @@ def tokenizer():
     from tiny_tokenizers import t5_tokenizer
 
     return t5_tokenizer()
+
+
+@pytest.fixture(scope="module")
+def legacy(tokenizer) -> LegacyT5Tokenizer:
+    return LegacyT5Tokenizer(tokenizer)
 
 
 @pytest.fixture
@@ -44,21 +50,19 @@ def check(out, mask, expected_rows, embed, max_tokens):
     assert mask.tolist() == [1] * used + [0] * (max_tokens - used)
 
 
-def test_tokenize_segments_adds_eos_to_the_last_segment_only(tokenizer):
-    ids = tokenize_segments(tokenizer, ["follow the instruction", " and ", ""])
+def test_tokenize_segments_adds_eos_to_the_last_segment_only(tokenizer, legacy):
+    ids = tokenize_segments(legacy, ["follow the instruction", " and", ""])
     piece = tokenizer.convert_tokens_to_ids
     assert ids == [[piece("▁follow"), piece("▁the"), piece("▁instruction")], [piece("▁and")], [1]]
     assert tokenizer.eos_token_id == 1
-    assert tokenize_segments(tokenizer, ["a dog"]) == [[piece("▁a"), piece("▁dog"), 1]]
+    assert tokenize_segments(legacy, ["a dog"]) == [[piece("▁a"), piece("▁dog"), 1]]
 
 
-def test_tokenize_segments_bad_inputs(tokenizer):
-    from tiny_tokenizers import bert_tokenizer
-
+def test_tokenize_segments_bad_inputs(tokenizer, legacy):
     with pytest.raises(ValueError, match="at least one text segment"):
-        tokenize_segments(tokenizer, [])
-    with pytest.raises(ValueError, match="BertTokenizer has no EOS token; use the T5 tokenizer"):
-        tokenize_segments(bert_tokenizer(), ["a dog"])
+        tokenize_segments(legacy, [])
+    with pytest.raises(TypeError, match="expected a LegacyT5Tokenizer .* got T5Tokenizer; wrap the T5 tokenizer"):
+        tokenize_segments(tokenizer, ["a dog"])
 
 
 def test_text_before_between_and_after(embed):
@@ -148,9 +152,9 @@ def test_splice_batch_bad_inputs(embed):
         splice_batch([[[1]], [[2], [1]]], [torch.zeros(0, QUERIES, DIM)] * 2, embed)
 
 
-def test_tokenised_prompt_end_to_end(tokenizer, embed):
+def test_tokenised_prompt_end_to_end(tokenizer, legacy, embed):
     big = nn.Embedding(len(tokenizer), DIM)
-    ids = tokenize_segments(tokenizer, ["a dog", " in the snow"])
+    ids = tokenize_segments(legacy, ["a dog", " in the snow"])
     blocks = images(1)
     out, mask = splice(ids, blocks, big, max_tokens=12)
     piece = tokenizer.convert_tokens_to_ids
@@ -161,14 +165,25 @@ def test_tokenised_prompt_end_to_end(tokenizer, embed):
     torch.testing.assert_close(out[9:].detach(), big.weight[0].detach().expand(3, DIM), rtol=0, atol=0)
 
 
-def test_placeholder_spacing_does_not_change_the_token_ids(tokenizer):
-    """The authors' DreamBench file writes "a<ImageHere>in the jungle", mige-eval "a <imagehere> in the
-    jungle": T5 drops a segment's trailing space and marks a word start with or without a leading one."""
-    from mige_model.text import split_at_placeholders, subject_prompt
+# --- the released code's splice of surplus placeholders (empty_slots=true) ---------------------------
 
-    def ids(instruction: str) -> list[list[int]]:
-        return tokenize_segments(tokenizer, split_at_placeholders(subject_prompt(instruction)))
 
-    assert ids("a <imagehere> in the jungle") == ids("a<ImageHere>in the jungle")
-    words = [tokenizer.convert_tokens_to_ids(piece) for piece in ("▁in", "▁the", "▁jungle")]
-    assert ids("a <imagehere> in the jungle")[1][:3] == words
+@pytest.mark.parametrize("segments, images, kept, empty", [
+    (["a", "b"], 1, ["a", "b"], 0),                                    # one placeholder, one image
+    (["change ", " so that the sky in ", " is pink"], 1, ["change ", " so that the sky in ", " is pink"], 1),
+    (["x", "y"], 0, ["x", "y"], 1),                                    # no image: the slot is empty
+    (["s0", "s1", "s2", "s3", "s4"], 2, ["s0", "s1", "s2", "s3", "s4"], 2),  # four placeholders, two images
+    # Five placeholders: the first four slots are spliced, then the LAST segment; s4 is dropped.
+    (["s0", "s1", "s2", "s3", "s4", "s5"], 4, ["s0", "s1", "s2", "s3", "s5"], 0),
+    (["s0", "s1", "s2", "s3", "s4", "s5", "s6"], 1, ["s0", "s1", "s2", "s3", "s6"], 3),
+])
+def test_released_slots_follow_the_authors_zip(segments, images, kept, empty):
+    """``zip(segments[:-1], four slots) + [segments[-1]]``, written out by hand for each case."""
+    assert released_slots(segments, images, slots=4) == (kept, empty)
+
+
+def test_released_slots_refuse_more_images_than_placeholders_or_slots():
+    with pytest.raises(ValueError, match=r"2 image\(s\) cannot fill the slots of a prompt with 1 placeholder"):
+        released_slots(["a", "b"], 2, slots=4)
+    with pytest.raises(ValueError, match="at most 4 images"):
+        released_slots(["a"] * 7, 5, slots=4)
