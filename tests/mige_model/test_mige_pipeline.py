@@ -253,8 +253,8 @@ def test_mige_runs_on_a_benchmark_through_the_cli(tmp_path, released, dreambench
     records = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
     assert [r["error"] for r in records] == [None, None]
     run = json.loads((out / "run.json").read_text())
-    assert run["model"] == "mige" and run["adapter_config"]["precision"] == "fp32"
-    assert run["adapter_config"]["settings"]["subject"]["steps"] == STEPS
+    assert run["model"] == "mige" and run["generation"]["adapter_config"]["precision"] == "fp32"
+    assert run["generation"]["adapter_config"]["settings"]["subject"]["steps"] == STEPS
 
 
 def test_each_task_takes_the_vae_view_of_its_released_script(pipe, monkeypatch):
