@@ -29,9 +29,10 @@ import functools
 import inspect
 from typing import Any
 
-from mige_eval.adapters.common import non_negative_float, positive_int, weights_hint
+from mige_eval.adapters.options import non_negative_float, positive_int
 from mige_eval.baselines._diffusers import DiffusersAdapter, split_placeholders
 from mige_eval.errors import MissingWeightsError
+from mige_eval.hub import weights_hint
 from mige_eval.types import PLACEHOLDER, Request
 
 #: The negative prompt of the authors' zero-shot example.

@@ -33,7 +33,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from mige_eval.adapters.common import non_negative_float, positive_int
+from mige_eval.adapters.options import non_negative_float, positive_int
 from mige_eval.baselines._diffusers import (
     DiffusersAdapter,
     plain_text,

@@ -24,7 +24,7 @@ from typing import Any
 
 from PIL import Image
 
-from mige_eval.adapters.common import flag, non_negative_float
+from mige_eval.adapters.options import flag, non_negative_float
 from mige_eval.baselines._diffusers import DiffusersAdapter, require_image, safety_checker_kwargs
 from mige_eval.types import Request
 

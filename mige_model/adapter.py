@@ -30,7 +30,8 @@ from typing import Any, Sequence
 
 from PIL import Image
 
-from mige_eval.adapters.common import choice, flag, non_negative_float, positive_int, resolve_device
+from mige_eval.adapters.options import choice, flag, non_negative_float, positive_int
+from mige_eval.runtime import resolve_device
 from mige_eval.types import TASKS, Adapter, Request
 
 NOISE_MODES = ("per-sample", "authors")
