@@ -20,6 +20,7 @@ from typing import Iterator
 from mige_eval.benchmarks.base import Benchmark, DataError, compare_counts
 from mige_eval.benchmarks.hubsplit import SplitTable
 from mige_eval.benchmarks.rows import Row, RowError
+from mige_eval.names import did_you_mean
 from mige_eval.types import BrokenSample, Sample
 
 INDEX_COLUMNS = ["instruction", "task", "idx", "input_caption", "output_caption"]
@@ -34,7 +35,7 @@ class EmuEdit(Benchmark):
         self.caption_filter = self.options.get("emu_caption_filter") or "none"
         if self.caption_filter not in CAPTION_FILTERS:
             raise DataError(f"emuedit: --emu-caption-filter {self.caption_filter!r} is not one of "
-                            f"{', '.join(CAPTION_FILTERS)}")
+                            f"{', '.join(CAPTION_FILTERS)}.{did_you_mean(self.caption_filter, CAPTION_FILTERS)}")
         self._stats: Counter[str] = Counter()
         self._tasks: Counter[str] = Counter()
 

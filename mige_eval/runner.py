@@ -25,6 +25,7 @@ from mige_eval.benchmarks.turns import generate_chained
 from mige_eval.images import ImageMemo, check_output, load_path
 from mige_eval.metrics import parse_metric_names
 from mige_eval.metrics.base import ScoringContext, ScoringOptions
+from mige_eval.names import did_you_mean
 from mige_eval.presets import BACKBONE_IDS, Presets
 from mige_eval.registry import ADAPTERS
 from mige_eval.scoring import Scorer
@@ -73,7 +74,7 @@ class RunResult:
 Progress = Callable[[str, int], Callable[[int], None]]
 
 
-def _no_progress(label: str, total: int) -> Callable[[int], None]:
+def no_progress(label: str, total: int) -> Callable[[int], None]:
     return lambda n: None
 
 
@@ -89,7 +90,7 @@ def build_adapter(model: str, model_args: dict[str, Any], device: str) -> tuple[
     if unknown and not accepts_any:
         raise RunError(
             f"adapter {cls.name or cls.__name__} has no option(s) {', '.join(unknown)}; "
-            f"its options are: {', '.join(known) or 'none'}"
+            f"its options are: {', '.join(known) or 'none'}.{did_you_mean(unknown[0], known)}"
         )
     kwargs = dict(model_args)
     if "device" in known and "device" not in kwargs:
@@ -276,7 +277,7 @@ class _Batch:
         return out
 
 
-def run(opts: RunOptions, progress: Progress = _no_progress, log: Callable[[str], None] = print) -> RunResult:
+def run(opts: RunOptions, progress: Progress = no_progress, log: Callable[[str], None] = print) -> RunResult:
     presets = Presets.from_names(opts.presets)
     bench = open_benchmark(opts.bench, data=opts.data, presets=presets, options=opts.bench_options)
     metric_names = parse_metric_names(opts.metrics, list(bench.card.default_metrics))

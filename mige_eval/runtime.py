@@ -11,6 +11,7 @@ import importlib
 from typing import Any
 
 from mige_eval.errors import MissingDependencyError
+from mige_eval.names import did_you_mean
 
 
 def require(module: str, *, extra: str, purpose: str) -> Any:
@@ -32,7 +33,8 @@ def resolve_device(device: str = "auto") -> str:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError(f"--device {device} was asked for, but torch sees no CUDA GPU; use --device cpu")
     if device.split(":")[0] not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N")
+        raise ValueError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N."
+                         f"{did_you_mean(device, ('auto', 'cpu', 'cuda', 'mps'))}")
     return device
 
 
@@ -45,7 +47,7 @@ def resolve_dtype(dtype: str, device: str) -> Any:
     if dtype == "auto":
         dtype = "fp16" if device.startswith("cuda") else "fp32"
     if dtype not in DTYPES:
-        raise ValueError(f"unknown dtype {dtype!r}: use auto, {', '.join(DTYPES)}")
+        raise ValueError(f"unknown dtype {dtype!r}: use auto, {', '.join(DTYPES)}.{did_you_mean(dtype, DTYPES)}")
     if dtype != "fp32" and not device.startswith("cuda"):
         raise ValueError(f"dtype {dtype} needs a CUDA device (got {device}); use dtype=fp32 on the CPU")
     return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[dtype]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from mige_eval.names import did_you_mean
+
 
 def positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -26,5 +28,5 @@ def flag(name: str, value: Any) -> bool:
 
 def choice(name: str, value: Any, choices: Sequence[str]) -> str:
     if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}.{did_you_mean(value, choices)}")
     return value

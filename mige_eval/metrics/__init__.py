@@ -4,8 +4,7 @@ Registered lazily by name, so listing them imports no model code.
 """
 from __future__ import annotations
 
-import difflib
-
+from mige_eval.names import did_you_mean
 from mige_eval.registry import import_spec
 
 METRICS: dict[str, str] = {
@@ -36,9 +35,7 @@ def parse_metric_names(text: str | None, default: list[str]) -> list[str]:
         if not name:
             continue
         if name not in METRICS:
-            close = difflib.get_close_matches(name, list(METRICS), n=2, cutoff=0.5)
-            hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
-            raise UnknownMetricError(f"unknown metric {name!r}.{hint} Known metrics: {', '.join(METRICS)}, or none")
+            raise UnknownMetricError(f"unknown metric {name!r}.{did_you_mean(name, METRICS)} Known metrics: {', '.join(METRICS)}, or none")
         if name not in names:
             names.append(name)
     return names
