@@ -64,6 +64,8 @@ def class_noun(request: Request) -> str:
 class BlipDiffusion(DiffusersAdapter):
     name = "blip-diffusion"
     tasks = frozenset({"subject"})
+    description = "BLIP-Diffusion (Li et al., NeurIPS 2023), zero-shot subject-driven, Salesforce/blipdiffusion"
+    license = "Apache-2.0 (model card)"
     pipeline_class = "BlipDiffusionPipeline"
     default_model_id = "Salesforce/blipdiffusion"
 

@@ -42,6 +42,8 @@ def edit_size(source_size: tuple[int, int], resolution: int) -> tuple[int, int]:
 class InstructPix2Pix(DiffusersAdapter):
     name = "instructpix2pix"
     tasks = frozenset({"edit"})
+    description = "InstructPix2Pix (Brooks et al., CVPR 2023), timbrooks/instruct-pix2pix via diffusers"
+    license = "MIT (model card)"
     pipeline_class = "StableDiffusionInstructPix2PixPipeline"
     default_model_id = "timbrooks/instruct-pix2pix"
 

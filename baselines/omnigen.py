@@ -58,6 +58,8 @@ def omnigen_prompt(instruction: str) -> str:
 class OmniGen(DiffusersAdapter):
     name = "omnigen"
     tasks = frozenset(TASKS)
+    description = "OmniGen v1 (Xiao et al., 2024), Shitao/OmniGen-v1-diffusers via diffusers"
+    license = "MIT (model card)"
     pipeline_class = "OmniGenPipeline"
     default_model_id = "Shitao/OmniGen-v1-diffusers"
     size_multiple = 16

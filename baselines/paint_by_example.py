@@ -60,6 +60,8 @@ def subject_photo(request: Request) -> Image.Image:
 class PaintByExample(DiffusersAdapter):
     name = "paint-by-example"
     tasks = frozenset({"subject_add", "subject_replace"})
+    description = "Paint by Example (Yang et al., CVPR 2023): repaints the mask with the example photo's object"
+    license = "CreativeML OpenRAIL-M (model card)"
     pipeline_class = "PaintByExamplePipeline"
     default_model_id = "Fantasy-Studio/Paint-by-Example"
 

@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Iterator
 
-from mige_eval.benchmarks.base import Benchmark, DataError, compare_counts
+from mige_eval.benchmarks.base import Benchmark, DataError, compare_counts, data_option
 from mige_eval.images import IMAGE_SUFFIXES, ImageRef
 from mige_eval.types import PLACEHOLDER, BrokenSample, Sample
 
@@ -68,7 +68,8 @@ class DreamBench(Benchmark):
         root = self.root
         prompts_path = self.file(PROMPTS_FILE, what="prompt file")
         if not prompts_path.is_file():
-            raise DataError(f"dreambench: {prompts_path} is missing; --data must be the DreamBooth 'dataset' folder")
+            raise DataError(f"dreambench: {prompts_path} is missing; {data_option(self.name)} must be the DreamBooth "
+                            "'dataset' folder")
         classes, object_templates, live_templates = parse_prompts_file(
             prompts_path.read_text(encoding="utf-8"), str(prompts_path)
         )

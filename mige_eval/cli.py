@@ -9,12 +9,82 @@ from typing import Callable, Iterator, List, Optional
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from mige_eval import __version__
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+#: Commands defined outside mige_eval, imported only when they run (``--help`` and ``list`` import none of
+#: them): name → (``module:function``, the one-line help that ``mige-eval --help`` shows).
+EXTRA_COMMANDS: dict[str, tuple[str, str]] = {
+    "convert-mige": ("mige_model.commands:convert_mige",
+                     "Check MIGE's weights strictly and write them as safetensors (no pickle at load time)."),
+}
+
+
+def _show_flags_as_flags(command: typer.core.click.Command, ctx: typer.Context) -> None:
+    """typer's help prints a ``<bool>`` type beside every flag; an empty metavar shows flags as flags."""
+    for param in [*command.params, command.get_help_option(ctx)]:
+        if param is not None and getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+
+
+class _ExtraCommand(typer.core.TyperCommand):
+    """A command of :data:`EXTRA_COMMANDS`: listed by its one-line help, its module imported when it runs."""
+
+    def __init__(self, name: str, target: str, summary: str):
+        super().__init__(name, help=summary)
+        self.target = target
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        from mige_eval.registry import import_spec
+
+        single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+        single.command(self.name)(import_spec(self.target, what=f"command {self.name!r}"))
+        command = typer.main.get_command(single)
+        if parent is not None:
+            _show_flags_as_flags(command, parent)
+        return command.make_context(info_name, args, parent=parent, **extra)
+
+
+class _Commands(typer.core.TyperGroup):
+    """``mige-eval``: the commands below and :data:`EXTRA_COMMANDS`; flags shown as flags."""
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:
+        return [*super().list_commands(ctx), *EXTRA_COMMANDS]
+
+    def get_command(self, ctx: typer.Context, name: str):
+        command = super().get_command(ctx, name)
+        if command is None and name in EXTRA_COMMANDS:
+            command = _ExtraCommand(name, *EXTRA_COMMANDS[name])
+        if command is not None:
+            _show_flags_as_flags(command, ctx)
+        return command
+
+    def get_params(self, ctx: typer.Context):
+        _show_flags_as_flags(self, ctx)
+        return super().get_params(ctx)
+
+
+app = typer.Typer(cls=_Commands, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  context_settings={"help_option_names": ["-h", "--help"]},
                   help="Benchmarks for multimodal instruction-based image generation and editing.")
 err = Console(stderr=True)
+
+
+def say(label: str, message: object, style: str = "bold red") -> None:
+    """``label: message`` on stderr; the message is printed as it is, never read as Rich markup."""
+    err.print(Text.assemble((f"{label}:", style), " ", str(message)), soft_wrap=True, highlight=False)
+
+
+def renamed(value, old_value, *, new: str, old: str):
+    """The value of an option given by its current spelling ``new``, else by its old spelling ``old``
+    (kept, hidden, for one release), with a deprecation note on stderr."""
+    if old_value is None or old_value == []:
+        return value
+    if value is not None and value != []:
+        raise typer.BadParameter(f"{old} is the old spelling of {new}: give {new} alone", param_hint=old)
+    say("warning", f"{old} is deprecated and will be removed in the next release; use {new}", style="bold yellow")
+    return old_value
 
 # Options shared by run, score and reproduce.
 DataOpt = typer.Option(None, "--data", help="Local copy of the benchmark in its published layout.")
@@ -65,7 +135,7 @@ def user_errors() -> Iterator[None]:
         raise
     except (UnknownNameError, UnknownMetricError, MissingWeightsError, MissingDependencyError,
             ValueError, RuntimeError, FileNotFoundError) as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+        say("error", exc)
         raise typer.Exit(2) from None
 
 
@@ -75,7 +145,7 @@ def make_progress(quiet: bool) -> tuple[Callable, Callable[[], None]]:
         return (lambda label, total: (lambda n: None)), (lambda: None)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    bar = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TimeRemainingColumn(), console=err, transient=False)
 
     def factory(label: str, total: int):
@@ -91,7 +161,7 @@ def _run(opts, quiet: bool) -> None:
 
     factory, stop = make_progress(quiet)
     try:
-        result = run(opts, progress=factory, log=lambda m: err.print(f"[yellow]{m}[/]", highlight=False))
+        result = run(opts, progress=factory, log=lambda m: err.print(m, style="yellow", markup=False, highlight=False))
     finally:
         stop()
     s = result.summary
@@ -178,18 +248,14 @@ def _bench_dir_name(bench: str) -> str:
 
 @app.command("list")
 def list_(what: Optional[str] = typer.Argument(None, help="benches, models or metrics (default: all).")) -> None:
-    """List the known benchmarks, models (adapters) and metrics; imports no model code."""
-    from mige_eval.metrics import METRICS
-    from mige_eval.registry import ADAPTERS, BENCHMARKS
+    """List the benchmarks and models, each with what it is, its tasks and licence, and the metrics."""
+    with user_errors():
+        from mige_eval import catalog
+        from mige_eval.names import did_you_mean
 
-    groups = {"benches": BENCHMARKS.names, "models": ADAPTERS.names, "metrics": lambda: list(METRICS)}
-    if what is not None and what not in groups:
-        err.print(f"[bold red]error:[/] unknown list {what!r}: use benches, models or metrics")
-        raise typer.Exit(2)
-    for key in [what] if what else list(groups):
-        print(f"{key}:")
-        for item in groups[key]():
-            print(f"  {item}")
+        if what is not None and what not in catalog.GROUPS:
+            raise ValueError(f"unknown list {what!r}: use {', '.join(catalog.GROUPS)}.{did_you_mean(what, catalog.GROUPS)}")
+        sys.stdout.write(catalog.render([what] if what else list(catalog.GROUPS)))
 
 
 @app.command()
@@ -199,11 +265,14 @@ def report(
     table: Optional[str] = typer.Option(None, "--table", help="Paper table 1, 2, 3a or 3b (3: both 3a and 3b); "
                                                               "default: every table the runs belong to."),
     published: bool = typer.Option(True, "--published/--no-published", help="Show the paper's rows beside the runs."),
-    output: Optional[Path] = typer.Option(None, "--output", help="Write to this file (html: this folder), not stdout."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write to this file (html: this folder), not stdout."),
+    output: Optional[Path] = typer.Option(None, "--output", hidden=True, help="Old spelling of --out."),
 ) -> None:
     """The paper's tables from run directories beside the published numbers (never recomputes a score)."""
     with user_errors():
         from mige_eval.report.render import render
+
+        output = renamed(out, output, new="--out", old="--output")
 
         result = render(runs or [Path("results/runs")], fmt, table, published, output)
         if output is None:
@@ -212,7 +281,7 @@ def report(
             print(result.text.strip() if fmt == "html" else f"wrote {output}")
         if output is not None or fmt == "csv":  # otherwise the notes are part of the text already
             for note in result.notes:
-                err.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)
+                say("note", note, style="")
 
 
 @app.command()
@@ -222,8 +291,9 @@ def reproduce(
                                                                 "methods that have an adapter)."),
     data_root: Optional[Path] = typer.Option(None, "--data-root", help="Folder with one dataset folder per "
                                                                        "benchmark: DIR/emuedit, DIR/dreambench, ..."),
-    results: Path = typer.Option(Path("results"), "--results", help="Runs go to RESULTS/runs/<bench>/<model>, "
-                                                                    "tables to RESULTS/reports/table-N/."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Runs go to OUT/runs/<bench>/<model>, tables to "
+                                                           "OUT/reports/table-N/ (default: results)."),
+    results: Optional[Path] = typer.Option(None, "--results", hidden=True, help="Old spelling of --out."),
     limit: Optional[int] = LimitOpt, seed: int = SeedOpt, device: str = DeviceOpt, batch_size: int = BatchOpt,
     preset: List[str] = PresetOpt, clip_model: Optional[str] = ClipOpt, dino_model: Optional[str] = DinoOpt,
     detector_model: Optional[str] = DetectorOpt, sam_model: Optional[str] = SamOpt,
@@ -234,6 +304,7 @@ def reproduce(
     with user_errors():
         from mige_eval.reproduce import reproduce as reproduce_table
 
+        results = renamed(out, results, new="--out", old="--results") or Path("results")
         factory, stop = make_progress(quiet)
         try:
             result = reproduce_table(
@@ -247,28 +318,31 @@ def reproduce(
             stop()
         for fmt, path in result.outputs.items():
             print(f"{fmt}: {path}")
-        for note in result.notes:
-            print(f"  note: {note}")
-        raise typer.Exit(result.exit_code)
+        raise typer.Exit(result.exit_code)  # every note was logged once, as it happened
 
 
 @app.command()
 def download(
     bench: Optional[str] = typer.Option(None, "--bench", help="Fetch this benchmark's data."),
-    to: Optional[Path] = typer.Option(None, "--to", help="Where to put the benchmark (default: its data folder)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Where to put the benchmark (default: its data folder)."),
+    to: Optional[Path] = typer.Option(None, "--to", hidden=True, help="Old spelling of --out."),
     backbones: bool = typer.Option(False, "--backbones", help="Fetch the metric backbones into the HF cache."),
-    model: List[str] = typer.Option([], "--model", help="With --backbones: these ids instead of the defaults."),
+    backbone: List[str] = typer.Option([], "--backbone", help="With --backbones: this hub id (id@revision) instead "
+                                                              "of the defaults; repeatable."),
+    model: List[str] = typer.Option([], "--model", hidden=True, help="Old spelling of --backbone."),
     grounding: bool = typer.Option(False, "--grounding", help="With --backbones: also GroundingDINO Swin-B and "
                                                               "SAM ViT-H for subject_dino / subject_clip_i."),
 ) -> None:
     """Fetch a benchmark or the metric backbones for later offline use."""
     with user_errors():
+        out = renamed(out, to, new="--out", old="--to")
+        backbone = renamed(backbone, model, new="--backbone", old="--model")
         if not bench and not backbones:
             raise ValueError("say what to fetch: --bench NAME and/or --backbones")
         if backbones:
             from mige_eval.metrics.backbones import download_backbones
 
-            for path in download_backbones(model):
+            for path in download_backbones(backbone):
                 print(f"backbone: {path}")
             if grounding:
                 from mige_eval.metrics.grounding import download_grounding
@@ -278,7 +352,7 @@ def download(
         if bench:
             from mige_eval.benchmarks.open import open_benchmark
 
-            print(f"{bench}: {open_benchmark(bench).download(to)}")
+            print(f"{bench}: {open_benchmark(bench).download(out)}")
 
 
 @app.command()
@@ -300,26 +374,6 @@ def verify(
             raise typer.Exit(1)
 
 
-@app.command("convert-mige")
-def convert_mige(
-    src: str = typer.Argument(..., help="MIGE weights: hub id (e.g. EurekaTian/MIGE) or local folder, either layout."),
-    dst: Path = typer.Argument(..., help="New (or empty) folder for the converted safetensors layout."),
-    revision: Optional[str] = typer.Option(None, "--revision", help="Hub revision (branch, tag or commit) of SRC."),
-) -> None:
-    """Check MIGE's weights strictly and write them as safetensors (no pickle at load time)."""
-    with user_errors():
-        from mige_model.checkpoint import convert
-        from mige_model.layout import read_json
-
-        out = convert(src, dst, revision=revision)
-        record = read_json(out / "conversion.json")
-        print(f"converted {src} ({record['source']['layout']} layout) → {out}")
-        for part, files in record["parts"].items():
-            print(f"  {part}: {', '.join(files)}")
-        if record["ignored"]:
-            print(f"  ignored {len(record['ignored'])} known-unused key(s), e.g. {record['ignored'][0]}")
-
-
 def version_callback(value: bool) -> None:
     if value:
         print(f"mige-eval {__version__}")
@@ -327,7 +381,8 @@ def version_callback(value: bool) -> None:
 
 
 @app.callback()
-def _root(version: bool = typer.Option(False, "--version", callback=version_callback, is_eager=True)) -> None:
+def _root(version: bool = typer.Option(False, "--version", callback=version_callback, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
     """mige-eval: generate → score → report."""
 
 

@@ -40,6 +40,8 @@ NOISE_MODES = ("per-sample", "authors")
 class MIGEAdapter(Adapter):
     name = "mige"
     tasks = frozenset(TASKS)
+    description = "MIGE (ACM MM 2025): our re-implementation of its inference, the authors' EurekaTian/MIGE weights"
+    license = "see the EurekaTian/MIGE model card"
 
     def __init__(self, *, model_id: str = "EurekaTian/MIGE", revision: str | None = None, device: str = "auto",
                  precision: str | None = None, steps: int | None = None, text_scale: float | None = None,

@@ -19,6 +19,8 @@ from mige_eval.types import TASKS, Adapter, Request
 class Folder(Adapter):
     name = "folder"
     tasks = frozenset(TASKS)
+    description = "Images made elsewhere: DIR/<sample id>.png, .jpg or .webp (mige-eval score --images DIR)"
+    license = "none (no weights)"
 
     def __init__(self, *, images: str | Path):
         self.images = Path(images).expanduser()
