@@ -7,6 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from require_all import pytest_make_collect_report, pytest_runtest_makereport  # noqa: F401 - pytest hooks
+
 REPO = Path(__file__).resolve().parents[1]
 #: The project's read-only shared folder (real DreamBench, published tables). A user's clone has
 #: none; point MIGE_EVAL_SHARED at a copy, or the tests that need it are skipped.
