@@ -24,7 +24,8 @@ import contextlib
 import importlib
 import re
 import warnings
-from typing import Any, ClassVar, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any, ClassVar
 
 from PIL import Image
 

@@ -9,15 +9,16 @@ from __future__ import annotations
 import abc
 import contextlib
 import os
+from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Iterator
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import yaml
 
-from mige_eval.presets import Presets
 from mige_eval.images import ImageRef
+from mige_eval.presets import Presets
 from mige_eval.types import TASKS, BrokenSample, Sample
 
 if TYPE_CHECKING:

@@ -14,8 +14,8 @@ identifier and class tokens. Each sample is one (subject, prompt) pair:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from mige_eval.benchmarks.base import Benchmark, DataError, compare_counts, data_option
 from mige_eval.images import IMAGE_SUFFIXES, ImageRef

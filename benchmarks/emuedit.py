@@ -15,7 +15,7 @@ from every metric; :meth:`EmuEdit.notes` tells the summary how many rows that co
 from __future__ import annotations
 
 from collections import Counter
-from typing import Iterator
+from collections.abc import Iterator
 
 from mige_eval.benchmarks.base import Benchmark, DataError, compare_counts
 from mige_eval.benchmarks.hubsplit import SplitTable

@@ -4,8 +4,8 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional
 
 import typer
 from rich.console import Console
@@ -108,7 +108,7 @@ QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bars; log line
 EmuFilterOpt = typer.Option(None, "--emu-caption-filter", help="emuedit: none (default) or identical.")
 
 
-def parse_model_args(pairs: List[str]) -> dict:
+def parse_model_args(pairs: list[str]) -> dict:
     """``key=value`` pairs; values are JSON when they parse as JSON (numbers, booleans), else strings."""
     out = {}
     for pair in pairs:
@@ -143,10 +143,17 @@ def make_progress(quiet: bool) -> tuple[Callable, Callable[[], None]]:
     """A progress factory for the runner, and a function that stops the display."""
     if quiet:
         return (lambda label, total: (lambda n: None)), (lambda: None)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
-    bar = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   TimeRemainingColumn(), console=err, transient=False)
+    bar = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=False)
 
     def factory(label: str, total: int):
         bar.start()
@@ -182,7 +189,7 @@ def _scoring(device, batch_size, clip_model, dino_model, detector_model, sam_mod
                           cache_dir=Path(cache_dir) if cache_dir else None, use_cache=not no_cache)
 
 
-def _bench_options(emu_caption_filter: Optional[str]) -> dict:
+def _bench_options(emu_caption_filter: str | None) -> dict:
     return {"emu_caption_filter": emu_caption_filter} if emu_caption_filter else {}
 
 
@@ -190,13 +197,13 @@ def _bench_options(emu_caption_filter: Optional[str]) -> dict:
 def run(
     bench: str = typer.Option(..., "--bench", help="Benchmark name, card file or module:Class."),
     model: str = typer.Option(..., "--model", help="Adapter name, path/to/file.py:Class or package.module:Class."),
-    model_arg: List[str] = typer.Option([], "--model-arg", help="Adapter option key=value; repeatable."),
-    data: Optional[Path] = DataOpt, out: Optional[Path] = OutOpt, limit: Optional[int] = LimitOpt,
-    metrics: Optional[str] = MetricsOpt, seed: int = SeedOpt, device: str = DeviceOpt, batch_size: int = BatchOpt,
-    shard: Optional[str] = ShardOpt, preset: List[str] = PresetOpt, clip_model: Optional[str] = ClipOpt,
-    dino_model: Optional[str] = DinoOpt, detector_model: Optional[str] = DetectorOpt, sam_model: Optional[str] = SamOpt,
-    cache_dir: Optional[Path] = CacheDirOpt, no_cache: bool = NoCacheOpt, overwrite: bool = OverwriteOpt,
-    quiet: bool = QuietOpt, emu_caption_filter: Optional[str] = EmuFilterOpt,
+    model_arg: list[str] = typer.Option([], "--model-arg", help="Adapter option key=value; repeatable."),
+    data: Path | None = DataOpt, out: Path | None = OutOpt, limit: int | None = LimitOpt,
+    metrics: str | None = MetricsOpt, seed: int = SeedOpt, device: str = DeviceOpt, batch_size: int = BatchOpt,
+    shard: str | None = ShardOpt, preset: list[str] = PresetOpt, clip_model: str | None = ClipOpt,
+    dino_model: str | None = DinoOpt, detector_model: str | None = DetectorOpt, sam_model: str | None = SamOpt,
+    cache_dir: Path | None = CacheDirOpt, no_cache: bool = NoCacheOpt, overwrite: bool = OverwriteOpt,
+    quiet: bool = QuietOpt, emu_caption_filter: str | None = EmuFilterOpt,
 ) -> None:
     """Generate with a model on a benchmark, then score (resumable)."""
     with user_errors():
@@ -205,7 +212,8 @@ def run(
         opts = RunOptions(
             bench=bench, model=model, data=data, out=out, limit=limit, metrics=metrics, seed=seed, shard=shard,
             presets=preset, model_args=parse_model_args(model_arg), bench_options=_bench_options(emu_caption_filter),
-            scoring=_scoring(device, batch_size, clip_model, dino_model, detector_model, sam_model, cache_dir, no_cache),
+            scoring=_scoring(device, batch_size, clip_model, dino_model, detector_model, sam_model, cache_dir,
+                             no_cache),
             overwrite=overwrite,
         )
         _run(opts, quiet)
@@ -215,13 +223,13 @@ def run(
 def score(
     bench: str = typer.Option(..., "--bench", help="Benchmark name, card file or module:Class."),
     images: Path = typer.Option(..., "--images", help="Folder of <sample id>.png/.jpg/.webp generated elsewhere."),
-    name: Optional[str] = typer.Option(None, "--name", help="Model name for the run directory and reports."),
-    data: Optional[Path] = DataOpt, out: Optional[Path] = OutOpt, limit: Optional[int] = LimitOpt,
-    metrics: Optional[str] = MetricsOpt, seed: int = SeedOpt, device: str = DeviceOpt, batch_size: int = BatchOpt,
-    shard: Optional[str] = ShardOpt, preset: List[str] = PresetOpt, clip_model: Optional[str] = ClipOpt,
-    dino_model: Optional[str] = DinoOpt, detector_model: Optional[str] = DetectorOpt, sam_model: Optional[str] = SamOpt,
-    cache_dir: Optional[Path] = CacheDirOpt, no_cache: bool = NoCacheOpt, overwrite: bool = OverwriteOpt,
-    quiet: bool = QuietOpt, emu_caption_filter: Optional[str] = EmuFilterOpt,
+    name: str | None = typer.Option(None, "--name", help="Model name for the run directory and reports."),
+    data: Path | None = DataOpt, out: Path | None = OutOpt, limit: int | None = LimitOpt,
+    metrics: str | None = MetricsOpt, seed: int = SeedOpt, device: str = DeviceOpt, batch_size: int = BatchOpt,
+    shard: str | None = ShardOpt, preset: list[str] = PresetOpt, clip_model: str | None = ClipOpt,
+    dino_model: str | None = DinoOpt, detector_model: str | None = DetectorOpt, sam_model: str | None = SamOpt,
+    cache_dir: Path | None = CacheDirOpt, no_cache: bool = NoCacheOpt, overwrite: bool = OverwriteOpt,
+    quiet: bool = QuietOpt, emu_caption_filter: str | None = EmuFilterOpt,
 ) -> None:
     """Score images that already exist (a folder of a model's outputs)."""
     with user_errors():
@@ -232,7 +240,8 @@ def score(
         opts = RunOptions(
             bench=bench, model="folder", data=data, limit=limit, metrics=metrics, seed=seed, shard=shard,
             presets=preset, model_args={"images": str(images)}, bench_options=_bench_options(emu_caption_filter),
-            scoring=_scoring(device, batch_size, clip_model, dino_model, detector_model, sam_model, cache_dir, no_cache),
+            scoring=_scoring(device, batch_size, clip_model, dino_model, detector_model, sam_model, cache_dir,
+                             no_cache),
             overwrite=overwrite, out=out,
         )
         if out is None:
@@ -247,26 +256,27 @@ def _bench_dir_name(bench: str) -> str:
 
 
 @app.command("list")
-def list_(what: Optional[str] = typer.Argument(None, help="benches, models or metrics (default: all).")) -> None:
+def list_(what: str | None = typer.Argument(None, help="benches, models or metrics (default: all).")) -> None:
     """List the benchmarks and models, each with what it is, its tasks and licence, and the metrics."""
     with user_errors():
         from mige_eval import catalog
         from mige_eval.names import did_you_mean
 
         if what is not None and what not in catalog.GROUPS:
-            raise ValueError(f"unknown list {what!r}: use {', '.join(catalog.GROUPS)}.{did_you_mean(what, catalog.GROUPS)}")
+            raise ValueError(f"unknown list {what!r}: use {', '.join(catalog.GROUPS)}."
+                             f"{did_you_mean(what, catalog.GROUPS)}")
         sys.stdout.write(catalog.render([what] if what else list(catalog.GROUPS)))
 
 
 @app.command()
 def report(
-    runs: List[Path] = typer.Argument(None, help="Run directories, or folders holding them (default results/runs)."),
+    runs: list[Path] = typer.Argument(None, help="Run directories, or folders holding them (default results/runs)."),
     fmt: str = typer.Option("markdown", "--format", help="markdown, latex, csv, or html (a gallery folder)."),
-    table: Optional[str] = typer.Option(None, "--table", help="Paper table 1, 2, 3a or 3b (3: both 3a and 3b); "
+    table: str | None = typer.Option(None, "--table", help="Paper table 1, 2, 3a or 3b (3: both 3a and 3b); "
                                                               "default: every table the runs belong to."),
     published: bool = typer.Option(True, "--published/--no-published", help="Show the paper's rows beside the runs."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Write to this file (html: this folder), not stdout."),
-    output: Optional[Path] = typer.Option(None, "--output", hidden=True, help="Old spelling of --out."),
+    out: Path | None = typer.Option(None, "--out", help="Write to this file (html: this folder), not stdout."),
+    output: Path | None = typer.Option(None, "--output", hidden=True, help="Old spelling of --out."),
 ) -> None:
     """The paper's tables from run directories beside the published numbers (never recomputes a score)."""
     with user_errors():
@@ -287,18 +297,18 @@ def report(
 @app.command()
 def reproduce(
     table: str = typer.Option(..., "--table", help="Paper table: 1, 2 or 3 (3a and 3b)."),
-    models: Optional[str] = typer.Option(None, "--models", help="Comma-separated models (default: the paper's "
+    models: str | None = typer.Option(None, "--models", help="Comma-separated models (default: the paper's "
                                                                 "methods that have an adapter)."),
-    data_root: Optional[Path] = typer.Option(None, "--data-root", help="Folder with one dataset folder per "
+    data_root: Path | None = typer.Option(None, "--data-root", help="Folder with one dataset folder per "
                                                                        "benchmark: DIR/emuedit, DIR/dreambench, ..."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Runs go to OUT/runs/<bench>/<model>, tables to "
+    out: Path | None = typer.Option(None, "--out", help="Runs go to OUT/runs/<bench>/<model>, tables to "
                                                            "OUT/reports/table-N/ (default: results)."),
-    results: Optional[Path] = typer.Option(None, "--results", hidden=True, help="Old spelling of --out."),
-    limit: Optional[int] = LimitOpt, seed: int = SeedOpt, device: str = DeviceOpt, batch_size: int = BatchOpt,
-    preset: List[str] = PresetOpt, clip_model: Optional[str] = ClipOpt, dino_model: Optional[str] = DinoOpt,
-    detector_model: Optional[str] = DetectorOpt, sam_model: Optional[str] = SamOpt,
-    cache_dir: Optional[Path] = CacheDirOpt, no_cache: bool = NoCacheOpt, quiet: bool = QuietOpt,
-    emu_caption_filter: Optional[str] = EmuFilterOpt,
+    results: Path | None = typer.Option(None, "--results", hidden=True, help="Old spelling of --out."),
+    limit: int | None = LimitOpt, seed: int = SeedOpt, device: str = DeviceOpt, batch_size: int = BatchOpt,
+    preset: list[str] = PresetOpt, clip_model: str | None = ClipOpt, dino_model: str | None = DinoOpt,
+    detector_model: str | None = DetectorOpt, sam_model: str | None = SamOpt,
+    cache_dir: Path | None = CacheDirOpt, no_cache: bool = NoCacheOpt, quiet: bool = QuietOpt,
+    emu_caption_filter: str | None = EmuFilterOpt,
 ) -> None:
     """Regenerate a paper table: run its benchmarks for each model (resumable), then write it in every format."""
     with user_errors():
@@ -323,13 +333,13 @@ def reproduce(
 
 @app.command()
 def download(
-    bench: Optional[str] = typer.Option(None, "--bench", help="Fetch this benchmark's data."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Where to put the benchmark (default: its data folder)."),
-    to: Optional[Path] = typer.Option(None, "--to", hidden=True, help="Old spelling of --out."),
+    bench: str | None = typer.Option(None, "--bench", help="Fetch this benchmark's data."),
+    out: Path | None = typer.Option(None, "--out", help="Where to put the benchmark (default: its data folder)."),
+    to: Path | None = typer.Option(None, "--to", hidden=True, help="Old spelling of --out."),
     backbones: bool = typer.Option(False, "--backbones", help="Fetch the metric backbones into the HF cache."),
-    backbone: List[str] = typer.Option([], "--backbone", help="With --backbones: this hub id (id@revision) instead "
+    backbone: list[str] = typer.Option([], "--backbone", help="With --backbones: this hub id (id@revision) instead "
                                                               "of the defaults; repeatable."),
-    model: List[str] = typer.Option([], "--model", hidden=True, help="Old spelling of --backbone."),
+    model: list[str] = typer.Option([], "--model", hidden=True, help="Old spelling of --backbone."),
     grounding: bool = typer.Option(False, "--grounding", help="With --backbones: also GroundingDINO Swin-B and "
                                                               "SAM ViT-H for subject_dino / subject_clip_i."),
 ) -> None:
@@ -358,8 +368,8 @@ def download(
 @app.command()
 def verify(
     bench: str = typer.Option(..., "--bench", help="Benchmark name, card file or module:Class."),
-    data: Optional[Path] = DataOpt,
-    preset: List[str] = PresetOpt,
+    data: Path | None = DataOpt,
+    preset: list[str] = PresetOpt,
 ) -> None:
     """Check a local copy of a benchmark: counts, referenced files, checksums where a manifest exists."""
     with user_errors():

@@ -26,8 +26,9 @@ import socket
 import threading
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from mige_eval.errors import MissingWeightsError
 from mige_eval.runtime import require
@@ -67,7 +68,7 @@ def hub_reachable() -> bool:
     return _reachable(url, urllib.request.getproxies().get(urllib.parse.urlsplit(url).scheme) or "")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _reachable(url: str, proxy: str) -> bool:
     parts = urllib.parse.urlsplit(url)
     if proxy and not urllib.request.proxy_bypass(parts.hostname or ""):

@@ -5,8 +5,8 @@ non-default ones next to the numbers.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Mapping
 
 from mige_eval.names import did_you_mean
 
@@ -60,7 +60,8 @@ class Presets:
                     continue
                 area = _AREA_OF.get(name)
                 if area is None:
-                    raise PresetError(f"unknown preset {name!r}.{did_you_mean(name, _AREA_OF)} Known presets: {', '.join(sorted(_AREA_OF))}")
+                    raise PresetError(f"unknown preset {name!r}.{did_you_mean(name, _AREA_OF)} "
+                                      f"Known presets: {', '.join(sorted(_AREA_OF))}")
                 if area in chosen and chosen[area] != name:
                     raise PresetError(
                         f"presets {chosen[area]!r} and {name!r} both set {area}; choose one of {', '.join(AREAS[area])}"

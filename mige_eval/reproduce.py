@@ -9,9 +9,9 @@ table in every format to ``<results>/reports/table-<N>/``: ``table.md``, ``table
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 from mige_eval.benchmarks.base import DataError, data_option_spelled
 from mige_eval.benchmarks.open import open_benchmark

@@ -11,10 +11,11 @@ from __future__ import annotations
 import inspect
 import json
 import shutil
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from PIL import Image
 
@@ -22,6 +23,7 @@ from mige_eval import environment
 from mige_eval.benchmarks.base import Benchmark
 from mige_eval.benchmarks.open import open_benchmark
 from mige_eval.benchmarks.turns import generate_chained
+from mige_eval.errors import FATAL_ERRORS
 from mige_eval.images import ImageMemo, check_output, load_path
 from mige_eval.metrics import parse_metric_names
 from mige_eval.metrics.base import ScoringContext, ScoringOptions
@@ -32,7 +34,6 @@ from mige_eval.scoring import Scorer
 from mige_eval.sharding import resolve_shard, sample_seed
 from mige_eval.store import RunStore, safe_id
 from mige_eval.summary import summarize
-from mige_eval.errors import FATAL_ERRORS
 from mige_eval.types import Adapter, BrokenSample, Request, Sample
 
 

@@ -7,15 +7,15 @@ one sample at a time, so one bad reference fails one sample, not the batch.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 from PIL import Image
 
+from mige_eval.errors import FATAL_ERRORS
 from mige_eval.metrics import metric_class
 from mige_eval.metrics.base import Metric, Score, ScoreItem, ScoringContext
-from mige_eval.errors import FATAL_ERRORS
 from mige_eval.types import Sample
 
 
@@ -63,15 +63,6 @@ class Scorer:
     @property
     def names(self) -> list[str]:
         return [m.name for m in self.metrics]
-
-    def check_benchmark(self, bench_name: str, supported: Sequence[str]) -> None:
-        """Refuse, before any work, a metric the benchmark does not define."""
-        wrong = [m.name for m in self.metrics if m.name not in supported]
-        if wrong:
-            raise ValueError(
-                f"metric(s) {', '.join(wrong)} are not defined for {bench_name} (see METRICS.md); "
-                f"its metrics are: {', '.join(supported)}"
-            )
 
     def score(self, samples: Sequence[Sample], outputs: Sequence[Image.Image]) -> list[SampleScores]:
         storage = self.ctx.presets["output_storage"]

@@ -26,7 +26,8 @@ that … in the image") gets two placeholders for its one reference; such a samp
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from PIL import Image
 

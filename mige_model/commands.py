@@ -6,7 +6,6 @@ import MIGE (or torch); the heavy imports sit inside each command.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -14,7 +13,7 @@ import typer
 def convert_mige(
     src: str = typer.Argument(..., help="MIGE weights: hub id (e.g. EurekaTian/MIGE) or local folder, either layout."),
     dst: Path = typer.Argument(..., help="New (or empty) folder for the converted safetensors layout."),
-    revision: Optional[str] = typer.Option(None, "--revision", help="Hub revision (branch, tag or commit) of SRC."),
+    revision: str | None = typer.Option(None, "--revision", help="Hub revision (branch, tag or commit) of SRC."),
 ) -> None:
     """Check MIGE's weights strictly and write them as safetensors (no pickle at load time)."""
     from mige_eval.cli import user_errors

@@ -6,7 +6,7 @@ import contextlib
 import http.server
 import socket
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 #: Repository name → (HTTP status, the ``X-Error-Code`` huggingface_hub turns into a typed exception).
 ANSWERS = {"gated": (403, "GatedRepo"), "absent": (404, "RepoNotFound")}

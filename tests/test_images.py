@@ -27,7 +27,8 @@ def test_sixteen_bit_maps_to_eight_bit_by_rounding():
     values = np.array([[0, 257, 65535, 32896]], dtype=np.uint16)
     img = decode(_bytes(Image.fromarray(values)), "16bit.png")
     assert img.mode == "RGB"
-    np.testing.assert_array_equal(np.asarray(img)[0, :, 0], np.rint(values[0].astype(np.float64) * 255 / 65535).astype(np.uint8))
+    expected = np.rint(values[0].astype(np.float64) * 255 / 65535).astype(np.uint8)
+    np.testing.assert_array_equal(np.asarray(img)[0, :, 0], expected)
 
 
 def test_alpha_is_dropped_not_composited():

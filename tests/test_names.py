@@ -106,9 +106,11 @@ def test_the_list_command_suggests_too():
     from mige_eval.cli import app
 
     result = CliRunner().invoke(app, ["list", "modls"])
-    assert result.exit_code == 2 and "unknown list 'modls'" in result.output and "Did you mean 'models'?" in result.output
+    assert result.exit_code == 2 and "unknown list 'modls'" in result.output
+    assert "Did you mean 'models'?" in result.output
 
 
 def test_difflib_is_used_by_the_one_helper_only():
-    sources = [p for folder in ("mige_eval", "benchmarks", "baselines", "mige_model") for p in (REPO / folder).rglob("*.py")]
+    folders = ("mige_eval", "benchmarks", "baselines", "mige_model")
+    sources = [p for folder in folders for p in (REPO / folder).rglob("*.py")]
     assert [p.relative_to(REPO).as_posix() for p in sources if "difflib" in p.read_text()] == ["mige_eval/names.py"]

@@ -6,7 +6,7 @@ instruction. Its scores measure how similar the inputs already are to the refere
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from PIL import Image
 

@@ -6,8 +6,8 @@ script's ``<id>_1.png``). Missing ids are listed before any work and fail as sam
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from PIL import Image
 

@@ -3,7 +3,8 @@ check returns the value or says which option is wrong and what it takes."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from mige_eval.names import did_you_mean
 

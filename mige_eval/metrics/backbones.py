@@ -8,8 +8,9 @@ base, shared with the subject-crop models.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -88,7 +89,8 @@ class Backbone(Checkpoint):
 
     def check(self, config: Any) -> None:
         if self.role == "dino" and config.image_size != DINO_CROP:
-            raise BackboneError(f"{self.what} expects {config.image_size}px inputs; the DINO transform gives {DINO_CROP}px")
+            raise BackboneError(f"{self.what} expects {config.image_size}px inputs; "
+                                f"the DINO transform gives {DINO_CROP}px")
 
     @property
     def image_size(self) -> int:

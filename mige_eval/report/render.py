@@ -7,9 +7,9 @@ and into :attr:`Rendered.notes`, which the command line prints on stderr for CSV
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from mige_eval.names import did_you_mean
 from mige_eval.report.csv_table import csv_tables

@@ -13,14 +13,13 @@ import io
 import os
 import shutil
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from PIL import Image
 
 from mige_eval.images import decode
-
 
 #: File suffix per Pillow format, as browsers know them (MPO is a JPEG with extra pictures).
 SUFFIXES = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp", "TIFF": ".tif"}
@@ -50,7 +49,8 @@ class ImageFolder:
 
     def file(self, path: Path, origin: str) -> Shown | None:
         """An image file (a run's output or crop, a dataset photo); None with a problem noted if unreadable."""
-        return self._add(origin, path.suffix.lower() or ".png", lambda target: _link_or_copy(path, target, self.file_mode))
+        return self._add(origin, path.suffix.lower() or ".png",
+                         lambda target: _link_or_copy(path, target, self.file_mode))
 
     def data(self, read: Callable[[], bytes], origin: str) -> Shown | None:
         """An image given by its encoded bytes (e.g. a row of a parquet file)."""
