@@ -9,16 +9,18 @@ from pathlib import Path
 
 import pytest
 
+from offline_build import copy_sources, pip
+
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "custom_adapter"
 
 
 @pytest.fixture(scope="module")
 def installed_example(tmp_path_factory) -> dict[str, str]:
-    """The example package installed (not editable) into its own folder, put on PYTHONPATH."""
+    """The example package installed (not editable) into its own folder, put on PYTHONPATH; built offline from
+    a copy of its sources (tests/offline_build.py)."""
     target = tmp_path_factory.mktemp("site")
-    result = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(EXAMPLE)], capture_output=True, text=True)
+    source = copy_sources(EXAMPLE, tmp_path_factory.mktemp("example") / "custom_adapter")
+    result = pip("install", "--target", str(target), str(source))
     assert result.returncode == 0, result.stderr
     return {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), os.environ.get("PYTHONPATH", "")])}
 
