@@ -26,9 +26,9 @@ if TYPE_CHECKING:
 
 CARDS_DIR = Path(__file__).resolve().parent / "cards"
 
-#: How the command that is running takes a benchmark's data folder, for messages: ``--data`` (run, score,
-#: verify); ``mige-eval reproduce`` sets ``--data-root (its {bench}/ folder)``, one folder per benchmark.
-DATA_OPTION: ContextVar[str] = ContextVar("mige_eval_data_option", default="--data")
+#: How the command that is running takes a benchmark's data folder, for messages: ``--data DIR`` (run, score,
+#: verify); ``mige-eval reproduce`` sets ``--data-root DIR (DIR/{bench})``, one folder per benchmark.
+DATA_OPTION: ContextVar[str] = ContextVar("mige_eval_data_option", default="--data DIR")
 
 
 def data_option(bench: str) -> str:

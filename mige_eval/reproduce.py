@@ -87,7 +87,7 @@ def reproduce(table: str, models: Sequence[str] | None = None, data_root: Path |
             note(f"{where}: failed: {text}")
 
     data_roots = {b: Path(data_root) / b for b in benches} if data_root else {}
-    with data_option_spelled("--data-root (its {bench}/ folder)"):
+    with data_option_spelled("--data-root DIR (DIR/{bench})"):
         for bench in benches:
             for number, model in enumerate(models):
                 where = f"{bench} / {model}"

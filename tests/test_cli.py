@@ -190,7 +190,7 @@ def test_reproduce_says_each_error_once_and_names_data_root(tmp_path):
     text = flat(result.output)
     for bench in ("emuedit", "magicbrush"):
         assert text.count(f"dataset folder {tmp_path / 'data' / bench} does not exist") == 1
-        assert f"pass --data-root (its {bench}/ folder) pointing at a copy" in text
+        assert f"pass --data-root DIR (DIR/{bench}) pointing at a copy" in text
     assert "--data " not in text
     assert "so not run for magicbrush, omnigen, mige either: same data" in text
 

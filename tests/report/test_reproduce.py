@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from mige_eval.benchmarks.base import data_option
 from mige_eval.metrics.base import ScoringOptions
 from mige_eval.registry import UnknownNameError
 from mige_eval.reproduce import reproduce
@@ -67,7 +68,9 @@ def test_reproduce_refuses_bad_arguments_before_running(tmp_path):
 def test_reproduce_without_data_notes_every_failure_and_reports_published_rows(tmp_path):
     result = reproduce("3", ["copy-source"], tmp_path / "no-data", results=tmp_path / "results", log=lambda m: None)
     assert result.run_dirs == [] and not result.complete
-    assert any("migebench / copy-source: failed" in n for n in result.notes)
+    assert any("migebench / copy-source: failed" in n and "pass --data-root DIR (DIR/migebench)" in n
+               for n in result.notes)
+    assert data_option("migebench") == "--data DIR"  # reproduce's spelling ends with it
     markdown = (tmp_path / "results" / "reports" / "table-3" / "table.md").read_text()
     assert "**Table 3a.**" in markdown and "**Table 3b.**" in markdown and "| I-O sim | 0.668 |" in markdown
 
