@@ -11,11 +11,10 @@ from __future__ import annotations
 import inspect
 import json
 import shutil
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 
 from PIL import Image
 
@@ -23,17 +22,17 @@ from mige_eval import environment
 from mige_eval.benchmarks.base import Benchmark
 from mige_eval.benchmarks.open import open_benchmark
 from mige_eval.benchmarks.turns import generate_chained
-from mige_eval.errors import FATAL_ERRORS
 from mige_eval.images import ImageMemo, check_output, load_path
 from mige_eval.metrics import parse_metric_names
 from mige_eval.metrics.base import ScoringContext, ScoringOptions
-from mige_eval.names import did_you_mean
 from mige_eval.presets import BACKBONE_IDS, Presets
 from mige_eval.registry import ADAPTERS
 from mige_eval.scoring import Scorer
 from mige_eval.sharding import resolve_shard, sample_seed
 from mige_eval.store import RunStore, safe_id
 from mige_eval.summary import summarize
+from mige_eval.errors import FATAL_ERRORS
+from mige_eval.names import did_you_mean
 from mige_eval.types import Adapter, BrokenSample, Request, Sample
 
 

@@ -7,15 +7,15 @@ one sample at a time, so one bad reference fails one sample, not the batch.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 from PIL import Image
 
-from mige_eval.errors import FATAL_ERRORS
 from mige_eval.metrics import metric_class
 from mige_eval.metrics.base import Metric, Score, ScoreItem, ScoringContext
+from mige_eval.errors import FATAL_ERRORS
 from mige_eval.types import Sample
 
 

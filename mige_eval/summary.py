@@ -7,8 +7,7 @@ the mean of each cosine metric is clamped at 0, as KOSMOS-G, OmniGen and torchme
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Iterable, Sequence
 
 #: Metrics that are cosines (the ``scale`` preset applies to them).
 COSINE_METRICS = frozenset({"dino", "clip_i", "clip_t", "clip_dir", "subject_dino", "subject_clip_i"})

@@ -13,8 +13,8 @@ Renderers (Markdown, LaTeX, CSV, HTML) only format a :class:`Table`; every decis
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Sequence
 
 from mige_eval.report.published import PublishedValue, match_method, published_values
 from mige_eval.report.runs import RunInfo
