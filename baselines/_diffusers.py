@@ -6,7 +6,7 @@ inspect). This module owns the rest:
 
 - options are checked when the adapter is built, device and dtype are resolved then (torch is imported,
   no weights are read); the pipeline loads on the first :meth:`~DiffusersAdapter.generate` through
-  :func:`mige_eval.adapters.common.load_pretrained`, so a missing model names itself and ``hf download``;
+  :func:`mige_eval.hub.load_pretrained`, so a missing model names itself and ``hf download``;
 - every request is a pipeline call of its own with ``torch.Generator(device).manual_seed(request.seed)``.
   Batching several requests into one call would change an image with its neighbours: batched matrix
   products round differently from single ones, and with tiny random models on the CPU that already flips
@@ -24,20 +24,14 @@ import contextlib
 import importlib
 import re
 import warnings
-from typing import Any, ClassVar, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any, ClassVar
 
 from PIL import Image
 
-from mige_eval.adapters.common import (
-    DTYPES,
-    choice,
-    flag,
-    load_pretrained,
-    positive_int,
-    require,
-    resolve_device,
-    resolve_dtype,
-)
+from mige_eval.adapters.options import choice, flag, positive_int
+from mige_eval.hub import load_pretrained
+from mige_eval.runtime import DTYPES, require, resolve_device, resolve_dtype
 from mige_eval.types import PLACEHOLDER, Adapter, Request, count_placeholders
 
 _DEVICE_KINDS = ("cpu", "cuda", "mps")

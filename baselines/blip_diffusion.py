@@ -29,9 +29,10 @@ import functools
 import inspect
 from typing import Any
 
-from mige_eval.adapters.common import non_negative_float, positive_int, weights_hint
+from mige_eval.adapters.options import non_negative_float, positive_int
 from mige_eval.baselines._diffusers import DiffusersAdapter, split_placeholders
 from mige_eval.errors import MissingWeightsError
+from mige_eval.hub import weights_hint
 from mige_eval.types import PLACEHOLDER, Request
 
 #: The negative prompt of the authors' zero-shot example.
@@ -63,6 +64,8 @@ def class_noun(request: Request) -> str:
 class BlipDiffusion(DiffusersAdapter):
     name = "blip-diffusion"
     tasks = frozenset({"subject"})
+    description = "BLIP-Diffusion (Li et al., NeurIPS 2023), zero-shot subject-driven, Salesforce/blipdiffusion"
+    license = "Apache-2.0 (model card)"
     pipeline_class = "BlipDiffusionPipeline"
     default_model_id = "Salesforce/blipdiffusion"
 

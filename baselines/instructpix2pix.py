@@ -24,7 +24,7 @@ from typing import Any
 
 from PIL import Image, ImageOps
 
-from mige_eval.adapters.common import choice, flag, non_negative_float
+from mige_eval.adapters.options import choice, flag, non_negative_float
 from mige_eval.baselines._diffusers import DiffusersAdapter, plain_text, require_image, safety_checker_kwargs
 from mige_eval.types import Request
 
@@ -42,6 +42,8 @@ def edit_size(source_size: tuple[int, int], resolution: int) -> tuple[int, int]:
 class InstructPix2Pix(DiffusersAdapter):
     name = "instructpix2pix"
     tasks = frozenset({"edit"})
+    description = "InstructPix2Pix (Brooks et al., CVPR 2023), timbrooks/instruct-pix2pix via diffusers"
+    license = "MIT (model card)"
     pipeline_class = "StableDiffusionInstructPix2PixPipeline"
     default_model_id = "timbrooks/instruct-pix2pix"
 

@@ -18,4 +18,6 @@ from mige_eval.baselines.instructpix2pix import InstructPix2Pix
 
 class MagicBrush(InstructPix2Pix):
     name = "magicbrush"
+    description = "InstructPix2Pix fine-tuned on MagicBrush (Zhang et al., NeurIPS 2023), vinesmsuic/magicbrush-jul7"
+    license = "see the vinesmsuic/magicbrush-jul7 model card"
     default_model_id = "vinesmsuic/magicbrush-jul7"

@@ -29,11 +29,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
-from mige_eval.adapters.common import non_negative_float, positive_int
+from mige_eval.adapters.options import non_negative_float, positive_int
 from mige_eval.baselines._diffusers import (
     DiffusersAdapter,
     plain_text,
@@ -58,6 +59,8 @@ def omnigen_prompt(instruction: str) -> str:
 class OmniGen(DiffusersAdapter):
     name = "omnigen"
     tasks = frozenset(TASKS)
+    description = "OmniGen v1 (Xiao et al., 2024), Shitao/OmniGen-v1-diffusers via diffusers"
+    license = "MIT (model card)"
     pipeline_class = "OmniGenPipeline"
     default_model_id = "Shitao/OmniGen-v1-diffusers"
     size_multiple = 16

@@ -24,7 +24,7 @@ from typing import Any
 
 from PIL import Image
 
-from mige_eval.adapters.common import flag, non_negative_float
+from mige_eval.adapters.options import flag, non_negative_float
 from mige_eval.baselines._diffusers import DiffusersAdapter, require_image, safety_checker_kwargs
 from mige_eval.types import Request
 
@@ -60,6 +60,8 @@ def subject_photo(request: Request) -> Image.Image:
 class PaintByExample(DiffusersAdapter):
     name = "paint-by-example"
     tasks = frozenset({"subject_add", "subject_replace"})
+    description = "Paint by Example (Yang et al., CVPR 2023): repaints the mask with the example photo's object"
+    license = "CreativeML OpenRAIL-M (model card)"
     pipeline_class = "PaintByExamplePipeline"
     default_model_id = "Fantasy-Studio/Paint-by-Example"
 

@@ -7,11 +7,14 @@ local copy of the published layout into :class:`~mige_eval.types.Sample` records
 from __future__ import annotations
 
 import abc
+import contextlib
 import inspect
 import os
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import yaml
 
@@ -27,6 +30,25 @@ if TYPE_CHECKING:
     from mige_eval.types import Request
 
 CARDS_DIR = Path(__file__).resolve().parent / "cards"
+
+#: How the command that is running takes a benchmark's data folder, for messages: ``--data DIR`` (run, score,
+#: verify); ``mige-eval reproduce`` sets ``--data-root DIR (DIR/{bench})``, one folder per benchmark.
+DATA_OPTION: ContextVar[str] = ContextVar("mige_eval_data_option", default="--data DIR")
+
+
+def data_option(bench: str) -> str:
+    """The option that gives ``bench``'s data folder, as the running command spells it."""
+    return DATA_OPTION.get().format(bench=bench)
+
+
+@contextlib.contextmanager
+def data_option_spelled(spelling: str) -> Iterator[None]:
+    """Within the block, messages name the data folder option ``spelling`` (``{bench}`` is filled in)."""
+    token = DATA_OPTION.set(spelling)
+    try:
+        yield
+    finally:
+        DATA_OPTION.reset(token)
 
 
 class DataError(ValueError):
@@ -130,7 +152,7 @@ class Benchmark(abc.ABC):
         raise DataError(
             f"{self.name}: dataset folder {root} does not exist. "
             + (f"Fetch it with `mige-eval download --bench {self.name}`, or " if self._data is None else "")
-            + "pass --data pointing at a copy in the published layout "
+            + f"pass {data_option(self.name)} pointing at a copy in the published layout "
             f"({self.card.source.get('layout', 'see the benchmark card')})."
         )
 

@@ -19,11 +19,12 @@ The 25 prompts of a subject share its input photo, so confidence intervals resam
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
-from mige_eval.benchmarks.base import Benchmark, DataError, compare_counts
+from mige_eval.benchmarks.base import Benchmark, DataError, compare_counts, data_option
 from mige_eval.images import IMAGE_SUFFIXES, ImageRef
 from mige_eval.store import safe_id, write_if_changed
 from mige_eval.types import PLACEHOLDER, BrokenSample, Sample
@@ -87,7 +88,8 @@ class DreamBench(Benchmark):
         root = self.root
         prompts_path = self.file(PROMPTS_FILE, what="prompt file")
         if not prompts_path.is_file():
-            raise DataError(f"dreambench: {prompts_path} is missing; --data must be the DreamBooth 'dataset' folder")
+            raise DataError(f"dreambench: {prompts_path} is missing; {data_option(self.name)} must be the DreamBooth "
+                            "'dataset' folder")
         classes, object_templates, live_templates = parse_prompts_file(
             prompts_path.read_text(encoding="utf-8"), str(prompts_path)
         )
@@ -138,26 +140,26 @@ class DreamBench(Benchmark):
         ``inputs/<subject>-<photo>.png`` in the run directory for inspection)."""
         if self.presets["dreambench_input_form"] != "segmented":
             return list(samples)
-        todo = {s.instruction_images[0].label: s for s in samples if s.instruction_images[0].label not in self._segmented}
+        todo = {s.instruction_images[0].label: s for s in samples
+                if s.instruction_images[0].label not in self._segmented}
         if todo:
+            from mige_eval.images import encode_png
             from mige_eval.metrics.crops import normalize_prompt, subject_extractor
 
             photos = [ctx.load(s.instruction_images[0]) for s in todo.values()]
-            crops = subject_extractor(ctx).cut(photos, [normalize_prompt(s.meta["class_noun"]) for s in todo.values()])
-            for (label, sample), photo, crop in zip(todo.items(), photos, crops):
-                self._segmented[label] = self._save_input(ctx, label, photo if crop.png is None else crop, crop.flags)
+            prompts = [normalize_prompt(s.meta["class_noun"]) for s in todo.values()]
+            for label, photo, crop in zip(todo, photos, subject_extractor(ctx).cut(photos, prompts)):
+                png = crop.png if crop.png is not None else encode_png(photo)
+                self._segmented[label] = (self._save_input(ctx, label, png), crop.flags)
         return [replace(s, instruction_images=(self._segmented[s.instruction_images[0].label][0],)) for s in samples]
 
     @staticmethod
-    def _save_input(ctx: ScoringContext, label: str, cut: Any, flags: tuple[str, ...]) -> tuple[ImageRef, tuple[str, ...]]:
+    def _save_input(ctx: ScoringContext, label: str, png: bytes) -> ImageRef:
         """The model's input as an in-memory reference; a copy goes to the run directory's ``inputs/``."""
-        from mige_eval.images import encode_png
-
-        png = cut.png if hasattr(cut, "png") else encode_png(cut)
         name = f"inputs/{safe_id(label.replace('/', '-').rsplit('.', 1)[0])}.png"
         if ctx.run_dir is not None:
             write_if_changed(Path(ctx.run_dir) / name, png)
-        return ImageRef.from_bytes(png, f"{name} (segmented from {label})"), flags
+        return ImageRef.from_bytes(png, f"{name} (segmented from {label})")
 
     def notes(self) -> list[str]:
         if not self._segmented:

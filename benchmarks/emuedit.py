@@ -23,11 +23,12 @@ three; the rows keep their records and the flag ``emu_identical_captions`` count
 from __future__ import annotations
 
 from collections import Counter
-from typing import Iterator
+from collections.abc import Iterator
 
 from mige_eval.benchmarks.base import Benchmark, DataError, compare_counts
 from mige_eval.benchmarks.hubsplit import SplitTable
 from mige_eval.benchmarks.rows import Row, RowError
+from mige_eval.names import did_you_mean
 from mige_eval.presets import BENCH_OPTION_DEFAULTS
 from mige_eval.types import BrokenSample, Sample
 
@@ -46,7 +47,7 @@ class EmuEdit(Benchmark):
         self.caption_filter = self.options.get("emu_caption_filter") or BENCH_OPTION_DEFAULTS["emu_caption_filter"]
         if self.caption_filter not in CAPTION_FILTERS:
             raise DataError(f"emuedit: --emu-caption-filter {self.caption_filter!r} is not one of "
-                            f"{', '.join(CAPTION_FILTERS)}")
+                            f"{', '.join(CAPTION_FILTERS)}.{did_you_mean(self.caption_filter, CAPTION_FILTERS)}")
         self._stats: Counter[str] = Counter()
         self._tasks: Counter[str] = Counter()
 

@@ -19,7 +19,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from mige_eval.benchmarks.base import DataError
+from mige_eval.benchmarks.base import DataError, data_option
 
 MANIFEST = "mige-eval-manifest.json"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -35,7 +35,7 @@ def hub_snapshot(source: dict[str, Any], *, name: str, local_dir: Path | None = 
         from huggingface_hub import snapshot_download
     except ImportError as exc:
         raise DataError(f"{name}: reading {repo} from the Hugging Face hub needs huggingface_hub "
-                        "(pip install 'mige-eval[data]'), or pass --data with a local copy") from exc
+                        f"(pip install 'mige-eval[data]'), or pass {data_option(name)} with a local copy") from exc
     try:
         path = snapshot_download(repo_id=repo, repo_type="dataset", revision=revision,
                                  allow_patterns=source.get("allow_patterns"), local_dir=local_dir)
@@ -43,7 +43,7 @@ def hub_snapshot(source: dict[str, Any], *, name: str, local_dir: Path | None = 
         raise DataError(
             f"{name}: cannot get the dataset {repo} at revision {revision} from the Hugging Face hub or its "
             f"cache ({type(exc).__name__}: {exc}). Run `mige-eval download --bench {name}` once while online "
-            "(with HF_HUB_OFFLINE unset) to fill the cache, or pass --data DIR with a local copy "
+            f"(with HF_HUB_OFFLINE unset) to fill the cache, or pass {data_option(name)} with a local copy "
             f"({source.get('layout', 'see docs/benchmarks.md')})."
         ) from exc
     return Path(path)
@@ -54,7 +54,7 @@ def github_archive(source: dict[str, Any], *, name: str, to: Path) -> Path:
     ``path`` folder at ``to``."""
     url, inner = source["archive"], source.get("path", "")
     if to.exists() and any(to.iterdir()):
-        raise DataError(f"{name}: {to} exists and is not empty; choose another --to or remove it")
+        raise DataError(f"{name}: {to} exists and is not empty; choose another --out or remove it")
     with tempfile.TemporaryDirectory(prefix="mige-eval-") as tmp:
         archive = Path(tmp) / "archive.tar.gz"
         try:
@@ -62,7 +62,7 @@ def github_archive(source: dict[str, Any], *, name: str, to: Path) -> Path:
                 shutil.copyfileobj(response, out)
         except (urllib.error.URLError, OSError, ValueError) as exc:
             raise DataError(f"{name}: cannot download {url} ({exc}). Download it by hand, unpack it and pass "
-                            f"its '{inner}' folder with --data.") from exc
+                            f"its '{inner}' folder with {data_option(name)}.") from exc
         try:
             with tarfile.open(archive, "r:gz") as tar:
                 _extract(tar, Path(tmp) / "x")

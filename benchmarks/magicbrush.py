@@ -21,9 +21,9 @@ and ``clip_dir`` cannot be scored on it. For development only.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from mige_eval.benchmarks.base import Benchmark, DataError, compare_counts
 from mige_eval.benchmarks.hubsplit import SplitTable

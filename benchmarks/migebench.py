@@ -14,8 +14,8 @@ dataset root. Mapping of one record to a :class:`~mige_eval.types.Sample`:
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from mige_eval.benchmarks.base import Benchmark, DataError, compare_counts
 from mige_eval.benchmarks.rows import Row, RowError, read_json

@@ -15,8 +15,9 @@ sample, so the chain never depends on the batch around it). The last output is r
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING
 
 from mige_eval.images import check_output
 

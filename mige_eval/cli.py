@@ -4,17 +4,87 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from mige_eval import __version__
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+#: Commands defined outside mige_eval, imported only when they run (``--help`` and ``list`` import none of
+#: them): name → (``module:function``, the one-line help that ``mige-eval --help`` shows).
+EXTRA_COMMANDS: dict[str, tuple[str, str]] = {
+    "convert-mige": ("mige_model.commands:convert_mige",
+                     "Check MIGE's weights strictly and write them as safetensors (no pickle at load time)."),
+}
+
+
+def _show_flags_as_flags(command: typer.core.click.Command, ctx: typer.Context) -> None:
+    """typer's help prints a ``<bool>`` type beside every flag; an empty metavar shows flags as flags."""
+    for param in [*command.params, command.get_help_option(ctx)]:
+        if param is not None and getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+
+
+class _ExtraCommand(typer.core.TyperCommand):
+    """A command of :data:`EXTRA_COMMANDS`: listed by its one-line help, its module imported when it runs."""
+
+    def __init__(self, name: str, target: str, summary: str):
+        super().__init__(name, help=summary)
+        self.target = target
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        from mige_eval.registry import import_spec
+
+        single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+        single.command(self.name)(import_spec(self.target, what=f"command {self.name!r}"))
+        command = typer.main.get_command(single)
+        if parent is not None:
+            _show_flags_as_flags(command, parent)
+        return command.make_context(info_name, args, parent=parent, **extra)
+
+
+class _Commands(typer.core.TyperGroup):
+    """``mige-eval``: the commands below and :data:`EXTRA_COMMANDS`; flags shown as flags."""
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:
+        return [*super().list_commands(ctx), *EXTRA_COMMANDS]
+
+    def get_command(self, ctx: typer.Context, name: str):
+        command = super().get_command(ctx, name)
+        if command is None and name in EXTRA_COMMANDS:
+            command = _ExtraCommand(name, *EXTRA_COMMANDS[name])
+        if command is not None:
+            _show_flags_as_flags(command, ctx)
+        return command
+
+    def get_params(self, ctx: typer.Context):
+        _show_flags_as_flags(self, ctx)
+        return super().get_params(ctx)
+
+
+app = typer.Typer(cls=_Commands, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  context_settings={"help_option_names": ["-h", "--help"]},
                   help="Benchmarks for multimodal instruction-based image generation and editing.")
 err = Console(stderr=True)
+
+
+def say(label: str, message: object, style: str = "bold red") -> None:
+    """``label: message`` on stderr; the message is printed as it is, never read as Rich markup."""
+    err.print(Text.assemble((f"{label}:", style), " ", str(message)), soft_wrap=True, highlight=False)
+
+
+def renamed(value, old_value, *, new: str, old: str):
+    """The value of an option given by its current spelling ``new``, else by its old spelling ``old``
+    (kept, hidden, for one release), with a deprecation note on stderr."""
+    if old_value is None or old_value == []:
+        return value
+    if value is not None and value != []:
+        raise typer.BadParameter(f"{old} is the old spelling of {new}: give {new} alone", param_hint=old)
+    say("warning", f"{old} is deprecated and will be removed in the next release; use {new}", style="bold yellow")
+    return old_value
 
 # Options shared by run, score and reproduce.
 DataOpt = typer.Option(None, "--data", help="Local copy of the benchmark in its published layout.")
@@ -38,7 +108,7 @@ QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bars; log line
 EmuFilterOpt = typer.Option(None, "--emu-caption-filter", help="emuedit rows whose two captions are equal: text (default: no clip_t/clip_dir there, the MIGE authors' rule), none (count them everywhere) or identical (count them nowhere).")
 
 
-def parse_model_args(pairs: List[str]) -> dict:
+def parse_model_args(pairs: list[str]) -> dict:
     """``key=value`` pairs; values are JSON when they parse as JSON (numbers, booleans), else strings."""
     out = {}
     for pair in pairs:
@@ -65,7 +135,7 @@ def user_errors() -> Iterator[None]:
         raise
     except (UnknownNameError, UnknownMetricError, MissingWeightsError, MissingDependencyError,
             ValueError, RuntimeError, FileNotFoundError) as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+        say("error", exc)
         raise typer.Exit(2) from None
 
 
@@ -73,10 +143,17 @@ def make_progress(quiet: bool) -> tuple[Callable, Callable[[], None]]:
     """A progress factory for the runner, and a function that stops the display."""
     if quiet:
         return (lambda label, total: (lambda n: None)), (lambda: None)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   TimeRemainingColumn(), console=err, transient=False)
+    bar = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=False)
 
     def factory(label: str, total: int):
         bar.start()
@@ -91,7 +168,7 @@ def _run(opts, quiet: bool) -> None:
 
     factory, stop = make_progress(quiet)
     try:
-        result = run(opts, progress=factory, log=lambda m: err.print(f"[yellow]{m}[/]", highlight=False))
+        result = run(opts, progress=factory, log=lambda m: err.print(m, style="yellow", markup=False, highlight=False))
     finally:
         stop()
     s = result.summary
@@ -112,7 +189,7 @@ def _scoring(device, batch_size, clip_model, dino_model, detector_model, sam_mod
                           cache_dir=Path(cache_dir) if cache_dir else None, use_cache=not no_cache)
 
 
-def _bench_options(emu_caption_filter: Optional[str]) -> dict:
+def _bench_options(emu_caption_filter: str | None) -> dict:
     return {"emu_caption_filter": emu_caption_filter} if emu_caption_filter else {}
 
 
@@ -120,13 +197,13 @@ def _bench_options(emu_caption_filter: Optional[str]) -> dict:
 def run(
     bench: str = typer.Option(..., "--bench", help="Benchmark name, card file or module:Class."),
     model: str = typer.Option(..., "--model", help="Adapter name, path/to/file.py:Class or package.module:Class."),
-    model_arg: List[str] = typer.Option([], "--model-arg", help="Adapter option key=value; repeatable."),
-    data: Optional[Path] = DataOpt, out: Optional[Path] = OutOpt, limit: Optional[int] = LimitOpt,
-    metrics: Optional[str] = MetricsOpt, seed: int = SeedOpt, device: str = DeviceOpt, batch_size: int = BatchOpt,
-    shard: Optional[str] = ShardOpt, preset: List[str] = PresetOpt, clip_model: Optional[str] = ClipOpt,
-    dino_model: Optional[str] = DinoOpt, detector_model: Optional[str] = DetectorOpt, sam_model: Optional[str] = SamOpt,
-    cache_dir: Optional[Path] = CacheDirOpt, no_cache: bool = NoCacheOpt, overwrite: bool = OverwriteOpt,
-    quiet: bool = QuietOpt, emu_caption_filter: Optional[str] = EmuFilterOpt,
+    model_arg: list[str] = typer.Option([], "--model-arg", help="Adapter option key=value; repeatable."),
+    data: Path | None = DataOpt, out: Path | None = OutOpt, limit: int | None = LimitOpt,
+    metrics: str | None = MetricsOpt, seed: int = SeedOpt, device: str = DeviceOpt, batch_size: int = BatchOpt,
+    shard: str | None = ShardOpt, preset: list[str] = PresetOpt, clip_model: str | None = ClipOpt,
+    dino_model: str | None = DinoOpt, detector_model: str | None = DetectorOpt, sam_model: str | None = SamOpt,
+    cache_dir: Path | None = CacheDirOpt, no_cache: bool = NoCacheOpt, overwrite: bool = OverwriteOpt,
+    quiet: bool = QuietOpt, emu_caption_filter: str | None = EmuFilterOpt,
 ) -> None:
     """Generate with a model on a benchmark, then score (resumable)."""
     with user_errors():
@@ -135,7 +212,8 @@ def run(
         opts = RunOptions(
             bench=bench, model=model, data=data, out=out, limit=limit, metrics=metrics, seed=seed, shard=shard,
             presets=preset, model_args=parse_model_args(model_arg), bench_options=_bench_options(emu_caption_filter),
-            scoring=_scoring(device, batch_size, clip_model, dino_model, detector_model, sam_model, cache_dir, no_cache),
+            scoring=_scoring(device, batch_size, clip_model, dino_model, detector_model, sam_model, cache_dir,
+                             no_cache),
             overwrite=overwrite,
         )
         _run(opts, quiet)
@@ -145,13 +223,13 @@ def run(
 def score(
     bench: str = typer.Option(..., "--bench", help="Benchmark name, card file or module:Class."),
     images: Path = typer.Option(..., "--images", help="Folder of <sample id>.png/.jpg/.webp generated elsewhere."),
-    name: Optional[str] = typer.Option(None, "--name", help="Model name for the run directory and reports."),
-    data: Optional[Path] = DataOpt, out: Optional[Path] = OutOpt, limit: Optional[int] = LimitOpt,
-    metrics: Optional[str] = MetricsOpt, seed: int = SeedOpt, device: str = DeviceOpt, batch_size: int = BatchOpt,
-    shard: Optional[str] = ShardOpt, preset: List[str] = PresetOpt, clip_model: Optional[str] = ClipOpt,
-    dino_model: Optional[str] = DinoOpt, detector_model: Optional[str] = DetectorOpt, sam_model: Optional[str] = SamOpt,
-    cache_dir: Optional[Path] = CacheDirOpt, no_cache: bool = NoCacheOpt, overwrite: bool = OverwriteOpt,
-    quiet: bool = QuietOpt, emu_caption_filter: Optional[str] = EmuFilterOpt,
+    name: str | None = typer.Option(None, "--name", help="Model name for the run directory and reports."),
+    data: Path | None = DataOpt, out: Path | None = OutOpt, limit: int | None = LimitOpt,
+    metrics: str | None = MetricsOpt, seed: int = SeedOpt, device: str = DeviceOpt, batch_size: int = BatchOpt,
+    shard: str | None = ShardOpt, preset: list[str] = PresetOpt, clip_model: str | None = ClipOpt,
+    dino_model: str | None = DinoOpt, detector_model: str | None = DetectorOpt, sam_model: str | None = SamOpt,
+    cache_dir: Path | None = CacheDirOpt, no_cache: bool = NoCacheOpt, overwrite: bool = OverwriteOpt,
+    quiet: bool = QuietOpt, emu_caption_filter: str | None = EmuFilterOpt,
 ) -> None:
     """Score images that already exist (a folder of a model's outputs)."""
     with user_errors():
@@ -162,7 +240,8 @@ def score(
         opts = RunOptions(
             bench=bench, model="folder", data=data, limit=limit, metrics=metrics, seed=seed, shard=shard,
             presets=preset, model_args={"images": str(images)}, bench_options=_bench_options(emu_caption_filter),
-            scoring=_scoring(device, batch_size, clip_model, dino_model, detector_model, sam_model, cache_dir, no_cache),
+            scoring=_scoring(device, batch_size, clip_model, dino_model, detector_model, sam_model, cache_dir,
+                             no_cache),
             overwrite=overwrite, out=out,
         )
         if out is None:
@@ -177,33 +256,33 @@ def _bench_dir_name(bench: str) -> str:
 
 
 @app.command("list")
-def list_(what: Optional[str] = typer.Argument(None, help="benches, models or metrics (default: all).")) -> None:
-    """List the known benchmarks, models (adapters) and metrics; imports no model code."""
-    from mige_eval.metrics import METRICS
-    from mige_eval.registry import ADAPTERS, BENCHMARKS
+def list_(what: str | None = typer.Argument(None, help="benches, models or metrics (default: all).")) -> None:
+    """List the benchmarks and models, each with what it is, its tasks and licence, and the metrics."""
+    with user_errors():
+        from mige_eval import catalog
+        from mige_eval.names import did_you_mean
 
-    groups = {"benches": BENCHMARKS.names, "models": ADAPTERS.names, "metrics": lambda: list(METRICS)}
-    if what is not None and what not in groups:
-        err.print(f"[bold red]error:[/] unknown list {what!r}: use benches, models or metrics")
-        raise typer.Exit(2)
-    for key in [what] if what else list(groups):
-        print(f"{key}:")
-        for item in groups[key]():
-            print(f"  {item}")
+        if what is not None and what not in catalog.GROUPS:
+            raise ValueError(f"unknown list {what!r}: use {', '.join(catalog.GROUPS)}."
+                             f"{did_you_mean(what, catalog.GROUPS)}")
+        sys.stdout.write(catalog.render([what] if what else list(catalog.GROUPS)))
 
 
 @app.command()
 def report(
-    runs: List[Path] = typer.Argument(None, help="Run directories, or folders holding them (default results/runs)."),
+    runs: list[Path] = typer.Argument(None, help="Run directories, or folders holding them (default results/runs)."),
     fmt: str = typer.Option("markdown", "--format", help="markdown, latex, csv, or html (a gallery folder)."),
-    table: Optional[str] = typer.Option(None, "--table", help="Paper table 1, 2, 3a or 3b (3: both 3a and 3b); "
+    table: str | None = typer.Option(None, "--table", help="Paper table 1, 2, 3a or 3b (3: both 3a and 3b); "
                                                               "default: every table the runs belong to."),
     published: bool = typer.Option(True, "--published/--no-published", help="Show the paper's rows beside the runs."),
-    output: Optional[Path] = typer.Option(None, "--output", help="Write to this file (html: this folder), not stdout."),
+    out: Path | None = typer.Option(None, "--out", help="Write to this file (html: this folder), not stdout."),
+    output: Path | None = typer.Option(None, "--output", hidden=True, help="Old spelling of --out."),
 ) -> None:
     """The paper's tables from run directories beside the published numbers (never recomputes a score)."""
     with user_errors():
         from mige_eval.report.render import render
+
+        output = renamed(out, output, new="--out", old="--output")
 
         result = render(runs or [Path("results/runs")], fmt, table, published, output)
         if output is None:
@@ -212,28 +291,30 @@ def report(
             print(result.text.strip() if fmt == "html" else f"wrote {output}")
         if output is not None or fmt == "csv":  # otherwise the notes are part of the text already
             for note in result.notes:
-                err.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)
+                say("note", note, style="")
 
 
 @app.command()
 def reproduce(
     table: str = typer.Option(..., "--table", help="Paper table: 1, 2 or 3 (3a and 3b)."),
-    models: Optional[str] = typer.Option(None, "--models", help="Comma-separated models (default: the paper's "
+    models: str | None = typer.Option(None, "--models", help="Comma-separated models (default: the paper's "
                                                                 "methods that have an adapter)."),
-    data_root: Optional[Path] = typer.Option(None, "--data-root", help="Folder with one dataset folder per "
+    data_root: Path | None = typer.Option(None, "--data-root", help="Folder with one dataset folder per "
                                                                        "benchmark: DIR/emuedit, DIR/dreambench, ..."),
-    results: Path = typer.Option(Path("results"), "--results", help="Runs go to RESULTS/runs/<bench>/<model>, "
-                                                                    "tables to RESULTS/reports/table-N/."),
-    limit: Optional[int] = LimitOpt, seed: int = SeedOpt, device: str = DeviceOpt, batch_size: int = BatchOpt,
-    preset: List[str] = PresetOpt, clip_model: Optional[str] = ClipOpt, dino_model: Optional[str] = DinoOpt,
-    detector_model: Optional[str] = DetectorOpt, sam_model: Optional[str] = SamOpt,
-    cache_dir: Optional[Path] = CacheDirOpt, no_cache: bool = NoCacheOpt, quiet: bool = QuietOpt,
-    emu_caption_filter: Optional[str] = EmuFilterOpt,
+    out: Path | None = typer.Option(None, "--out", help="Runs go to OUT/runs/<bench>/<model>, tables to "
+                                                           "OUT/reports/table-N/ (default: results)."),
+    results: Path | None = typer.Option(None, "--results", hidden=True, help="Old spelling of --out."),
+    limit: int | None = LimitOpt, seed: int = SeedOpt, device: str = DeviceOpt, batch_size: int = BatchOpt,
+    preset: list[str] = PresetOpt, clip_model: str | None = ClipOpt, dino_model: str | None = DinoOpt,
+    detector_model: str | None = DetectorOpt, sam_model: str | None = SamOpt,
+    cache_dir: Path | None = CacheDirOpt, no_cache: bool = NoCacheOpt, quiet: bool = QuietOpt,
+    emu_caption_filter: str | None = EmuFilterOpt,
 ) -> None:
     """Regenerate a paper table: run its benchmarks for each model (resumable), then write it in every format."""
     with user_errors():
         from mige_eval.reproduce import reproduce as reproduce_table
 
+        results = renamed(out, results, new="--out", old="--results") or Path("results")
         factory, stop = make_progress(quiet)
         try:
             result = reproduce_table(
@@ -247,28 +328,31 @@ def reproduce(
             stop()
         for fmt, path in result.outputs.items():
             print(f"{fmt}: {path}")
-        for note in result.notes:
-            print(f"  note: {note}")
-        raise typer.Exit(result.exit_code)
+        raise typer.Exit(result.exit_code)  # every note was logged once, as it happened
 
 
 @app.command()
 def download(
-    bench: Optional[str] = typer.Option(None, "--bench", help="Fetch this benchmark's data."),
-    to: Optional[Path] = typer.Option(None, "--to", help="Where to put the benchmark (default: its data folder)."),
+    bench: str | None = typer.Option(None, "--bench", help="Fetch this benchmark's data."),
+    out: Path | None = typer.Option(None, "--out", help="Where to put the benchmark (default: its data folder)."),
+    to: Path | None = typer.Option(None, "--to", hidden=True, help="Old spelling of --out."),
     backbones: bool = typer.Option(False, "--backbones", help="Fetch the metric backbones into the HF cache."),
-    model: List[str] = typer.Option([], "--model", help="With --backbones: these ids instead of the defaults."),
+    backbone: list[str] = typer.Option([], "--backbone", help="With --backbones: this hub id (id@revision) instead "
+                                                              "of the defaults; repeatable."),
+    model: list[str] = typer.Option([], "--model", hidden=True, help="Old spelling of --backbone."),
     grounding: bool = typer.Option(False, "--grounding", help="With --backbones: also GroundingDINO Swin-B and "
                                                               "SAM ViT-H for subject_dino / subject_clip_i."),
 ) -> None:
     """Fetch a benchmark or the metric backbones for later offline use."""
     with user_errors():
+        out = renamed(out, to, new="--out", old="--to")
+        backbone = renamed(backbone, model, new="--backbone", old="--model")
         if not bench and not backbones:
             raise ValueError("say what to fetch: --bench NAME and/or --backbones")
         if backbones:
             from mige_eval.metrics.backbones import download_backbones
 
-            for path in download_backbones(model):
+            for path in download_backbones(backbone):
                 print(f"backbone: {path}")
             if grounding:
                 from mige_eval.metrics.grounding import download_grounding
@@ -278,14 +362,14 @@ def download(
         if bench:
             from mige_eval.benchmarks.open import open_benchmark
 
-            print(f"{bench}: {open_benchmark(bench).download(to)}")
+            print(f"{bench}: {open_benchmark(bench).download(out)}")
 
 
 @app.command()
 def verify(
     bench: str = typer.Option(..., "--bench", help="Benchmark name, card file or module:Class."),
-    data: Optional[Path] = DataOpt,
-    preset: List[str] = PresetOpt,
+    data: Path | None = DataOpt,
+    preset: list[str] = PresetOpt,
 ) -> None:
     """Check a local copy of a benchmark: counts, referenced files, checksums where a manifest exists."""
     with user_errors():
@@ -300,26 +384,6 @@ def verify(
             raise typer.Exit(1)
 
 
-@app.command("convert-mige")
-def convert_mige(
-    src: str = typer.Argument(..., help="MIGE weights: hub id (e.g. EurekaTian/MIGE) or local folder, either layout."),
-    dst: Path = typer.Argument(..., help="New (or empty) folder for the converted safetensors layout."),
-    revision: Optional[str] = typer.Option(None, "--revision", help="Hub revision (branch, tag or commit) of SRC."),
-) -> None:
-    """Check MIGE's weights strictly and write them as safetensors (no pickle at load time)."""
-    with user_errors():
-        from mige_model.checkpoint import convert
-        from mige_model.layout import read_json
-
-        out = convert(src, dst, revision=revision)
-        record = read_json(out / "conversion.json")
-        print(f"converted {src} ({record['source']['layout']} layout) → {out}")
-        for part, files in record["parts"].items():
-            print(f"  {part}: {', '.join(files)}")
-        if record["ignored"]:
-            print(f"  ignored {len(record['ignored'])} known-unused key(s), e.g. {record['ignored'][0]}")
-
-
 def version_callback(value: bool) -> None:
     if value:
         print(f"mige-eval {__version__}")
@@ -327,7 +391,8 @@ def version_callback(value: bool) -> None:
 
 
 @app.callback()
-def _root(version: bool = typer.Option(False, "--version", callback=version_callback, is_eager=True)) -> None:
+def _root(version: bool = typer.Option(False, "--version", callback=version_callback, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
     """mige-eval: generate → score → report."""
 
 

@@ -7,9 +7,10 @@ configuration of the same run). ``run.json`` records them all; reports print the
 """
 from __future__ import annotations
 
-import difflib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+
+from mige_eval.names import did_you_mean
 
 #: area -> (default, *options). Option names are unique across areas, so a name alone picks its area.
 AREAS: dict[str, tuple[str, ...]] = {
@@ -73,9 +74,8 @@ class Presets:
                     continue
                 area = _AREA_OF.get(name)
                 if area is None:
-                    close = difflib.get_close_matches(name, list(_AREA_OF), n=3, cutoff=0.5)
-                    hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
-                    raise PresetError(f"unknown preset {name!r}.{hint} Known presets: {', '.join(sorted(_AREA_OF))}")
+                    raise PresetError(f"unknown preset {name!r}.{did_you_mean(name, _AREA_OF)} "
+                                      f"Known presets: {', '.join(sorted(_AREA_OF))}")
                 if area in chosen and chosen[area] != name:
                     raise PresetError(
                         f"presets {chosen[area]!r} and {name!r} both set {area}; choose one of {', '.join(AREAS[area])}"

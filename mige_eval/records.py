@@ -13,8 +13,9 @@ those entries; ``scores`` keeps every entry.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 #: Fields every event repeats (the last event's win).
 _BASE = ("id", "subset", "task", "seed", "cluster")

@@ -7,7 +7,6 @@ benchmarks, a card file ``path/to/card.yaml``). Listing names imports nothing he
 """
 from __future__ import annotations
 
-import difflib
 import hashlib
 import importlib
 import importlib.util
@@ -16,6 +15,8 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
+
+from mige_eval.names import did_you_mean
 
 
 class UnknownNameError(LookupError):
@@ -49,10 +50,8 @@ class Registry:
 
     def _unknown(self, name: str) -> str:
         known = self.names()
-        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
-        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         return (
-            f"unknown {self.kind} {name!r}.{hint} Known {self.kind}s: {', '.join(known)}. "
+            f"unknown {self.kind} {name!r}.{did_you_mean(name, known)} Known {self.kind}s: {', '.join(known)}. "
             f"A {self.kind} of your own: 'path/to/file.py:ClassName', 'package.module:ClassName', "
             f"or an entry point in the group {self.group!r}."
         )
@@ -108,7 +107,6 @@ ADAPTERS = Registry(
         "omnigen": "mige_eval.baselines.omnigen:OmniGen",
         "paint-by-example": "mige_eval.baselines.paint_by_example:PaintByExample",
         "blip-diffusion": "mige_eval.baselines.blip_diffusion:BlipDiffusion",
-        "mige": "mige_model.adapter:MIGEAdapter",
         "mige": "mige_model.adapter:MIGEAdapter",
     },
 )

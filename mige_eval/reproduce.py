@@ -9,15 +9,17 @@ table in every format to ``<results>/reports/table-<N>/``: ``table.md``, ``table
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
+from mige_eval.benchmarks.base import DataError, data_option_spelled
 from mige_eval.benchmarks.open import open_benchmark
 from mige_eval.metrics.base import ScoringOptions
+from mige_eval.names import did_you_mean
 from mige_eval.registry import ADAPTERS
 from mige_eval.report.render import render
-from mige_eval.runner import Progress, RunError, RunOptions, check_tasks, run
+from mige_eval.runner import Progress, RunError, RunOptions, check_tasks, no_progress, run
 
 #: Paper table -> (its benchmarks, the report tables they fill).
 TABLE_BENCHES: dict[str, tuple[tuple[str, ...], str]] = {
@@ -46,21 +48,20 @@ class ReproduceResult:
         return 0 if self.complete else 1
 
 
-def _no_progress(label: str, total: int) -> Callable[[int], None]:
-    return lambda n: None
-
-
 def reproduce(table: str, models: Sequence[str] | None = None, data_root: Path | None = None, *,
               results: Path = Path("results"), seed: int = 0, limit: int | None = None, presets: Sequence[str] = (),
               scoring: ScoringOptions | None = None, bench_options: dict | None = None,
-              progress: Progress = _no_progress, log: Callable[[str], None] = print) -> ReproduceResult:
+              progress: Progress = no_progress, log: Callable[[str], None] = print) -> ReproduceResult:
     """Run table ``table``'s benchmarks for each model, then write the table in every format.
 
     ``data_root`` holds one folder per benchmark (``DIR/emuedit``, ``DIR/dreambench``, ...); without
     it each benchmark's default location is used (``$MIGE_EVAL_DATA/<bench>`` or the user data dir).
+    Every note (a skipped or failed run, a problem of the reports) goes to ``log`` once, when it happens;
+    a benchmark whose data cannot be read is one note, not one per model.
     """
     if str(table) not in TABLE_BENCHES:
-        raise ValueError(f"unknown --table {table!r}: reproduce takes one of {', '.join(TABLE_BENCHES)}")
+        raise ValueError(f"unknown --table {table!r}: reproduce takes one of {', '.join(TABLE_BENCHES)}."
+                         f"{did_you_mean(table, TABLE_BENCHES)}")
     benches, report_table = TABLE_BENCHES[str(table)]
     models = list(models or DEFAULT_MODELS[str(table)])
     if not models:
@@ -70,35 +71,52 @@ def reproduce(table: str, models: Sequence[str] | None = None, data_root: Path |
     notes: list[str] = []
     run_dirs: list[Path] = []
 
+    first_seen: dict[str, str] = {}  # error text -> where it was noted first
+
     def note(text: str) -> None:
         notes.append(text)
         log(text)
 
+    def failed(where: str, exc: Exception) -> None:
+        """A failed run; an error already noted for another run (a missing backbone, say) is not repeated."""
+        text = f"{type(exc).__name__}: {exc}"
+        if text in first_seen:
+            note(f"{where}: failed: the same {type(exc).__name__} as {first_seen[text]}")
+        else:
+            first_seen[text] = where
+            note(f"{where}: failed: {text}")
+
     data_roots = {b: Path(data_root) / b for b in benches} if data_root else {}
-    for bench in benches:
-        for model in models:
-            where = f"{bench} / {model}"
-            try:
-                check_tasks(open_benchmark(bench, data=data_roots.get(bench)), ADAPTERS.load(model))
-            except RunError as exc:
-                note(f"{where}: skipped: {exc}")
-                continue
-            except Exception as exc:  # noqa: BLE001 - e.g. an adapter whose optional packages are missing
-                note(f"{where}: failed: {type(exc).__name__}: {exc}")
-                continue
-            opts = RunOptions(bench=bench, model=model, data=data_roots.get(bench), limit=limit, seed=seed,
-                              presets=presets, scoring=scoring or ScoringOptions(),
-                              bench_options=dict(bench_options or {}), results_root=Path(results) / "runs")
-            log(f"{where}: running")
-            try:
-                result = run(opts, progress=progress, log=log)
-            except Exception as exc:  # noqa: BLE001 - one broken run (missing weights, ...) must not stop the table
-                note(f"{where}: failed: {type(exc).__name__}: {exc}")
-                continue
-            run_dirs.append(result.run_dir)
-            if result.summary["n_failed"]:
-                note(f"{where}: {result.summary['n_failed']} of {result.summary['n']} samples failed "
-                     f"(see {result.run_dir / 'samples.jsonl'})")
+    with data_option_spelled("--data-root DIR (DIR/{bench})"):
+        for bench in benches:
+            for number, model in enumerate(models):
+                where = f"{bench} / {model}"
+                try:
+                    check_tasks(open_benchmark(bench, data=data_roots.get(bench)), ADAPTERS.load(model))
+                except RunError as exc:
+                    note(f"{where}: skipped: {exc}")
+                    continue
+                except Exception as exc:  # noqa: BLE001 - e.g. an adapter whose optional packages are missing
+                    failed(where, exc)
+                    continue
+                opts = RunOptions(bench=bench, model=model, data=data_roots.get(bench), limit=limit, seed=seed,
+                                  presets=presets, scoring=scoring or ScoringOptions(),
+                                  bench_options=dict(bench_options or {}), results_root=Path(results) / "runs")
+                log(f"{where}: running")
+                try:
+                    result = run(opts, progress=progress, log=log)
+                except DataError as exc:  # the benchmark's data, the same for every model: said once
+                    rest = models[number + 1:]
+                    note(f"{where}: failed: DataError: {exc}"
+                         + (f" (so not run for {', '.join(rest)} either: same data)" if rest else ""))
+                    break
+                except Exception as exc:  # noqa: BLE001 - one broken run (missing weights, ...) must not stop the table
+                    failed(where, exc)
+                    continue
+                run_dirs.append(result.run_dir)
+                if result.summary["n_failed"]:
+                    note(f"{where}: {result.summary['n_failed']} of {result.summary['n']} samples failed "
+                         f"(see {result.run_dir / 'samples.jsonl'})")
     complete = not notes
     if not run_dirs:
         note("no run finished: the reports show the published rows only")
@@ -106,6 +124,9 @@ def reproduce(table: str, models: Sequence[str] | None = None, data_root: Path |
     outputs, report_notes = {}, []
     for fmt, name in FORMATS.items():
         rendered = render(run_dirs, fmt, report_table, output=folder / name, data_roots=data_roots, notes=notes)
-        report_notes += [n for n in rendered.notes if n not in notes and n not in report_notes]
+        for text in rendered.notes:
+            if text not in notes and text not in report_notes:
+                report_notes.append(text)
+                log(text)
         outputs[fmt] = folder / name
     return ReproduceResult(run_dirs, outputs, notes + report_notes, complete)

@@ -35,6 +35,7 @@ from mige_eval.scoring import Scorer
 from mige_eval.sharding import resolve_shard, sample_seed
 from mige_eval.store import RunStore, safe_id
 from mige_eval.summary import summarize
+from mige_eval.names import did_you_mean
 from mige_eval.types import Adapter, BrokenSample, Request, Sample
 
 #: What the last merge saw (journal sizes, current scoring keys): equal state, nothing to rewrite.
@@ -77,7 +78,7 @@ class RunResult:
 Progress = Callable[[str, int], Callable[[int], None]]
 
 
-def _no_progress(label: str, total: int) -> Callable[[int], None]:
+def no_progress(label: str, total: int) -> Callable[[int], None]:
     return lambda n: None
 
 
@@ -93,7 +94,7 @@ def build_adapter(model: str, model_args: dict[str, Any], device: str) -> tuple[
     if unknown and not accepts_any:
         raise RunError(
             f"adapter {cls.name or cls.__name__} has no option(s) {', '.join(unknown)}; "
-            f"its options are: {', '.join(known) or 'none'}"
+            f"its options are: {', '.join(known) or 'none'}.{did_you_mean(unknown[0], known)}"
         )
     kwargs = dict(model_args)
     if "device" in known and "device" not in kwargs:
@@ -258,7 +259,7 @@ class _Batch:
         return out
 
 
-def run(opts: RunOptions, progress: Progress = _no_progress, log: Callable[[str], None] = print) -> RunResult:
+def run(opts: RunOptions, progress: Progress = no_progress, log: Callable[[str], None] = print) -> RunResult:
     """Generate and score one benchmark into one run directory (module docstring). Every check happens
     before the first file is written: a command that fails before producing an image or a score leaves
     the directory byte for byte as it was."""

@@ -16,8 +16,9 @@ the same time each add their own entry.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from mige_eval.errors import RunError
 from mige_eval.records import now

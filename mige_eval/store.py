@@ -20,9 +20,10 @@ import hashlib
 import json
 import os
 import re
-import tempfile
+import secrets
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from PIL import Image
 
@@ -41,9 +42,14 @@ def safe_id(sample_id: str) -> str:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write via a temporary file in the same folder, fsync, then rename over the target."""
+    """Write via a temporary file in the same folder, fsync, then rename over the target.
+
+    The temporary file is created with mode 0666 less the umask, like any file the user's programs
+    write (``tempfile.mkstemp`` would make it 0600 whatever the umask, and a gallery that hard-links
+    the run's images could then not be served).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _new_temporary(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -54,6 +60,16 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _new_temporary(path: Path) -> tuple[int, str]:
+    """A new file beside ``path`` (``.<name>.<random>.tmp``), open for writing, permissions from the umask."""
+    while True:
+        tmp = str(path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666), tmp
+        except FileExistsError:
+            continue
 
 
 def write_if_changed(path: Path, data: bytes) -> bool:

@@ -36,11 +36,13 @@ after the fourth placeholder dropped but for the last segment; 2 of Emu Edit's 3
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from PIL import Image
 
-from mige_eval.adapters.common import choice, flag, non_negative_float, positive_int, resolve_device
+from mige_eval.adapters.options import choice, flag, non_negative_float, positive_int
+from mige_eval.runtime import resolve_device
 from mige_eval.types import TASKS, Adapter, Request
 from mige_model.text import authors_placeholder_spacing
 
@@ -53,6 +55,8 @@ CODE_VERSION = 2
 class MIGEAdapter(Adapter):
     name = "mige"
     tasks = frozenset(TASKS)
+    description = "MIGE (ACM MM 2025): our re-implementation of its inference, the authors' EurekaTian/MIGE weights"
+    license = "see the EurekaTian/MIGE model card"
 
     def __init__(self, *, model_id: str = "EurekaTian/MIGE", revision: str | None = None, device: str = "auto",
                  precision: str | None = None, steps: int | None = None, text_scale: float | None = None,

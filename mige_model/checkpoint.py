@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from mige_eval.adapters.common import load_pretrained
+from mige_eval.hub import load_pretrained
 from mige_model import layout, qformer, vision
 from mige_model.config import CONFIG_NAME, MIGEConfig
 from mige_model.model import T5_PREFIX, MIGEModule, module_name, released_name

@@ -23,8 +23,8 @@ from typing import Any
 
 import torch
 
-from mige_eval.adapters.common import hub_offline, is_local, load_pretrained
 from mige_eval.errors import MissingDependencyError, MissingWeightsError
+from mige_eval.hub import hub_offline, is_local, load_pretrained
 from mige_model.config import CONFIG_NAME
 
 DEFAULT_MODEL_ID = "EurekaTian/MIGE"

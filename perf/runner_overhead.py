@@ -23,6 +23,7 @@ from mige_eval.runner import RunOptions, run
 from mige_eval.store import Journal
 from mige_eval.types import TASKS, Adapter
 
+
 def photo_512(path: Path) -> Image.Image:
     return ImageRef.from_path(path).load().resize((512, 512), Image.Resampling.BICUBIC)
 
@@ -82,7 +83,8 @@ def main() -> None:
     print(f"samples per run: {args.limit} (DreamBench order, batch size 8), python {sys.version.split()[0]}")
     print(f"copy-source, whole run:            {copy * 1000:8.1f} ms/sample")
     print(f"null 512x512 model, whole run:     {null * 1000:8.1f} ms/sample  (harness overhead around a model)")
-    print(f"  decode one input photo {decoded.size[0]}x{decoded.size[1]}:  {decode * 1000:8.1f} ms (once per subject, memoised)")
+    print(f"  decode one input photo {decoded.size[0]}x{decoded.size[1]}:  {decode * 1000:8.1f} ms "
+          "(once per subject, memoised)")
     print(f"  PNG encode of that photo:        {encode_photo * 1000:8.1f} ms")
     print(f"  PNG encode of a 512x512 output:  {encode_512 * 1000:8.1f} ms")
     print(f"  journal append of a record:      {append * 1e6:8.1f} µs")

@@ -120,7 +120,7 @@ def project(items: list[Item], options, batch: int) -> tuple[Clock, list[dict]]:
     clock, values = Clock(), []
     for i in range(0, len(items), batch):
         chunk = items[i:i + batch]
-        outputs = clock.time("decode", lambda: [load_path(it.output) for it in chunk])
+        outputs = clock.time("decode", lambda chunk=chunk: [load_path(it.output) for it in chunk])
         a = clock.time("features", subject.score, [it.subject for it in chunk], outputs)
         b = clock.time("features", direction.score, [it.edit for it in chunk], outputs)
         c = clock.time("pixels", pixels.score, [it.edit for it in chunk], outputs)
@@ -203,7 +203,7 @@ def floor(items: list[Item], bb: dict, batch: int) -> tuple[Clock, list[dict]]:
     ref = clock.time("features", references)
     for i in range(0, len(items), batch):
         chunk = items[i:i + batch]
-        outputs = clock.time("decode", lambda: [load_path(it.output) for it in chunk])
+        outputs = clock.time("decode", lambda chunk=chunk: [load_path(it.output) for it in chunk])
         clock.time("features", features, chunk, outputs)
         clock.time("pixels", pixel_distances, chunk, outputs, i)
     return clock, values

@@ -2,16 +2,32 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+
+from require_all import pytest_make_collect_report, pytest_runtest_makereport  # noqa: F401 - pytest hooks
 
 REPO = Path(__file__).resolve().parents[1]
 #: The project's read-only shared folder (real DreamBench, published tables). A user's clone has
 #: none; point MIGE_EVAL_SHARED at a copy, or the tests that need it are skipped.
 SHARED = Path(os.environ.get("MIGE_EVAL_SHARED", REPO.parent / "shared")).resolve()
 DREAMBENCH = SHARED / "data" / "dreambench"
+
+
+@pytest.fixture(autouse=True)
+def _hub_offline_switch_left_as_found():
+    """mige_eval.hub turns huggingface_hub's process-wide offline switch on when it finds the hub unreachable;
+    one test doing so must not change what the next one sees."""
+    constants = sys.modules.get("huggingface_hub.constants")
+    before = constants.HF_HUB_OFFLINE if constants is not None else None
+    yield
+    constants = sys.modules.get("huggingface_hub.constants")
+    if constants is not None:
+        from_environment = (os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or "").upper()
+        constants.HF_HUB_OFFLINE = before if before is not None else from_environment in ("1", "ON", "YES", "TRUE")
 
 
 @pytest.fixture(scope="session")

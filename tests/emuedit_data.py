@@ -11,8 +11,9 @@ the ``huggingface`` schema metadata holding the features. The same rows can also
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 #: Column order of the published test split.
 COLUMNS = ("instruction", "image", "task", "split", "idx", "hash", "input_caption", "output_caption")

@@ -6,8 +6,8 @@ these builders own the file names, folder structure and JSON fields of each rele
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from PIL import Image
 

@@ -9,16 +9,18 @@ from pathlib import Path
 
 import pytest
 
+from offline_build import copy_sources, pip
+
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "custom_adapter"
 
 
 @pytest.fixture(scope="module")
 def installed_example(tmp_path_factory) -> dict[str, str]:
-    """The example package installed (not editable) into its own folder, put on PYTHONPATH."""
+    """The example package installed (not editable) into its own folder, put on PYTHONPATH; built offline from
+    a copy of its sources (tests/offline_build.py)."""
     target = tmp_path_factory.mktemp("site")
-    result = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(EXAMPLE)], capture_output=True, text=True)
+    source = copy_sources(EXAMPLE, tmp_path_factory.mktemp("example") / "custom_adapter")
+    result = pip("install", "--target", str(target), str(source))
     assert result.returncode == 0, result.stderr
     return {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), os.environ.get("PYTHONPATH", "")])}
 
@@ -34,7 +36,7 @@ def test_entry_point_adapter_is_listed_and_runs(installed_example, tmp_path, dre
          "--quiet"], capture_output=True, text=True, env=installed_example)
     assert result.returncode == 0, result.stderr
     run_json = json.loads((out / "run.json").read_text())
-    assert run_json["model"] == "posterize" and run_json["adapter_config"] == {"bits": 2}
+    assert run_json["model"] == "posterize" and run_json["generation"]["adapter_config"] == {"bits": 2}
     assert len(list((out / "images").iterdir())) == 3
 
 
@@ -46,7 +48,7 @@ def test_file_spec_adapter_runs(tmp_path, dreambench_root):
          "--model", spec, "--metrics", "none", "--limit", "2", "--out", str(out), "--quiet"],
         capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert json.loads((out / "run.json").read_text())["adapter_config"] == {"bits": 3}
+    assert json.loads((out / "run.json").read_text())["generation"]["adapter_config"] == {"bits": 3}
     assert len(list((out / "images").iterdir())) == 2
 
 
@@ -65,7 +67,7 @@ def test_readme_adapter_example_runs(tmp_path, dreambench_root):
          "--model", "my_model.py:Grayscale", "--model-arg", "strength=0.5", "--metrics", "none", "--limit", "2",
          "--out", str(out), "--quiet"], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert json.loads((out / "run.json").read_text())["adapter_config"] == {"strength": 0.5}
+    assert json.loads((out / "run.json").read_text())["generation"]["adapter_config"] == {"strength": 0.5}
 
 
 def test_ci_runs_exactly_the_readme_test_command():

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from mige_eval.runner import RunOptions, run
 from mige_eval.metrics.base import ScoringOptions
+from mige_eval.runner import RunOptions, run
 
 HELPERS = Path(__file__).parent / "helpers" / "adapters.py"
 
@@ -219,6 +219,7 @@ def test_dreambench_segmented_inputs_are_grounded_sam_cut_outs(tmp_path, small_d
     as the prompt (the independent re-statement of the authors' script gives the same pixels); the photo
     stays the reference, the cut-out is kept in inputs/ and its detector is part of the generation identity."""
     from PIL import Image
+
     from tiny_grounding import reference_crop
 
     out = tmp_path / "run"

@@ -1,8 +1,8 @@
 """Tiny randomly initialised GroundingDINO and SAM checkpoints of the real architectures, saved as a user has them.
 
 GroundingDINO: a 4-stage Swin backbone (embed dim 8), a 1-layer BERT text encoder with
-``tiny_tokenizers.bert_tokenizer()``, 20 queries, boxes about half the image wide; its processor resizes to shorter side 64 / longer
-side ≤ 96 (the real one: 800 / 1333). SAM: a 2-layer ViT on 64² inputs (patch 8) with the real prompt
+``tiny_tokenizers.bert_tokenizer()``, 20 queries, boxes about half the image wide; its processor resizes to shorter
+side 64 / longer side ≤ 96 (the real one: 800 / 1333). SAM: a 2-layer ViT on 64² inputs (patch 8) with the real prompt
 encoder and two-way mask decoder at width 16; its processor resizes the longest side to 64 and pads
 to 64² (the real one: 1024). Both reach the project only through ``--detector-model`` / ``--sam-model``.
 
@@ -23,8 +23,14 @@ GDINO_SHORT, GDINO_LONG, SAM_SIZE = 64, 96, 64
 
 def save_tiny_grounding_dino(folder: Path, seed: int = 0) -> Path:
     import torch
-    from transformers import (BertConfig, GroundingDinoConfig, GroundingDinoForObjectDetection,
-                              GroundingDinoImageProcessorPil, GroundingDinoProcessor, SwinConfig)
+    from transformers import (
+        BertConfig,
+        GroundingDinoConfig,
+        GroundingDinoForObjectDetection,
+        GroundingDinoImageProcessorPil,
+        GroundingDinoProcessor,
+        SwinConfig,
+    )
 
     tok = tiny_tokenizers.bert_tokenizer()
     torch.manual_seed(seed)
@@ -52,8 +58,15 @@ def save_tiny_grounding_dino(folder: Path, seed: int = 0) -> Path:
 
 def save_tiny_sam(folder: Path, seed: int = 0) -> Path:
     import torch
-    from transformers import (SamConfig, SamImageProcessorPil, SamMaskDecoderConfig, SamModel,
-                              SamProcessor, SamPromptEncoderConfig, SamVisionConfig)
+    from transformers import (
+        SamConfig,
+        SamImageProcessorPil,
+        SamMaskDecoderConfig,
+        SamModel,
+        SamProcessor,
+        SamPromptEncoderConfig,
+        SamVisionConfig,
+    )
 
     torch.manual_seed(seed)
     config = SamConfig(

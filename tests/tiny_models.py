@@ -32,8 +32,9 @@ def save_tiny_clip(folder: Path, seed: int = 0) -> Path:
     )
     CLIPModel(config).save_pretrained(folder)
     tiny_tokenizers.save(tok, folder)
-    CLIPImageProcessor(size={"shortest_edge": 224}, crop_size={"height": 224, "width": 224}, resample=3,
-                       do_center_crop=True, image_mean=list(CLIP_MEAN), image_std=list(CLIP_STD)).save_pretrained(folder)
+    processor = CLIPImageProcessor(size={"shortest_edge": 224}, crop_size={"height": 224, "width": 224}, resample=3,
+                                   do_center_crop=True, image_mean=list(CLIP_MEAN), image_std=list(CLIP_STD))
+    processor.save_pretrained(folder)
     return folder
 
 

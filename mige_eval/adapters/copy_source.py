@@ -6,7 +6,7 @@ instruction. Its scores measure how similar the inputs already are to the refere
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from PIL import Image
 
@@ -16,6 +16,8 @@ from mige_eval.types import TASKS, Adapter, Request
 class CopySource(Adapter):
     name = "copy-source"
     tasks = frozenset(TASKS)
+    description = "The paper's I-O sim row: returns the input image (or the subject photo) unchanged"
+    license = "none (no weights)"
 
     def generate(self, requests: Sequence[Request]) -> list[Image.Image]:
         outputs = []

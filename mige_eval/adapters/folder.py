@@ -6,8 +6,8 @@ script's ``<id>_1.png``). Missing ids are listed before any work and fail as sam
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from PIL import Image
 
@@ -19,6 +19,8 @@ from mige_eval.types import TASKS, Adapter, Request
 class Folder(Adapter):
     name = "folder"
     tasks = frozenset(TASKS)
+    description = "Images made elsewhere: DIR/<sample id>.png, .jpg or .webp (mige-eval score --images DIR)"
+    license = "none (no weights)"
 
     def __init__(self, *, images: str | Path):
         self.images = Path(images).expanduser()

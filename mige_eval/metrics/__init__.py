@@ -4,11 +4,11 @@ Registered lazily by name, so listing them imports no model code.
 """
 from __future__ import annotations
 
-import difflib
-from functools import lru_cache
+from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
+from mige_eval.names import did_you_mean
 from mige_eval.registry import import_spec
 
 METRICS: dict[str, str] = {
@@ -39,9 +39,8 @@ def parse_metric_names(text: str | None, default: list[str]) -> list[str]:
         if not name:
             continue
         if name not in METRICS:
-            close = difflib.get_close_matches(name, list(METRICS), n=2, cutoff=0.5)
-            hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
-            raise UnknownMetricError(f"unknown metric {name!r}.{hint} Known metrics: {', '.join(METRICS)}, or none")
+            raise UnknownMetricError(f"unknown metric {name!r}.{did_you_mean(name, METRICS)} "
+                                     f"Known metrics: {', '.join(METRICS)}, or none")
         if name not in names:
             names.append(name)
     return names
@@ -51,7 +50,7 @@ def metric_class(name: str):
     return import_spec(METRICS[name], what=f"metric {name!r}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def metric_info(name: str) -> Any:
     """A metric's class attributes (``cosine``, ``higher_is_better``, ``label``): the one source of them.
 

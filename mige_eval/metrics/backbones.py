@@ -2,27 +2,22 @@
 
 Why explicit: METRICS.md §2 fixes every step. The processors shipped with the checkpoints are never
 used (``facebook/dino-vits16``'s squashes images bilinearly to 224² without a crop); the transforms
-below apply the published recipes on 8-bit RGB PIL images with the rounding of §2.1. A backbone is a
-:class:`ScoringContext` service: built once per run, its weights loaded on the first forward pass,
-so a run whose features are all cached never loads them. :meth:`Backbone.prepare` checks the device,
-the precision and the checkpoint's kind up front, before any sample is scored.
-
-A model is a hub id (optionally ``id@revision``) or a local directory. Hub ids resolve through the
-Hugging Face cache (``HF_HUB_OFFLINE=1`` never touches the network); the resolved commit — or, for a
-local directory, a digest of its config and weights — is the ``revision`` that keys cached features.
+below apply the published recipes on 8-bit RGB PIL images with the rounding of §2.1. Where the files
+come from, what identifies them and when they load is the :class:`~mige_eval.metrics.checkpoint.Checkpoint`
+base, shared with the subject-crop models.
 """
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mige_eval.adapters.common import hub_offline, is_local, load_pretrained, require, resolve_device, resolve_dtype
-from mige_eval.errors import MissingWeightsError
+from mige_eval.metrics.checkpoint import BackboneError, Checkpoint, fetch, split_revision
 from mige_eval.metrics.transforms import center_crop, resize_shorter_side
 from mige_eval.presets import BACKBONE_IDS
+from mige_eval.runtime import require
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -42,13 +37,6 @@ ROLES = {
 }
 #: Image recipes (the feature kinds of :mod:`features`) → the role whose model encodes them.
 RECIPES = {"clip": "clip", "clip_ip2p": "clip", "dino": "dino"}
-#: Hub files a backbone needs: config, tokenizer, safetensors weights (``pytorch_model.bin`` only as a fallback).
-HUB_FILES = ["*.json", "*.txt", "*.safetensors"]
-WEIGHT_SUFFIXES = (".safetensors", ".bin")
-
-
-class BackboneError(ValueError):
-    """A checkpoint that cannot serve the metric asking for it (wrong kind, wrong input size)."""
 
 
 def to_chw(img: Image.Image, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
@@ -76,112 +64,33 @@ def ip2p_pixels(img: Image.Image, size: int = 224) -> np.ndarray:
     return ((x - mean) / std).numpy()
 
 
-def split_revision(model: str) -> tuple[str, str | None]:
-    """``org/name@rev`` → (``org/name``, ``rev``); a local directory never carries a revision."""
-    if not is_local(model) and "@" in model:
-        name, _, rev = model.partition("@")
-        return name, rev or None
-    return model, None
-
-
 def model_for(ctx: ScoringContext, role: str) -> str:
     """The model a role uses: ``--clip-model`` / ``--dino-model``, else the backbone preset's id."""
     override = ctx.options.clip_model if role == "clip" else ctx.options.dino_model
     return override or BACKBONE_IDS[ctx.presets[ROLES[role][0]]]
 
 
-def weights_digest(folder: Path) -> str:
-    """sha256 over ``config.json`` and the weight files of a local model directory (names and bytes)."""
-    h = hashlib.sha256()
-    files = [folder / "config.json"] + sorted(p for p in folder.iterdir() if p.suffix in WEIGHT_SUFFIXES)
-    for path in files:
-        if path.is_file():
-            h.update(path.name.encode() + b"\0")
-            with path.open("rb") as fh:
-                while chunk := fh.read(1 << 22):
-                    h.update(chunk)
-    return h.hexdigest()
-
-
-def fetch(model_id: str, revision: str | None = None, *, offline: bool = False) -> Path:
-    """A hub model's snapshot folder in the Hugging Face cache, downloading what is missing unless offline."""
-    hub = require("huggingface_hub", extra="metrics", purpose="fetching a backbone from the Hugging Face hub")
-    kwargs: dict[str, Any] = {"revision": revision, "local_files_only": offline}
-    try:
-        folder = Path(hub.snapshot_download(model_id, allow_patterns=HUB_FILES, **kwargs))
-        if not any(folder.glob("*.safetensors")):
-            folder = Path(hub.snapshot_download(model_id, allow_patterns=["pytorch_model.bin"], **kwargs))
-    except (OSError, ValueError) as exc:  # hub errors: not cached offline, unknown repo or revision, no network
-        hint = (f"backbone {model_id!r}{f' at revision {revision}' if revision else ''} is not available locally"
-                + (" and HF_HUB_OFFLINE is set" if offline else "") + ". Fetch it on a machine with network "
-                f"access with `mige-eval download --backbones` (the defaults) or `hf download {model_id}`, or pass "
-                "a local directory holding its files to --clip-model / --dino-model")
-        raise MissingWeightsError(f"{hint} (hub said: {type(exc).__name__}: {exc})") from exc
-    return folder
-
-
 def download_backbones(ids: Sequence[str] = ()) -> list[Path]:
     """Fetch backbones (default: the default CLIP and DINO) into the Hugging Face cache for offline use."""
     wanted = list(ids) or [ROLES[role][2] for role in ROLES]
-    return [fetch(*split_revision(model)) for model in wanted]
+    return [fetch(*split_revision(model), what="backbone") for model in wanted]
 
 
-class Backbone:
+class Backbone(Checkpoint):
     """One CLIP or DINO model on one device and precision; weights load on the first forward pass."""
 
     def __init__(self, role: str, model: str, device: str = "auto", precision: str = "fp32"):
         if role not in ROLES:
             raise ValueError(f"unknown backbone role {role!r}: use {' or '.join(ROLES)}")
-        self.role, self.precision, self.requested_device = role, precision, device
-        self.model_id, self.requested_revision = split_revision(model)
-        self.device, self.dtype, self.config = None, None, None  # set by prepare()
-        self.revision: str | None = None
-        self.folder: Path | None = None
-        self._model: Any = None
+        super().__init__(model, device, precision)
+        self.role, self.needed_by = role, f"the {role} metrics"
+        self.model_types, self.example = ROLES[role][1], ROLES[role][2]
         self._tokenizer: Any = None
 
-    @property
-    def what(self) -> str:
-        return f"--{self.role}-model {self.model_id}"
-
-    def prepare(self) -> Backbone:
-        """Resolve device, precision and files and check the checkpoint's kind, without loading weights."""
-        if self.config is not None:
-            return self
-        self.device = resolve_device(self.requested_device)
-        try:
-            self.dtype = resolve_dtype(self.precision, self.device)
-        except ValueError:
-            raise ValueError(f"preset {self.precision} runs the {self.role} backbone in half precision, which needs "
-                             f"a CUDA device (--device cuda); on {self.device} keep the default fp32") from None
-        if is_local(self.model_id):
-            self.folder = Path(self.model_id).expanduser()
-            if not self.folder.is_dir():
-                raise MissingWeightsError(f"{self.what}: local model directory {self.folder} does not exist")
-        else:
-            self.folder = fetch(self.model_id, self.requested_revision, offline=hub_offline())
-        config = self._load("AutoConfig")
-        accepted, example = ROLES[self.role][1], ROLES[self.role][2]
-        if config.model_type not in accepted:
-            raise BackboneError(f"{self.what} is a {config.model_type!r} checkpoint, but the {self.role} metrics need "
-                                f"a {' or '.join(accepted)} model such as {example}")
+    def check(self, config: Any) -> None:
         if self.role == "dino" and config.image_size != DINO_CROP:
-            raise BackboneError(f"{self.what} expects {config.image_size}px inputs; the DINO transform gives {DINO_CROP}px")
-        self.revision = self.folder.name if self.folder.parent.name == "snapshots" else (
-            "sha256:" + weights_digest(self.folder))
-        self.config = config
-        return self
-
-    @property
-    def fingerprint(self) -> str:
-        """What identifies this backbone's features: hub id and commit, or a local folder's digest; precision."""
-        self.prepare()
-        return f"{'local' if is_local(self.model_id) else self.model_id}@{self.revision}|{self.precision}"
-
-    def describe(self) -> dict[str, Any]:
-        """What ``run.json`` records of the backbone a run used."""
-        return {"id": self.model_id, "revision": self.revision, "precision": self.precision,
-                "device": self.device}
+            raise BackboneError(f"{self.what} expects {config.image_size}px inputs; "
+                                f"the DINO transform gives {DINO_CROP}px")
 
     @property
     def image_size(self) -> int:
@@ -193,20 +102,6 @@ class Backbone:
         if recipe == "dino":
             return dino_pixels(img)
         return (ip2p_pixels if recipe == "clip_ip2p" else clip_pixels)(img, self.image_size)
-
-    def _load(self, loader: str, **kwargs: Any) -> Any:
-        """``transformers.<loader>.from_pretrained`` on the model folder; any failure names the folder and stops the run."""
-        transformers = require("transformers", extra="metrics", purpose=f"the {self.role} metrics")
-        if not (self.folder / "config.json").is_file():
-            raise MissingWeightsError(f"{self.what}: {self.folder} has no config.json; pass a folder saved with "
-                                      "save_pretrained (config, weights, tokenizer) or a hub id")
-        try:
-            return load_pretrained(getattr(transformers, loader), str(self.folder), what=self.what, **kwargs)
-        except MissingWeightsError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - a broken checkpoint is the same error for every sample
-            raise MissingWeightsError(f"{self.what}: cannot load {self.folder} ({type(exc).__name__}: {exc}); "
-                                      "re-download it or pass another model") from exc
 
     def model(self) -> Any:
         if self._model is None:

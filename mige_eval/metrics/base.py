@@ -8,9 +8,10 @@ live in the :class:`ScoringContext`, created once per run and built lazily.
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from mige_eval.images import ImageMemo
 from mige_eval.presets import Presets

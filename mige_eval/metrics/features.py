@@ -21,9 +21,10 @@ import hashlib
 import sqlite3
 import weakref
 from collections import Counter, OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence, Union
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 #: Items encoded by forward passes in this process, per kind (``dino``, ``clip``, ``clip_ip2p``, ``text``).
 ENCODED: Counter[str] = Counter()
 
-ImageInput = Union[ImageRef, Image.Image, tuple[str, Image.Image]]
+ImageInput = ImageRef | Image.Image | tuple[str, Image.Image]
 #: Version of the preprocessing recipes; bump it when a transform changes so old cached features go unused.
 RECIPE_VERSION = "v1"
 CACHE_FILE = "features.sqlite"

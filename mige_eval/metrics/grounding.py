@@ -4,9 +4,9 @@ Why transformers' ports and not ``groundingdino-py`` / ``segment-anything``: the
 safetensors, need no compiled CUDA extension and share the hub cache and offline rules of the other
 backbones (docs/subject.md lists what differs from the original code). Both models are
 :class:`ScoringContext` services, built only when a subject metric is requested; like the CLIP and
-DINO backbones, :meth:`Checkpoint.prepare` resolves device, precision and files and checks the
-checkpoint's kind before any sample, and the weights load on the first forward pass, so a rerun whose
-crops are all cached never loads them.
+DINO backbones they are :class:`~mige_eval.metrics.checkpoint.Checkpoint` subclasses: the kind is checked
+before any sample, and the weights load on the first forward pass, so a rerun whose crops are all cached
+never loads them.
 
 Both wrappers return raw model outputs; what is done with them (box choice, crop) is the pure logic
 of :mod:`mige_eval.metrics.crops`, which takes any object with the same ``detect`` / ``segment``.
@@ -23,15 +23,15 @@ with Pillow's bilinear filter as the original code did, and keeps results indepe
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from mige_eval.adapters.common import hub_offline, is_local, load_pretrained, require, resolve_device, resolve_dtype
-from mige_eval.errors import MissingWeightsError
-from mige_eval.metrics.backbones import BackboneError, fetch, split_revision, weights_digest
+from mige_eval.metrics.checkpoint import Checkpoint, fetch, split_revision
 from mige_eval.presets import BACKBONE_IDS
+from mige_eval.runtime import require
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -43,87 +43,21 @@ SAM_ID = "facebook/sam-vit-huge"
 FORWARDS: Counter[str] = Counter()
 
 
-class Checkpoint:
-    """A hub id (``id@revision``) or local folder, resolved on one device and precision; weights load on use."""
+class SubjectModel(Checkpoint):
+    """A GroundingDINO or SAM checkpoint; images go through its forward pass ``batch_size`` at a time."""
 
-    role: ClassVar[str]
-    model_types: ClassVar[tuple[str, ...]]
-    example: ClassVar[str]
+    needed_by = "subject crops"
+    download_command = "mige-eval download --backbones --grounding"
+    companions = "processor"
     #: The transformers class that loads the weights.
     model_class: ClassVar[str]
 
     def __init__(self, model: str, device: str = "auto", precision: str = "fp32", batch_size: int = 16):
         if batch_size < 1:
             raise ValueError(f"batch size must be at least 1, got {batch_size}")
-        self.model_id, self.requested_revision = split_revision(model)
-        self.requested_device, self.precision, self.batch_size = device, precision, batch_size
-        self.device = self.dtype = self.config = self.revision = None
-        self.folder: Path | None = None
-        self._model: Any = None
+        super().__init__(model, device, precision)
+        self.batch_size = batch_size
         self._processor: Any = None
-
-    @property
-    def what(self) -> str:
-        return f"--{self.role}-model {self.model_id}"
-
-    def prepare(self) -> Checkpoint:
-        """Resolve device, precision and files, and check the checkpoint's kind, without loading weights."""
-        if self.config is not None:
-            return self
-        self.device = resolve_device(self.requested_device)
-        try:
-            self.dtype = resolve_dtype(self.precision, self.device)
-        except ValueError:
-            raise ValueError(f"preset {self.precision} runs the {self.role} model in half precision, which needs a "
-                             f"CUDA device (--device cuda); on {self.device} keep the default fp32") from None
-        if is_local(self.model_id):
-            self.folder = Path(self.model_id).expanduser()
-            if not self.folder.is_dir():
-                raise MissingWeightsError(f"{self.what}: local model directory {self.folder} does not exist")
-        else:
-            self.folder = self._fetch()
-        config = self._load("AutoConfig")
-        if config.model_type not in self.model_types:
-            raise BackboneError(f"{self.what} is a {config.model_type!r} checkpoint, but subject crops need a "
-                                f"{' or '.join(self.model_types)} model such as {self.example}")
-        self.revision = self.folder.name if self.folder.parent.name == "snapshots" else (
-            "sha256:" + weights_digest(self.folder))
-        self.config = config
-        return self
-
-    def _fetch(self) -> Path:
-        try:
-            return fetch(self.model_id, self.requested_revision, offline=hub_offline())
-        except MissingWeightsError as exc:
-            raise MissingWeightsError(
-                f"{self.what}: not available locally{' and HF_HUB_OFFLINE is set' if hub_offline() else ''}. Fetch "
-                f"it on a machine with network access with `mige-eval download --backbones --grounding` (the "
-                f"defaults) or `hf download {self.model_id}`, or pass a local directory holding its files to "
-                f"--{self.role}-model (hub said: {exc.__cause__ or exc})") from exc
-
-    @property
-    def fingerprint(self) -> str:
-        """What identifies this model's outputs: hub id and commit, or a local folder's digest; precision."""
-        self.prepare()
-        return f"{'local' if is_local(self.model_id) else self.model_id}@{self.revision}|{self.precision}"
-
-    def describe(self) -> dict[str, Any]:
-        """What ``run.json`` records of the model a run used."""
-        return {"id": self.model_id, "revision": self.revision, "precision": self.precision, "device": self.device}
-
-    def _load(self, loader: str, **kwargs: Any) -> Any:
-        """``transformers.<loader>.from_pretrained`` on the folder; any failure names the folder and stops the run."""
-        transformers = require("transformers", extra="metrics", purpose="the subject metrics")
-        if not (self.folder / "config.json").is_file():
-            raise MissingWeightsError(f"{self.what}: {self.folder} has no config.json; pass a folder saved with "
-                                      "save_pretrained (config, weights, processor) or a hub id")
-        try:
-            return load_pretrained(getattr(transformers, loader), str(self.folder), what=self.what, **kwargs)
-        except MissingWeightsError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - a broken checkpoint is the same error for every sample
-            raise MissingWeightsError(f"{self.what}: cannot load {self.folder} ({type(exc).__name__}: {exc}); "
-                                      "re-download it or pass another model") from exc
 
     def pil_image_processor(self, name: str) -> Any:
         """The Pillow-backend image processor: ``<name>Pil`` since transformers' backend refactor, ``<name>``
@@ -138,7 +72,7 @@ class Checkpoint:
         return self._model
 
 
-class GroundingDino(Checkpoint):
+class GroundingDino(SubjectModel):
     """GroundingDINO: per image, the box score (max token probability) and normalised cxcywh box of every query."""
 
     role = "detector"
@@ -179,7 +113,7 @@ class GroundingDino(Checkpoint):
         return results
 
 
-class Sam(Checkpoint):
+class Sam(SubjectModel):
     """SAM: one boolean mask per image, at the image's resolution, for one pixel xyxy box prompt."""
 
     role = "sam"
@@ -231,4 +165,5 @@ def sam_for(ctx: ScoringContext) -> Sam:
 
 def download_grounding(ids: Sequence[str] = ()) -> list[Path]:
     """Fetch GroundingDINO Swin-B and SAM ViT-H (or ``ids``) into the Hugging Face cache for offline use."""
-    return [fetch(*split_revision(model)) for model in (list(ids) or [BACKBONE_IDS["gdino-base"], SAM_ID])]
+    return [fetch(*split_revision(model), what="subject-crop model")
+            for model in (list(ids) or [BACKBONE_IDS["gdino-base"], SAM_ID])]

@@ -10,7 +10,8 @@ centre-crops the reference to a min(W, H) square. Lower is better.
 """
 from __future__ import annotations
 
-from typing import ClassVar, Sequence
+from collections.abc import Sequence
+from typing import ClassVar
 
 import numpy as np
 from PIL import Image

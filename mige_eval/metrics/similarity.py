@@ -1,4 +1,5 @@
-"""``dino``, ``clip_i``, ``clip_t`` and ``clip_dir`` (METRICS.md §3.2–3.4): pure functions on features, and their metrics.
+"""``dino``, ``clip_i``, ``clip_t`` and ``clip_dir`` (METRICS.md §3.2–3.4): pure functions on features, and their
+metrics.
 
 The functions are the published definitions on feature vectors, computed in float64:
 
@@ -15,7 +16,8 @@ a missing caption gives ``null``; each is flagged so ``summary.json`` counts it.
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar, Sequence
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 from PIL import Image

@@ -13,7 +13,8 @@ flag ``empty_crop``. A sample without a subject photo fails with its id in the m
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar, Sequence
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 from mige_eval.metrics.base import Score, ScoreItem, ScoringContext
 from mige_eval.metrics.crops import PROCEDURE, subject_extractor

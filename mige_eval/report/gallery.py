@@ -14,9 +14,10 @@ and a note saying why the rest is missing. Scores are read from ``samples.jsonl`
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from html import escape
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from mige_eval.benchmarks.base import resolve_inside
 from mige_eval.benchmarks.open import open_benchmark

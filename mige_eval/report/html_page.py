@@ -10,9 +10,9 @@ bookmarked, shared or opened directly (a browser in a test loads ``bench.html#so
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
 from itertools import groupby
-from typing import Sequence
 
 from mige_eval.report.runs import RunInfo
 from mige_eval.report.tables import GROUP_LABELS, Table, fmt, fmt_delta

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import unicodedata
 from itertools import groupby
+
 from mige_eval.report.tables import GROUP_LABELS, Row, Table, fmt, fmt_delta
 
 _SPECIAL = {

@@ -1,7 +1,7 @@
 """Markdown: the paper tables, a one-row-per-run overview, and per-run summaries with their environment."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from mige_eval.report.runs import RunInfo
 from mige_eval.report.tables import GROUP_LABELS, LOWER_IS_BETTER, Row, Table, fmt, fmt_delta

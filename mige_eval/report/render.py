@@ -7,10 +7,11 @@ and into :attr:`Rendered.notes`, which the command line prints on stderr for CSV
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
+from mige_eval.names import did_you_mean
 from mige_eval.report.csv_table import csv_tables
 from mige_eval.report.gallery import write_gallery
 from mige_eval.report.latex import comment, latex_table
@@ -35,7 +36,8 @@ def table_ids(table: str | None, runs: Sequence[RunInfo]) -> list[str]:
     ids = ["3a", "3b"] if str(table) == "3" else [str(table)]
     unknown = [t for t in ids if t not in TABLES]
     if unknown:
-        raise ValueError(f"unknown --table {table!r}: use one of {', '.join(TABLES)} (or 3 for 3a and 3b)")
+        raise ValueError(f"unknown --table {table!r}: use one of {', '.join(TABLES)} (or 3 for 3a and 3b)."
+                         f"{did_you_mean(table, [*TABLES, '3'])}")
     return ids
 
 
@@ -72,9 +74,9 @@ def render(paths: Iterable[Path], fmt: str = "markdown", table: str | None = Non
     gallery's instructions and references; ``notes`` are the caller's own (e.g. skipped runs).
     """
     if fmt not in FORMATS:
-        raise ValueError(f"unknown --format {fmt!r}: use one of {', '.join(FORMATS)}")
+        raise ValueError(f"unknown --format {fmt!r}: use one of {', '.join(FORMATS)}.{did_you_mean(fmt, FORMATS)}")
     if fmt == "html" and output is None:
-        raise ValueError("--format html writes a gallery folder: give it with --output DIR")
+        raise ValueError("--format html writes a gallery folder: give it with --out DIR")
     runs, found_notes = find_runs(paths)
     notes = [*notes, *found_notes]
     tables = [build_table(t, runs, published=published) for t in table_ids(table, runs)]

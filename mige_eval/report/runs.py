@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from mige_eval.presets import AREAS, BACKBONE_IDS, BENCH_OPTION_DEFAULTS
 
@@ -169,7 +170,8 @@ def _consistency_note(label: str, run_dir: Path, summary: dict[str, Any]) -> str
 
 def find_runs(paths: Iterable[Path]) -> tuple[list[RunInfo], list[str]]:
     """Runs under the given paths (a run directory, or any folder above run directories) and notes on
-    the ones that cannot be reported (no summary.json, unreadable files) or whose files disagree."""
+    the ones that cannot be reported (no summary.json, unreadable files) or whose files disagree.
+    Paths under which no run directory is found at all are refused: a report of nothing is a mistake."""
     paths = [Path(p) for p in paths]
     dirs: list[Path] = []
     for path in paths:
@@ -206,5 +208,8 @@ def find_runs(paths: Iterable[Path]) -> tuple[list[RunInfo], list[str]]:
         if note:
             notes.append(note)
     if paths and not dirs:
-        notes.append(f"no run directories found under {', '.join(map(str, paths))}")
+        raise FileNotFoundError(
+            f"no run directory in {', '.join(map(str, paths))}: looked for folders holding run.json, summary.json or "
+            "records/ there and in every folder below. Give run directories, or the folder holding them "
+            "(`mige-eval run` writes one to results/runs/<bench>/<model>, or to --out DIR)")
     return runs, notes

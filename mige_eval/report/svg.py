@@ -1,8 +1,8 @@
 """Inline SVG histograms of per-sample metric values, so the gallery needs no plotting library."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
-from typing import Sequence
 
 WIDTH, HEIGHT, SIDE, TOP, BOTTOM, BINS = 240, 120, 10, 30, 18, 20
 

@@ -1,8 +1,9 @@
 """The gallery's image folder: every image it shows, copied in full and, when large, as a thumbnail.
 
 The gallery must keep working when it is moved or opened on another machine, so it never points
-at the run directories or the dataset: full-size files are hard-linked (copied across file systems)
-or, for images stored inside dataset files, written out; images larger than the thumbnail size get a
+at the run directories or the dataset: full-size files are hard-linked (copied across file systems, or
+when the source's permissions differ from those of a new file here, so that the umask decides who can
+read the gallery) or, for images stored inside dataset files, written out; images larger than the thumbnail size get a
 JPEG thumbnail made with Pillow. Each image is stored once, however many samples show it.
 """
 from __future__ import annotations
@@ -11,14 +12,14 @@ import hashlib
 import io
 import os
 import shutil
+import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from PIL import Image
 
 from mige_eval.images import decode
-
 
 #: File suffix per Pillow format, as browsers know them (MPO is a JPEG with extra pictures).
 SUFFIXES = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp", "TIFF": ".tif"}
@@ -40,6 +41,7 @@ class ImageFolder:
         self.problems: list[str] = []
         (root / "full").mkdir(parents=True, exist_ok=True)
         (root / "thumbs").mkdir(parents=True, exist_ok=True)
+        self.file_mode = new_file_mode(root / "full")
 
     @staticmethod
     def _key(origin: str) -> str:
@@ -47,7 +49,8 @@ class ImageFolder:
 
     def file(self, path: Path, origin: str) -> Shown | None:
         """An image file (a run's output or crop, a dataset photo); None with a problem noted if unreadable."""
-        return self._add(origin, path.suffix.lower() or ".png", lambda target: _link_or_copy(path, target))
+        return self._add(origin, path.suffix.lower() or ".png",
+                         lambda target: _link_or_copy(path, target, self.file_mode))
 
     def data(self, read: Callable[[], bytes], origin: str) -> Shown | None:
         """An image given by its encoded bytes (e.g. a row of a parquet file)."""
@@ -84,8 +87,23 @@ class ImageFolder:
         return f"thumbs/{target.name}"
 
 
-def _link_or_copy(source: Path, target: Path) -> None:
+def _link_or_copy(source: Path, target: Path, mode: int) -> None:
+    """A hard link when the source already has ``mode``, the permissions of a new file here (a link shares the
+    source's: a run's 0600 image would make a served gallery show nothing), else a copy, which gets ``mode``."""
     try:
-        os.link(source, target)
+        if stat.S_IMODE(source.stat().st_mode) == mode:
+            os.link(source, target)
+            return
     except OSError:
-        shutil.copyfile(source, target)
+        pass
+    shutil.copyfile(source, target)
+
+
+def new_file_mode(folder: Path) -> int:
+    """The permission bits a file created in ``folder`` gets (0666 less the umask, or the folder's default ACL)."""
+    probe = folder / f".mode-probe-{os.getpid()}"
+    probe.touch()
+    try:
+        return stat.S_IMODE(probe.stat().st_mode)
+    finally:
+        probe.unlink()

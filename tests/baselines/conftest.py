@@ -13,9 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mige_eval.baselines._diffusers import deprecated_pipeline_alias
-
 import tiny_tokenizers
+from mige_eval.baselines._diffusers import deprecated_pipeline_alias
 
 SEED = 0
 

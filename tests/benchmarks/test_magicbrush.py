@@ -97,7 +97,8 @@ def test_copy_source_single_turn_gives_the_io_similarity_of_each_turn(tmp_path, 
     assert len(by_id) == 6 and not any(r["error"] for r in by_id.values())
     for sample_id, record in by_id.items():
         img_id, k = sample_id.split("-t")
-        source = release / "images" / img_id / (f"{img_id}-input.png" if k == "1" else f"{img_id}-output{int(k) - 1}.png")
+        source = release / "images" / img_id / (
+            f"{img_id}-input.png" if k == "1" else f"{img_id}-output{int(k) - 1}.png")
         target = release / "images" / img_id / f"{img_id}-output{k}.png"
         diff = pixels(source) - pixels(target)
         assert record["metrics"]["l1"] == pytest.approx(np.abs(diff).mean(), abs=1e-6)
@@ -131,7 +132,7 @@ def test_score_accepts_the_official_script_file_names(tmp_path, release):
     images.mkdir()
     names = {"101-t1": "101_1", "101-t2": "101_inde_2", "202-t1": "202_1", "303-t1": "303_1",
              "303-t2": "303_inde_2", "303-t3": "303_inde_3"}
-    for sample_id, name in names.items():
+    for name in names.values():
         Image.new("RGB", (512, 512), (10, 20, 30)).save(images / f"{name}.png")
     invoke("score", "--bench", "magicbrush", "--data", str(release), "--images", str(images),
            "--out", str(tmp_path / "scored"), "--metrics", "l1", "--quiet")
@@ -180,7 +181,8 @@ def test_wrong_files_as_a_whole_stop_the_benchmark_with_their_name(tmp_path, rel
 def test_verify_checks_counts_and_image_size(tmp_path, release):
     result = CliRunner().invoke(app, ["verify", "--bench", "magicbrush", "--data", str(release)])
     assert result.exit_code == 1
-    assert "sessions is 3, the card expects 535" in result.output and "turns is 6, the card expects 1053" in result.output
+    assert "sessions is 3, the card expects 535" in result.output
+    assert "turns is 6, the card expects 1053" in result.output
     Image.new("RGB", (500, 512)).save(release / "images/202/202-output1.png")
     result = CliRunner().invoke(app, ["verify", "--bench", "magicbrush", "--data", str(release)])
     assert "images/202/202-output1.png: 500x512, the release's images are 512x512" in result.output

@@ -52,7 +52,8 @@ def test_missing_hub_model_names_it_and_the_fetch_command(hub_cache, make_ctx):
     with pytest.raises(MissingWeightsError) as err:
         Scorer(["dino"], make_ctx(dino_model="tiny-org/absent"))
     text = str(err.value)
-    assert "'tiny-org/absent'" in text and "HF_HUB_OFFLINE" in text
+    assert "--dino-model tiny-org/absent: model 'tiny-org/absent' is not available locally" in text
+    assert "HF_HUB_OFFLINE" in text
     assert "mige-eval download --backbones" in text and "hf download tiny-org/absent" in text
     with pytest.raises(MissingWeightsError, match="at revision v9"):
         Backbone("dino", "tiny-org/dino@v9", "cpu").prepare()
@@ -135,6 +136,10 @@ def test_the_checkpoint_image_processor_is_not_used(tiny_dino, make_ctx, indepen
 def test_download_backbones_fetches_safetensors_and_falls_back_to_bin(monkeypatch, tmp_path):
     import huggingface_hub
 
+    from mige_eval import hub
+    from mige_eval.metrics.checkpoint import HUB_FILES
+
+    monkeypatch.setattr(hub, "hub_reachable", lambda: True)
     calls = []
 
     def fake_snapshot(repo_id, *, allow_patterns, revision=None, local_files_only=False):
@@ -149,10 +154,10 @@ def test_download_backbones_fetches_safetensors_and_falls_back_to_bin(monkeypatc
     folders = download_backbones()
     assert [f.name for f in folders] == ["openai--clip-vit-base-patch32", "facebook--dino-vits16"]
     assert calls == [
-        ("openai/clip-vit-base-patch32", tuple(backbones.HUB_FILES), None, False),
-        ("facebook/dino-vits16", tuple(backbones.HUB_FILES), None, False),
+        ("openai/clip-vit-base-patch32", tuple(HUB_FILES), None, False),
+        ("facebook/dino-vits16", tuple(HUB_FILES), None, False),
         ("facebook/dino-vits16", ("pytorch_model.bin",), None, False),
     ]
     calls.clear()
     download_backbones(["openai/clip-vit-large-patch14@abc"])
-    assert calls == [("openai/clip-vit-large-patch14", tuple(backbones.HUB_FILES), "abc", False)]
+    assert calls == [("openai/clip-vit-large-patch14", tuple(HUB_FILES), "abc", False)]

@@ -146,8 +146,8 @@ def test_image_modes_are_converted_by_the_documented_rule(mode, make_ctx, indepe
 
 def test_zero_size_images_fail_their_sample_only(make_ctx, dreambench_photos, kit):
     good = kit.ref_of(dreambench_photos[0])
-    zero_png = (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", (0).to_bytes(4, "big") + (5).to_bytes(4, "big") + b"\x08\x02\x00\x00\x00")
-                + _chunk(b"IEND", b""))
+    header = (0).to_bytes(4, "big") + (5).to_bytes(4, "big") + b"\x08\x02\x00\x00\x00"
+    zero_png = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IEND", b"")
     samples = [kit.sample("empty-output", references=(good,)), kit.sample("ok", references=(good,)),
                kit.sample("empty-ref", references=(ImageRef.from_bytes(zero_png, "refs/zero.png"),))]
     outputs = [Image.new("RGB", (0, 4)), kit.rgb(dreambench_photos[1]), kit.rgb(dreambench_photos[1])]

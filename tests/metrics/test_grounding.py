@@ -129,7 +129,7 @@ def test_models_follow_the_detector_preset_and_overrides():
 def test_download_grounding_fetches_swin_b_and_sam_vit_h(monkeypatch):
     calls = []
 
-    def fake_fetch(model_id, revision=None):
+    def fake_fetch(model_id, revision=None, **_):
         calls.append((model_id, revision))
         return model_id
 

@@ -1,4 +1,5 @@
-"""dino, clip_i, clip_t and clip_dir against an independent computation on real DreamBench photos, and their invariances."""
+"""dino, clip_i, clip_t and clip_dir against an independent computation on real DreamBench photos, and their
+invariances."""
 from __future__ import annotations
 
 import numpy as np

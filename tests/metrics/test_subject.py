@@ -11,8 +11,16 @@ from PIL import Image
 
 from mige_eval.images import ImageRef, encode_png
 from mige_eval.metrics.base import ScoreItem
-from mige_eval.metrics.crops import (CropCache, SubjectExtractor, best_detection, crop_rect, extract_subjects,
-                                     normalize_prompt, pixel_box, sam_box)
+from mige_eval.metrics.crops import (
+    CropCache,
+    SubjectExtractor,
+    best_detection,
+    crop_rect,
+    extract_subjects,
+    normalize_prompt,
+    pixel_box,
+    sam_box,
+)
 from mige_eval.scoring import Scorer
 from mige_eval.summary import summarize
 

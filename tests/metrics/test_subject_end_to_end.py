@@ -15,10 +15,10 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+from layouts import MIGEBENCH_KINDS, write_migebench
 from mige_eval.cli import app
 from mige_eval.metrics.features import ENCODED
 from mige_eval.metrics.grounding import FORWARDS
-from layouts import MIGEBENCH_KINDS, write_migebench
 from tiny_grounding import reference_crop
 
 #: (subset, idx, object, source size): what each fixture record asks for.

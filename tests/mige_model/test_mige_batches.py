@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from tiny_mige import save_tiny_released
 from torch import nn
 
 from mige_model import memory
 from mige_model.memory import GIB, keep_text_encoder_resident, resolve_offload, weight_bytes
 from mige_model.pipeline import Job, MIGEPipeline, sampling_batches
 from mige_model.splice import tokenize_segments
+from tiny_mige import save_tiny_released
 
 #: docs/mige_model.md, "Batches": batch N against batch 1, float32 on the CPU. The largest deviation
 #: measured on the tiny model (10 steps, batches of 2 to 16) was 3.5e-6 of the final latent's largest

@@ -6,19 +6,20 @@ a tiny sentencepiece model with T5's normalizer that both versions read from the
 from __future__ import annotations
 
 import pytest
-from mige_t5_433_ids import EXPECTED, PROMPTS
 
 from mige_model.splice import tokenize_segments
 from mige_model.t5_tokens import LegacyT5Tokenizer
 from mige_model.text import split_at_placeholders
+from mige_t5_433_ids import EXPECTED, PROMPTS
 
 
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory):
     """The tiny ``spiece.model`` read by transformers 5, as MIGE's loader reads the released folder."""
     pytest.importorskip("sentencepiece")
-    from tiny_tokenizers import t5_sentencepiece_folder
     from transformers import T5TokenizerFast
+
+    from tiny_tokenizers import t5_sentencepiece_folder
 
     return T5TokenizerFast.from_pretrained(t5_sentencepiece_folder(tmp_path_factory.mktemp("spiece")))
 

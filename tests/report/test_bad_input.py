@@ -62,7 +62,7 @@ def test_gallery_shows_the_readable_records_of_a_partial_run(runs, tmp_path):
 def test_misuse_is_refused_with_the_fix(tmp_path, runs, make_run):
     with pytest.raises(ValueError, match="unknown --format 'pdf'"):
         render([runs], "pdf")
-    with pytest.raises(ValueError, match="--output DIR"):
+    with pytest.raises(ValueError, match="--out DIR"):
         render([runs], "html")
     with pytest.raises(ValueError, match="unknown --table '5'"):
         render([runs], "markdown", "5")
@@ -78,7 +78,9 @@ def test_misuse_is_refused_with_the_fix(tmp_path, runs, make_run):
 def test_empty_folder_and_explicit_run_directories(tmp_path, make_run):
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert render([empty], "markdown", "2").notes == [f"no run directories found under {empty}"]
+    (empty / "notes").mkdir()  # folders, but no run.json, summary.json or records/ anywhere
+    with pytest.raises(FileNotFoundError, match=f"no run directory in {empty}: looked for folders holding run.json"):
+        render([empty], "markdown", "2")
     assert render([], "markdown", "2").notes == []
     a = make_run(tmp_path / "x" / "mige", "dreambench", "mige", VALUES)
     b = make_run(tmp_path / "y" / "mige", "dreambench", "mige", VALUES)

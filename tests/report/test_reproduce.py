@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from mige_eval.benchmarks.base import data_option
 from mige_eval.metrics.base import ScoringOptions
 from mige_eval.registry import UnknownNameError
 from mige_eval.reproduce import reproduce
@@ -67,6 +68,21 @@ def test_reproduce_refuses_bad_arguments_before_running(tmp_path):
 def test_reproduce_without_data_notes_every_failure_and_reports_published_rows(tmp_path):
     result = reproduce("3", ["copy-source"], tmp_path / "no-data", results=tmp_path / "results", log=lambda m: None)
     assert result.run_dirs == [] and not result.complete
-    assert any("migebench / copy-source: failed" in n for n in result.notes)
+    assert any("migebench / copy-source: failed" in n and "pass --data-root DIR (DIR/migebench)" in n
+               for n in result.notes)
+    assert data_option("migebench") == "--data DIR"  # reproduce's spelling ends with it
     markdown = (tmp_path / "results" / "reports" / "table-3" / "table.md").read_text()
     assert "**Table 3a.**" in markdown and "**Table 3b.**" in markdown and "| I-O sim | 0.668 |" in markdown
+
+
+def test_an_error_every_run_meets_is_said_once(setup, tmp_path):
+    """A missing backbone fails every model's run; the second failure refers to the first note."""
+    logged: list[str] = []
+    setup["scoring"] = ScoringOptions(clip_model=str(tmp_path / "no-clip"), dino_model=setup["scoring"].dino_model,
+                                      device="cpu", cache_dir=tmp_path / "cache")
+    result = reproduce("2", ["copy-source", f"{HELPERS}:SeedNoise"], **{**setup, "log": logged.append})
+    first = [n for n in result.notes if "no-clip" in n]
+    assert len(first) == 1 and first[0].startswith("dreambench / copy-source: failed: MissingWeightsError:")
+    assert f"dreambench / {HELPERS}:SeedNoise: failed: the same MissingWeightsError as dreambench / copy-source" \
+        in result.notes
+    assert [line for line in logged if "failed" in line] == [n for n in result.notes if "failed" in n]  # logged once

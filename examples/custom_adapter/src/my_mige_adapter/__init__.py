@@ -4,7 +4,7 @@ It stands in for a real model: replace the body of ``generate`` with your pipeli
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from PIL import Image, ImageOps
 
