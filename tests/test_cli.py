@@ -119,7 +119,8 @@ def test_help_and_list_import_no_model_code():
             "('torch', 'transformers', 'diffusers', 'datasets', 'pyarrow', 'huggingface_hub', 'mige_model')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "['mige_model', 'mige_model.adapter']"  # the mige adapter's class, nothing more
+    # the mige adapter's class and its pure-Python text rules, no torch and no model code
+    assert out.stdout.strip() == "['mige_model', 'mige_model.adapter', 'mige_model.text']"
 
 
 def test_list_describes_every_model_and_benchmark():
