@@ -22,6 +22,7 @@ def test_wheel_installs_in_fresh_venv_and_maps_folders_under_mige_eval(tmp_path)
     assert {"mige_eval", "mige_model"} <= top_level
     assert "mige_eval/benchmarks/cards/dreambench.yaml" in names
     assert "mige_eval/baselines/__init__.py" in names
+    assert {f"mige_eval/metrics/judge_prompts/{p}.txt" for p in ("vie_sc", "vie_pq", "dbp_cp", "dbp_pf")} <= set(names)
 
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)

@@ -25,7 +25,7 @@ import hashlib
 import io
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from typing import Mapping, Sequence
 
@@ -43,30 +43,41 @@ class PromptFileError(ValueError):
 
 @dataclass(frozen=True)
 class PreparedImage:
-    """An image as a judge receives it: ``data`` (``mime``) goes to a server, ``pixels`` to a local model.
+    """An image as a judge receives it: :attr:`data` (:attr:`mime`) goes to a server, ``pixels`` to a local model.
 
     ``key`` identifies what the judge decodes (encoding and pixel hash); answers are cached under it.
+    ``encoded`` holds the JPEG bytes the pixels were decoded from; PNG bytes are made only when sent.
     """
 
     pixels: Image.Image
-    data: bytes
-    mime: str
+    encoding: str
     key: str
+    encoded: bytes | None = None
+
+    @property
+    def mime(self) -> str:
+        return f"image/{self.encoding}"
+
+    @cached_property
+    def data(self) -> bytes:
+        if self.encoded is not None:
+            return self.encoded
+        buf = io.BytesIO()
+        self.pixels.save(buf, format="PNG", compress_level=1)
+        return buf.getvalue()
 
 
 def encode_for_judge(img: Image.Image, encoding: str) -> PreparedImage:
     """PNG (lossless) or JPEG at Pillow's default quality, decoded back so both backends see the same pixels."""
     img = to_rgb(img, "an image for the judge")
-    buf = io.BytesIO()
     if encoding == "png":
-        img.save(buf, format="PNG", compress_level=1)
-        pixels = img
-    elif encoding == "jpeg":
-        img.save(buf, format="JPEG")  # quality 75, 4:2:0, as DreamBench++'s encode_image_into_base64
-        pixels = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
-    else:
+        return PreparedImage(img, "png", f"png:{pixels_hash(img)}")
+    if encoding != "jpeg":
         raise ValueError(f"unknown judge image encoding {encoding!r}: use png or jpeg")
-    return PreparedImage(pixels, buf.getvalue(), f"image/{encoding}", f"{encoding}:{pixels_hash(pixels)}")
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG")  # quality 75, 4:2:0, as DreamBench++'s encode_image_into_base64
+    pixels = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+    return PreparedImage(pixels, "jpeg", f"jpeg:{pixels_hash(pixels)}", buf.getvalue())
 
 
 def prepare_gedit(source: Image.Image, output: Image.Image) -> dict[str, PreparedImage]:

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import threading
+import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from chat_server import ChatServer, Reply, inspect
 from PIL import Image
 
+from mige_eval.metrics import judge_http
 from mige_eval.metrics.judge_http import RemoteJudge, base_url
 from mige_eval.metrics.judge_prompts import load_prompt, prepare_dreambench_plus, prepare_gedit
 
@@ -24,6 +27,21 @@ def conversation(instruction: str, seed: int = 0):
 def remote(server: ChatServer, **kwargs) -> RemoteJudge:
     options = dict(model="judge-test", api_key_env=KEY_ENV, timeout=5.0, retries=2, backoff=0.01)
     return RemoteJudge(server.url, **{**options, **kwargs})
+
+
+def counted(respond):
+    """A server reply function given (sample text, how many times it was asked) and counting the askings."""
+    seen: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def reply(body):
+        text = inspect(body)["text"]
+        with lock:
+            seen[text] = seen.get(text, 0) + 1
+            count = seen[text]
+        return respond(text, count)
+
+    return reply, seen
 
 
 def collect(judge: RemoteJudge, conversations, detail=None):
@@ -85,18 +103,12 @@ def test_the_model_name_comes_from_the_server_when_not_given_and_several_models_
 
 
 def test_a_timed_out_request_is_retried_and_one_that_always_times_out_fails_alone():
-    seen: dict[str, int] = {}
-    lock = threading.Lock()
-
-    def respond(body):
-        text = inspect(body)["text"]
-        with lock:
-            seen[text] = seen.get(text, 0) + 1
-            count = seen[text]
+    def respond(text, count):
         if text == "slow once" and count == 1 or text == "always slow":
             return Reply("late", delay=1.0)
         return Reply(f"ok {text}")
 
+    respond, seen = counted(respond)
     with ChatServer(respond) as server:
         judge = remote(server, timeout=0.3, retries=2, concurrency=4)
         results, arrived = collect(judge, [conversation("fast"), conversation("slow once"), conversation("always slow")])
@@ -108,14 +120,8 @@ def test_a_timed_out_request_is_retried_and_one_that_always_times_out_fails_alon
 
 def test_server_errors_are_retried_with_backoff_and_client_errors_are_not(monkeypatch):
     monkeypatch.setenv(KEY_ENV, "sk-do-not-print")
-    seen: dict[str, int] = {}
-    lock = threading.Lock()
 
-    def respond(body):
-        text = inspect(body)["text"]
-        with lock:
-            seen[text] = seen.get(text, 0) + 1
-            count = seen[text]
+    def respond(text, count):
         if text == "503 twice" and count <= 2:
             return Reply("overloaded", status=503)
         if text == "429 once" and count == 1:
@@ -128,6 +134,7 @@ def test_server_errors_are_retried_with_backoff_and_client_errors_are_not(monkey
             return Reply("invalid key", status=401)
         return Reply(f"ok {text}")
 
+    respond, seen = counted(respond)
     names = ["503 twice", "429 once", "always 500", "bad request", "unauthorized", "fine"]
     with ChatServer(respond) as server:
         results, arrived = collect(remote(server, retries=2, concurrency=2), [conversation(n) for n in names])
@@ -138,6 +145,20 @@ def test_server_errors_are_retried_with_backoff_and_client_errors_are_not(monkey
     assert "HTTP 401" in str(results[4]) and KEY_ENV in str(results[4]) and "is set" in str(results[4])
     assert all("sk-do-not-print" not in str(r) for r in results)
     assert seen == {"503 twice": 3, "429 once": 2, "always 500": 3, "bad request": 1, "unauthorized": 1, "fine": 1}
+
+
+def test_backoff_doubles_up_to_its_cap_and_retry_after_is_honoured(monkeypatch):
+    waits: list[float] = []
+    monkeypatch.setattr(judge_http, "time", SimpleNamespace(sleep=waits.append, monotonic=time.monotonic))
+    with ChatServer(lambda body: Reply("busy", status=503)) as server:
+        results, _ = collect(remote(server, retries=4, backoff=1.0, max_backoff=3.0), [conversation("a")])
+    assert waits == [1.0, 2.0, 3.0, 3.0] and "after 5 attempts" in str(results[0])
+    waits.clear()
+    respond, _ = counted(lambda text, count: Reply("wait", status=429, headers={"Retry-After": "7"}) if count == 1
+                         else Reply("ok"))
+    with ChatServer(respond) as server:
+        results, _ = collect(remote(server, backoff=1.0), [conversation("a")])
+    assert waits == [7.0] and results == ["ok"]
 
 
 def test_an_unreachable_server_fails_each_request_after_its_retries():

@@ -7,6 +7,7 @@ import shutil
 
 import numpy as np
 import pytest
+from hub_cache import offline_hub
 from PIL import Image
 
 from mige_eval.errors import MissingWeightsError
@@ -132,15 +133,7 @@ def test_settings_identify_the_checkpoint_without_loading_it(tiny_qwen, tmp_path
 
 @pytest.fixture()
 def hub_cache(tmp_path, monkeypatch, tiny_qwen):
-    """An offline Hugging Face cache holding ``tiny-org/qwen-judge`` at :data:`COMMIT`."""
-    import huggingface_hub.constants as constants
-
-    repo = tmp_path / "hub" / "models--tiny-org--qwen-judge"
-    shutil.copytree(tiny_qwen, repo / "snapshots" / COMMIT)
-    (repo / "refs").mkdir()
-    (repo / "refs" / "main").write_text(COMMIT)
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return offline_hub(tmp_path, monkeypatch, tiny_qwen, "tiny-org/qwen-judge", COMMIT)
 
 
 def test_hub_ids_resolve_offline_with_their_commit_and_absent_ones_name_the_fetch_command(hub_cache):
