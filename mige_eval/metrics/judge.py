@@ -112,7 +112,7 @@ class Judge:
             reading = READERS[prompt.id](answer)
             results.append(Judgement(answer, reading))
             records.append({"sample": sample_id, "prompt": prompt.label, "judge": self.label, "key": key,
-                            "answer": answer, "scores": list(reading.scores) if reading.scores else None,
+                            "answer": answer, "scores": None if reading.scores is None else list(reading.scores),
                             "problem": reading.problem})
         if self.log is not None:
             self.log.write(records)

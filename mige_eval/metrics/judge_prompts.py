@@ -27,7 +27,7 @@ import json
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from importlib import resources
-from typing import Mapping, Sequence
+from typing import Mapping
 
 from PIL import Image
 
@@ -212,7 +212,3 @@ def load_prompt(prompt_id: str) -> JudgePrompt:
         raise PromptFileError(f"{label}: parts {sorted(texts)}, but the layout uses {wanted}")
     return JudgePrompt(prompt_id, int(fields["version"]), texts, LAYOUTS[prompt_id], PREPARATION[prompt_id],
                        DETAIL.get(prompt_id))
-
-
-def prompt_versions(prompts: Sequence[JudgePrompt]) -> dict[str, int]:
-    return {p.id: p.version for p in prompts}

@@ -41,11 +41,3 @@ def tiny_sam(tmp_path_factory) -> Path:
     from tiny_grounding import save_tiny_sam
 
     return save_tiny_sam(tmp_path_factory.mktemp("tiny-sam"))
-
-
-@pytest.fixture(scope="session")
-def tiny_qwen(tmp_path_factory) -> Path:
-    """A tiny random Qwen2.5-VL judge checkpoint folder (see tests/tiny_judge.py)."""
-    from tiny_judge import save_tiny_qwen25_vl
-
-    return save_tiny_qwen25_vl(tmp_path_factory.mktemp("tiny-qwen"))

@@ -1,4 +1,4 @@
-"""The local judge on a tiny random Qwen2.5-VL loaded from disk: inputs, batching, noise answers, identity, errors."""
+"""The local judge on tiny random Qwen2.5-VL / Qwen3-VL checkpoints loaded from disk: inputs, batching, noise, errors."""
 from __future__ import annotations
 
 import json
@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hub_cache import offline_hub
 from PIL import Image
+from tiny_judge import VISION
 
 from mige_eval.errors import MissingWeightsError
 from mige_eval.images import ImageRef
@@ -29,7 +30,7 @@ def noise(seed: int, size: tuple[int, int]) -> Image.Image:
     return Image.fromarray(np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8))
 
 
-def smart_resize(height: int, width: int, factor: int = 28, min_pixels: int = 56 * 56, max_pixels: int = 112 * 112):
+def smart_resize(height: int, width: int, factor: int, min_pixels: int, max_pixels: int) -> tuple[int, int]:
     """qwen_vl_utils' published rule (GEdit-Bench's image path), written out for the check."""
     h, w = max(factor, round(height / factor) * factor), max(factor, round(width / factor) * factor)
     if h * w > max_pixels:
@@ -51,13 +52,22 @@ def conversations():
     return convs, sizes
 
 
-def test_inputs_hold_each_image_at_the_qwen_grid_left_padded(tiny_qwen):
-    judge = LocalJudge(str(tiny_qwen), device="cpu", batch_size=4)
+@pytest.fixture(params=["qwen2_5_vl", "qwen3_vl"])
+def tiny_judge(request):
+    """(kind, folder) of each tiny judge architecture."""
+    return request.param, request.getfixturevalue({"qwen2_5_vl": "tiny_qwen", "qwen3_vl": "tiny_qwen3"}[request.param])
+
+
+def test_inputs_hold_each_image_at_the_qwen_grid_left_padded(tiny_judge):
+    kind, folder = tiny_judge
+    judge = LocalJudge(str(folder), device="cpu", batch_size=4)
+    assert judge.prepare().config.model_type == kind
     convs, sizes = conversations()
     inputs = judge.inputs(convs)
     image_id = judge.config.image_token_id
     shown = [size for size in sizes for _ in range(2)] + [(512, 512)]  # VIE: source and output at the source's size
-    grids = [(1, *(side // 14 for side in smart_resize(h, w))) for w, h in shown]
+    patch, low, high = VISION[kind]
+    grids = [(1, *(side // patch for side in smart_resize(h, w, 2 * patch, low, high))) for w, h in shown]
     assert inputs["image_grid_thw"].tolist() == [list(g) for g in grids]
     assert inputs["pixel_values"].shape[0] == sum(t * h * w for t, h, w in grids)
     tokens = [h * w // 4 for _, h, w in grids]
@@ -69,12 +79,13 @@ def test_inputs_hold_each_image_at_the_qwen_grid_left_padded(tiny_qwen):
         assert mask[row, : mask.shape[1] - int(mask[row].sum())].sum() == 0
 
 
-def test_batched_answers_equal_one_by_one_answers(tiny_qwen):
+def test_batched_answers_equal_one_by_one_answers(tiny_judge):
+    folder = tiny_judge[1]
     convs, _ = conversations()
     arrived = {}
-    batched = LocalJudge(str(tiny_qwen), device="cpu", batch_size=4, max_new_tokens=12).answer(
+    batched = LocalJudge(str(folder), device="cpu", batch_size=4, max_new_tokens=12).answer(
         convs, lambda i, text: arrived.__setitem__(i, text))
-    single = LocalJudge(str(tiny_qwen), device="cpu", batch_size=1, max_new_tokens=12).answer(convs, lambda i, t: None)
+    single = LocalJudge(str(folder), device="cpu", batch_size=1, max_new_tokens=12).answer(convs, lambda i, t: None)
     assert batched == single and arrived == dict(enumerate(batched))
     assert len(set(batched)) == 4  # the answers depend on what the judge is shown
 
@@ -160,3 +171,30 @@ def test_wrong_checkpoints_and_settings_are_refused_before_any_weights_load(tiny
     judge = LocalJudge(str(textless), device="cpu")
     with pytest.raises(RuntimeError, match="placed 0 image tokens for 2 images"):
         judge.inputs(conversations()[0][:1])
+
+
+def test_an_interrupted_run_keeps_every_answer_it_received(tiny_qwen, tmp_path, monkeypatch):
+    photo = ImageRef.from_bytes(_png(noise(2, (40, 40))), "src.png")
+    samples = [Sample(id=f"s{i}", task="edit", subset="test", instruction=f"edit {i}", prompt=f"edit {i}", source=photo)
+               for i in range(3)]
+    outputs = [noise(30 + i, (32, 32)) for i in range(3)]
+    generate, calls = LocalJudge._generate, []
+
+    def interrupted(self, batch):
+        calls.append(len(batch))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return generate(self, batch)
+
+    monkeypatch.setattr(LocalJudge, "_generate", interrupted)
+    scorer = Scorer(["vie_sc"], local_context(tiny_qwen, tmp_path, batch_size=1))
+    with pytest.raises(KeyboardInterrupt):
+        scorer.score(samples, outputs)
+    scorer.close()
+    monkeypatch.setattr(LocalJudge, "_generate", generate)
+    ctx = local_context(tiny_qwen, tmp_path, batch_size=1)
+    resumed = Scorer(["vie_sc"], ctx)
+    results = resumed.score(samples, outputs)
+    assert judge_for(ctx).counts == {"cached": 2, "asked": 1}  # only the question cut off is asked again
+    assert all(r.error is None and r.flags == ["vie_sc_unparsed"] for r in results)
+    resumed.close()

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 from chat_server import ChatServer, Reply, inspect
 from emuedit_data import default_rows, write_hub_snapshot
-from PIL import Image
 from typer.testing import CliRunner
 
 from mige_eval.cli import app
