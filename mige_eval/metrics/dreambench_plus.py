@@ -42,6 +42,7 @@ class _DreamBenchPlus(JudgeMetric):
 
 class JudgeCp(_DreamBenchPlus):
     name = "judge_cp"
+    label = "CP"
     needs = ("subject_photo",)
     prompt_ids = ("dbp_cp",)
 
@@ -51,6 +52,7 @@ class JudgeCp(_DreamBenchPlus):
 
 class JudgePf(_DreamBenchPlus):
     name = "judge_pf"
+    label = "PF"
     prompt_ids = ("dbp_pf",)
     text_slot = "prompt"
 
@@ -60,6 +62,7 @@ class JudgePf(_DreamBenchPlus):
 
 class JudgeCpPf(_DreamBenchPlus):
     name = "judge_cp_pf"
+    label = "CP·PF (per sample)"
     needs = ("subject_photo",)
     prompt_ids = ("dbp_cp", "dbp_pf")
     text_slot = "prompt"

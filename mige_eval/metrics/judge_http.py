@@ -105,8 +105,12 @@ class RemoteJudge:
     def model(self) -> str:
         """``--judge-model``, else the one model the server lists at ``/models`` (asked once)."""
         if self._model is None:
-            listed = json.loads(self._request("GET", "/models", None, what="listing the served models"))
-            ids = [m.get("id") for m in listed.get("data", []) if isinstance(m, dict) and m.get("id")]
+            try:
+                listed = json.loads(self._request("GET", "/models", None, what="listing the served models"))
+                ids = [m.get("id") for m in listed.get("data", []) if isinstance(m, dict) and m.get("id")]
+            except (JudgeServerError, ValueError, AttributeError) as exc:
+                raise RuntimeError(f"cannot learn which model the judge server {self.url} serves ({exc}); "
+                                   "name it with --judge-model") from None
             if len(ids) != 1:
                 raise RuntimeError(f"the judge server {self.url} serves {len(ids)} models ({', '.join(ids) or 'none'}); "
                                    "name one with --judge-model")

@@ -37,6 +37,7 @@ class _VieScore(JudgeMetric):
 
 class VieSc(_VieScore):
     name = "vie_sc"
+    label = "VIE-SC"
     prompt_ids = ("vie_sc",)
     text_slot = "instruction"
 
@@ -46,6 +47,7 @@ class VieSc(_VieScore):
 
 class ViePq(_VieScore):
     name = "vie_pq"
+    label = "VIE-PQ"
     prompt_ids = ("vie_pq",)
 
     def value(self, readings: dict[str, Reading]) -> float:
@@ -54,6 +56,7 @@ class ViePq(_VieScore):
 
 class VieO(_VieScore):
     name = "vie_o"
+    label = "VIE-O"
     prompt_ids = ("vie_sc", "vie_pq")
     text_slot = "instruction"
 

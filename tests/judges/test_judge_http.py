@@ -100,6 +100,10 @@ def test_the_model_name_comes_from_the_server_when_not_given_and_several_models_
     with ChatServer(lambda body: Reply("x"), models=("a", "b")) as server:
         with pytest.raises(RuntimeError, match="serves 2 models .*--judge-model"):
             remote(server, model=None).identity()
+    with ChatServer(lambda body: Reply("x")) as server:
+        url = server.url
+    with pytest.raises(RuntimeError, match="cannot learn which model .*cannot reach the server.*--judge-model"):
+        RemoteJudge(url, api_key_env=KEY_ENV, retries=0).identity()
 
 
 def test_a_timed_out_request_is_retried_and_one_that_always_times_out_fails_alone():
