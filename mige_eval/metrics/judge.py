@@ -59,10 +59,9 @@ class Judge:
         self._identity: dict[str, Any] | None = None
 
     def prepare(self) -> Judge:
-        """Check what can be checked without loading weights or asking a server (files, kind, URL)."""
-        prepare = getattr(self.backend, "prepare", None)
-        if callable(prepare):
-            prepare()
+        """Resolve the judge's identity before any sample: files, kind and revision of a local model (no
+        weights load); a server's model name, asked only when ``--judge-model`` does not give it."""
+        self.identity()
         return self
 
     def identity(self) -> dict[str, Any]:

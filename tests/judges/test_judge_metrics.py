@@ -198,3 +198,13 @@ def test_settings_name_the_judge_the_prompt_versions_and_the_decoding(tmp_path):
         described = judge_for(ctx).describe()
     assert described == {"kind": "remote", "url": server.url, "model": "judge-test", "api_key_env": "MIGE_EVAL_TEST_KEY",
                          "decoding": {"temperature": 0, "max_tokens": 512}, "prompts": {}, "answers": {}}
+
+
+def test_a_server_that_cannot_name_its_model_stops_the_scorer_before_any_sample(tmp_path):
+    with ChatServer(vie_reply) as server:
+        url = server.url
+    ctx = context(server, tmp_path, judge_url=url, judge_model=None, judge_retries=0)
+    with pytest.raises(RuntimeError, match="cannot learn which model .* serves .*name it with --judge-model"):
+        Scorer(VIE, ctx)
+    ctx.close()
+    assert not (tmp_path / "run").exists()
