@@ -101,8 +101,24 @@ ClipOpt = typer.Option(None, "--clip-model", help="CLIP backbone: hub id or loca
 DinoOpt = typer.Option(None, "--dino-model", help="DINO backbone: hub id or local directory.")
 DetectorOpt = typer.Option(None, "--detector-model", help="GroundingDINO: hub id or local directory.")
 SamOpt = typer.Option(None, "--sam-model", help="SAM: hub id or local directory.")
-CacheDirOpt = typer.Option(None, "--cache-dir", help="Feature cache folder (default: the user cache dir).")
-NoCacheOpt = typer.Option(False, "--no-cache", help="Do not read or write the feature cache.")
+CacheDirOpt = typer.Option(None, "--cache-dir", help="Feature and judge-answer cache folder (default: the user cache dir).")
+NoCacheOpt = typer.Option(False, "--no-cache", help="Do not read or write the feature and judge-answer caches.")
+JudgeModelOpt = typer.Option(None, "--judge-model", help="Judge of the vie_* and judge_* metrics: a Qwen2.5-VL or Qwen3-VL "
+                                                         "hub id or folder (default Qwen/Qwen2.5-VL-7B-Instruct); "
+                                                         "with --judge-url, the model name to request.")
+JudgeUrlOpt = typer.Option(None, "--judge-url", help="OpenAI-compatible server to judge with instead of a local model, "
+                                                     "e.g. http://127.0.0.1:8000/v1.")
+JudgeKeyEnvOpt = typer.Option(None, "--judge-api-key-env", help="Environment variable holding the judge server's API "
+                                                                "key (default MIGE_EVAL_JUDGE_API_KEY).")
+JudgeConcurrencyOpt = typer.Option(None, "--judge-concurrency", min=1, help="Judge requests in flight at once (default 8).")
+JudgeTimeoutOpt = typer.Option(None, "--judge-timeout", min=0.001, help="Seconds allowed per judge request attempt "
+                                                                        "(default 120).")
+JudgeRetriesOpt = typer.Option(None, "--judge-retries", min=0, help="Retries after a timeout, lost connection or HTTP "
+                                                                    "408/429/5xx, with exponential backoff (default 4).")
+JudgeMaxTokensOpt = typer.Option(None, "--judge-max-tokens", min=1, help="At most this many new tokens per judge "
+                                                                       "answer (default 512).")
+JudgeDtypeOpt = typer.Option(None, "--judge-dtype", help="Local judge precision: auto (default: the checkpoint's half "
+                                                         "precision on CUDA, fp32 on the CPU), bf16, fp16 or fp32.")
 OverwriteOpt = typer.Option(False, "--overwrite", help="Delete a run directory made with other settings.")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bars; log lines only.")
 EmuFilterOpt = typer.Option(None, "--emu-caption-filter", help="emuedit rows whose two captions are equal: text (default: no clip_t/clip_dir there, the MIGE authors' rule), none (count them everywhere) or identical (count them nowhere).")
@@ -181,12 +197,14 @@ def _run(opts, quiet: bool) -> None:
         raise typer.Exit(result.exit_code)
 
 
-def _scoring(device, batch_size, clip_model, dino_model, detector_model, sam_model, cache_dir, no_cache):
+def _scoring(device, batch_size, clip_model, dino_model, detector_model, sam_model, cache_dir, no_cache, **judge):
+    """The scoring options; ``judge`` holds the ``--judge-*`` values (None: the ScoringOptions default)."""
     from mige_eval.metrics.base import ScoringOptions
 
     return ScoringOptions(clip_model=clip_model, dino_model=dino_model, detector_model=detector_model,
                           sam_model=sam_model, device=device, batch_size=batch_size,
-                          cache_dir=Path(cache_dir) if cache_dir else None, use_cache=not no_cache)
+                          cache_dir=Path(cache_dir) if cache_dir else None, use_cache=not no_cache,
+                          **{key: value for key, value in judge.items() if value is not None})
 
 
 def _bench_options(emu_caption_filter: str | None) -> dict:
@@ -204,6 +222,10 @@ def run(
     dino_model: str | None = DinoOpt, detector_model: str | None = DetectorOpt, sam_model: str | None = SamOpt,
     cache_dir: Path | None = CacheDirOpt, no_cache: bool = NoCacheOpt, overwrite: bool = OverwriteOpt,
     quiet: bool = QuietOpt, emu_caption_filter: str | None = EmuFilterOpt,
+    judge_model: str | None = JudgeModelOpt, judge_url: str | None = JudgeUrlOpt,
+    judge_api_key_env: str | None = JudgeKeyEnvOpt, judge_concurrency: int | None = JudgeConcurrencyOpt,
+    judge_timeout: float | None = JudgeTimeoutOpt, judge_retries: int | None = JudgeRetriesOpt,
+    judge_dtype: str | None = JudgeDtypeOpt, judge_max_tokens: int | None = JudgeMaxTokensOpt,
 ) -> None:
     """Generate with a model on a benchmark, then score (resumable)."""
     with user_errors():
@@ -212,8 +234,11 @@ def run(
         opts = RunOptions(
             bench=bench, model=model, data=data, out=out, limit=limit, metrics=metrics, seed=seed, shard=shard,
             presets=preset, model_args=parse_model_args(model_arg), bench_options=_bench_options(emu_caption_filter),
-            scoring=_scoring(device, batch_size, clip_model, dino_model, detector_model, sam_model, cache_dir,
-                             no_cache),
+            scoring=_scoring(device, batch_size, clip_model, dino_model, detector_model, sam_model, cache_dir, no_cache,
+                             judge_model=judge_model, judge_url=judge_url, judge_api_key_env=judge_api_key_env,
+                             judge_concurrency=judge_concurrency, judge_timeout=judge_timeout,
+                             judge_retries=judge_retries, judge_dtype=judge_dtype,
+                             judge_max_tokens=judge_max_tokens),
             overwrite=overwrite,
         )
         _run(opts, quiet)
@@ -230,6 +255,10 @@ def score(
     dino_model: str | None = DinoOpt, detector_model: str | None = DetectorOpt, sam_model: str | None = SamOpt,
     cache_dir: Path | None = CacheDirOpt, no_cache: bool = NoCacheOpt, overwrite: bool = OverwriteOpt,
     quiet: bool = QuietOpt, emu_caption_filter: str | None = EmuFilterOpt,
+    judge_model: str | None = JudgeModelOpt, judge_url: str | None = JudgeUrlOpt,
+    judge_api_key_env: str | None = JudgeKeyEnvOpt, judge_concurrency: int | None = JudgeConcurrencyOpt,
+    judge_timeout: float | None = JudgeTimeoutOpt, judge_retries: int | None = JudgeRetriesOpt,
+    judge_dtype: str | None = JudgeDtypeOpt, judge_max_tokens: int | None = JudgeMaxTokensOpt,
 ) -> None:
     """Score images that already exist (a folder of a model's outputs)."""
     with user_errors():
@@ -240,8 +269,11 @@ def score(
         opts = RunOptions(
             bench=bench, model="folder", data=data, limit=limit, metrics=metrics, seed=seed, shard=shard,
             presets=preset, model_args={"images": str(images)}, bench_options=_bench_options(emu_caption_filter),
-            scoring=_scoring(device, batch_size, clip_model, dino_model, detector_model, sam_model, cache_dir,
-                             no_cache),
+            scoring=_scoring(device, batch_size, clip_model, dino_model, detector_model, sam_model, cache_dir, no_cache,
+                             judge_model=judge_model, judge_url=judge_url, judge_api_key_env=judge_api_key_env,
+                             judge_concurrency=judge_concurrency, judge_timeout=judge_timeout,
+                             judge_retries=judge_retries, judge_dtype=judge_dtype,
+                             judge_max_tokens=judge_max_tokens),
             overwrite=overwrite, out=out,
         )
         if out is None:
@@ -309,6 +341,10 @@ def reproduce(
     detector_model: str | None = DetectorOpt, sam_model: str | None = SamOpt,
     cache_dir: Path | None = CacheDirOpt, no_cache: bool = NoCacheOpt, quiet: bool = QuietOpt,
     emu_caption_filter: str | None = EmuFilterOpt,
+    judge_model: str | None = JudgeModelOpt, judge_url: str | None = JudgeUrlOpt,
+    judge_api_key_env: str | None = JudgeKeyEnvOpt, judge_concurrency: int | None = JudgeConcurrencyOpt,
+    judge_timeout: float | None = JudgeTimeoutOpt, judge_retries: int | None = JudgeRetriesOpt,
+    judge_dtype: str | None = JudgeDtypeOpt, judge_max_tokens: int | None = JudgeMaxTokensOpt,
 ) -> None:
     """Regenerate a paper table: run its benchmarks for each model (resumable), then write it in every format."""
     with user_errors():
@@ -322,7 +358,10 @@ def reproduce(
                 results=results, seed=seed, limit=limit, presets=preset,
                 bench_options=_bench_options(emu_caption_filter),
                 scoring=_scoring(device, batch_size, clip_model, dino_model, detector_model, sam_model, cache_dir,
-                                 no_cache),
+                                 no_cache, judge_model=judge_model, judge_url=judge_url,
+                                 judge_api_key_env=judge_api_key_env, judge_concurrency=judge_concurrency,
+                                 judge_timeout=judge_timeout, judge_retries=judge_retries, judge_dtype=judge_dtype,
+                                 judge_max_tokens=judge_max_tokens),
                 progress=factory, log=lambda m: err.print(m, style="yellow", highlight=False, markup=False))
         finally:
             stop()

@@ -31,6 +31,12 @@ FLAG_TEXT = {
     "no_detection": "subject crops fell back to the whole image (nothing detected)",
     "no_object_prompt": "subject metrics undefined: the sample has no object prompt",
     "empty_crop": "subject metrics undefined: the detected box rounds to no pixel (output too small to crop)",
+    "vie_sc_unparsed": "vie_sc, vie_o undefined: the judge's SC answer holds no 0-10 score list (judgements.jsonl)",
+    "vie_pq_unparsed": "vie_pq, vie_o undefined: the judge's PQ answer holds no 0-10 score list (judgements.jsonl)",
+    "judge_cp_unparsed": "judge_cp, judge_cp_pf undefined: the judge's CP answer holds no single 'Score: 0-4'",
+    "judge_pf_unparsed": "judge_pf, judge_cp_pf undefined: the judge's PF answer holds no single 'Score: 0-4'",
+    "judge_no_text": "judge metrics undefined: the sample has no plain-text instruction to show the judge",
+    "judge_multi_turn": "judge metrics undefined: a multi-turn chain has no single instruction to show the judge",
 }
 
 

@@ -32,6 +32,7 @@ def test_wheel_installs_in_fresh_venv_and_maps_folders_under_mige_eval(tmp_path)
     required = {r.split(";")[0].split(">")[0].split("<")[0].split("=")[0].strip().lower()
                 for r in metadata.get_all("Requires-Dist") if "extra ==" not in r}
     assert required == {"numpy", "pillow", "pyyaml", "rich", "typer", "platformdirs"}
+    assert {f"mige_eval/metrics/judge_prompts/{p}.txt" for p in ("vie_sc", "vie_pq", "dbp_cp", "dbp_pf")} <= set(names)
 
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)

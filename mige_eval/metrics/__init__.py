@@ -21,6 +21,12 @@ METRICS: dict[str, str] = {
     "l2": "mige_eval.metrics.pixel:L2",
     "subject_dino": "mige_eval.metrics.subject:SubjectDino",
     "subject_clip_i": "mige_eval.metrics.subject:SubjectClipI",
+    "vie_sc": "mige_eval.metrics.viescore:VieSc",
+    "vie_pq": "mige_eval.metrics.viescore:ViePq",
+    "vie_o": "mige_eval.metrics.viescore:VieO",
+    "judge_cp": "mige_eval.metrics.dreambench_plus:JudgeCp",
+    "judge_pf": "mige_eval.metrics.dreambench_plus:JudgePf",
+    "judge_cp_pf": "mige_eval.metrics.dreambench_plus:JudgeCpPf",
 }
 
 

@@ -59,6 +59,18 @@ class ScoringOptions:
     batch_size: int = 16
     cache_dir: Path | None = None
     use_cache: bool = True
+    #: Judge metrics: a local model (hub id or folder; default Qwen2.5-VL-7B-Instruct), or with ``judge_url``
+    #: the model name sent to that OpenAI-compatible server (default: the one it serves).
+    judge_model: str | None = None
+    judge_url: str | None = None
+    #: Name of the environment variable holding the server's API key (the key itself is never stored).
+    judge_api_key_env: str = "MIGE_EVAL_JUDGE_API_KEY"
+    judge_concurrency: int = 8
+    judge_timeout: float = 120.0
+    judge_retries: int = 4
+    judge_dtype: str = "auto"
+    #: At most this many new tokens per judge answer (GEdit-Bench's local judge: 512).
+    judge_max_tokens: int = 512
 
 
 class ScoringContext:
