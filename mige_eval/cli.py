@@ -200,12 +200,16 @@ def report(
                                                               "default: every table the runs belong to."),
     published: bool = typer.Option(True, "--published/--no-published", help="Show the paper's rows beside the runs."),
     output: Optional[Path] = typer.Option(None, "--output", help="Write to this file (html: this folder), not stdout."),
+    ci: bool = typer.Option(False, "--ci", help="Show each run value's 95% bootstrap confidence interval."),
+    scoring: List[str] = typer.Option([], "--scoring", help="Show this scoring configuration (a key such as "
+                                                            "clip_i@0123456789) instead of its metric's current one; "
+                                                            "repeatable."),
 ) -> None:
     """The paper's tables from run directories beside the published numbers (never recomputes a score)."""
     with user_errors():
         from mige_eval.report.render import render
 
-        result = render(runs or [Path("results/runs")], fmt, table, published, output)
+        result = render(runs or [Path("results/runs")], fmt, table, published, output, ci=ci, scoring=scoring)
         if output is None:
             sys.stdout.write(result.text)
         else:
@@ -213,6 +217,29 @@ def report(
         if output is not None or fmt == "csv":  # otherwise the notes are part of the text already
             for note in result.notes:
                 err.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)
+
+
+@app.command()
+def compare(
+    runs: List[Path] = typer.Argument(..., help="Run directories of one benchmark; the first is the baseline."),
+    fmt: str = typer.Option("markdown", "--format", help="markdown, latex or json."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write to this file, not stdout."),
+    metrics: Optional[str] = typer.Option(None, "--metrics", help="Comma-separated metrics (default: every metric "
+                                                                  "all runs have)."),
+    scoring: List[str] = typer.Option([], "--scoring", help="Compare this scoring configuration (a key such as "
+                                                            "clip_i@0123456789) instead of its metric's current one; "
+                                                            "repeatable."),
+) -> None:
+    """Paired comparison with the first run: mean difference, its bootstrap CI, sign-flip p-value, win rate."""
+    with user_errors():
+        from mige_eval.report.compare import render_comparison
+
+        names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
+        text = render_comparison(runs, fmt, metrics=names, scoring=scoring, out=out)
+        if out is None:
+            sys.stdout.write(text)
+        else:
+            print(f"wrote {out}")
 
 
 @app.command()
