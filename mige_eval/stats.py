@@ -7,7 +7,8 @@ recomputes the mean over all values of the drawn units (a ratio estimator: the s
 over their count). With one sample per unit this is the ordinary bootstrap of the mean.
 
 Defaults: 95 % percentile interval, 2,000 resamples, seed 0, so the same values always give the same
-interval. numpy only; no torch.
+interval. The paired comparisons of ``mige-eval compare`` (:func:`sign_flip_test`,
+:func:`wins_ties_losses`) treat units the same way. numpy only; no torch.
 """
 from __future__ import annotations
 

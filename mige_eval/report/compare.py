@@ -131,7 +131,7 @@ def _metrics(runs: Sequence[RunInfo], wanted: Sequence[str] | None) -> tuple[lis
         for run, names in zip(runs, having):
             absent = [m for m in wanted if m not in names]
             if absent:
-                raise ValueError(f"{run.label} has no values of {', '.join(absent)}; it has {', '.join(names) or 'none'}")
+                raise ValueError(f"{run.label} has no values of {', '.join(absent)}; it has {', '.join(sorted(names)) or 'none'}")
         metrics, notes = list(wanted), []
     else:
         metrics = [m for m in runs[0].keys() if all(m in names for names in having)]
@@ -198,9 +198,14 @@ def _pair(baseline: RunInfo, base: dict[str, dict], other: RunInfo, metrics: Seq
         interval = stats.mean_interval(diffs, units)
         higher = metric not in LOWER_IS_BETTER
         wins, ties, losses = stats.wins_ties_losses(a, b, higher_is_better=higher)
+        test = stats.sign_flip_test(diffs, units)
+        floor = 2 / test.draws if test.exact else 0.0
+        if floor > 0.05:
+            pair.notes.append(f"{metric}: with {len(set(units))} resampling units the sign-flip test cannot give p "
+                              f"below {floor:.3g}, and the interval rests on as few units")
         pair.results.append(MetricResult(
             metric, ka, higher, len(rows), len(set(units)), sum(a) / len(a), sum(b) / len(b), sum(diffs) / len(diffs),
-            interval.to_json() if interval else None, stats.sign_flip_test(diffs, units), wins, ties, losses))
+            interval.to_json() if interval else None, test, wins, ties, losses))
     return pair
 
 
