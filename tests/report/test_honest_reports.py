@@ -40,6 +40,10 @@ def read(run_dir: Path, name: str):
     return json.loads(text) if name.endswith(".json") else [json.loads(line) for line in text.splitlines()]
 
 
+def base_value(record: dict, key: str) -> float:
+    return record["scores"][key]["value"]
+
+
 @pytest.fixture(scope="module")
 def real(tmp_path_factory, dreambench_root, tiny_clip, tiny_dino, make_run):
     from tiny_models import save_tiny_clip
@@ -156,6 +160,12 @@ def test_scoring_shows_an_earlier_configuration(real):
     assert runinfo.value("clip_i", "object") == pytest.approx(np.mean(values))
     assert runinfo.interval("clip_i") == summary["scorings"][old]["ci"]
     assert runinfo.figures["complete"] is False and runinfo.keys()["clip_i"] == old
+
+    # the gallery's sample pages show the same configuration
+    render([real.copy], "html", "2", output=real.root / "earlier", scoring=[old])
+    page = (real.root / "earlier" / "dreambench.html").read_text()
+    row = page[page.index('data-id="backpack-00"'):page.index('data-id="backpack-01"')]
+    assert f"clip_i {base_value(records[0], old):.4f}" in row and f"clip_i {records[0]['metrics']['clip_i']:.4f}" not in row
 
     runner = CliRunner()
     shown = runner.invoke(app, ["report", str(real.copy), "--table", "2", "--scoring", old, "--ci"])
