@@ -199,14 +199,21 @@ def _pair(baseline: RunInfo, base: dict[str, dict], other: RunInfo, metrics: Seq
         higher = metric not in LOWER_IS_BETTER
         wins, ties, losses = stats.wins_ties_losses(a, b, higher_is_better=higher)
         test = stats.sign_flip_test(diffs, units)
-        floor = 2 / test.draws if test.exact else 0.0
-        if floor > 0.05:
-            pair.notes.append(f"{metric}: with {len(set(units))} resampling units the sign-flip test cannot give p "
-                              f"below {floor:.3g}, and the interval rests on as few units")
         pair.results.append(MetricResult(
             metric, ka, higher, len(rows), len(set(units)), sum(a) / len(a), sum(b) / len(b), sum(diffs) / len(diffs),
             interval.to_json() if interval else None, test, wins, ties, losses))
+    pair.notes += _coarse(pair.results)
     return pair
+
+
+def _coarse(results: Sequence[MetricResult]) -> list[str]:
+    """A note per number of units too small for the exact test to reach p < 0.05 (its floor is 2 / 2**units)."""
+    by_units: dict[int, list[str]] = {}
+    for r in results:
+        if r.test.exact and 2 / r.test.draws > 0.05:
+            by_units.setdefault(r.units, []).append(r.metric)
+    return [f"{', '.join(metrics)}: with {units} resampling units the sign-flip test cannot give p below "
+            f"{2 / 2 ** units:.3g}, and the interval rests on as few units" for units, metrics in by_units.items()]
 
 
 def compare_runs(paths: Sequence[Path], *, metrics: Sequence[str] | None = None,
@@ -277,8 +284,8 @@ def markdown(c: Comparison) -> str:
     for pair in c.pairs:
         out += [f"### `{pair.other.label}` against `{c.baseline.label}`: {_shared(c, pair)}", "",
                 "| " + " | ".join(HEADERS) + " |", "|---|" + "---:|" * (len(HEADERS) - 1)]
-        out += ["| " + " | ".join(_row(r)) + " |" for r in pair.results]
-        out += [f"- note: {n}" for n in pair.notes] + [""]
+        out += ["| " + " | ".join(_row(r)) + " |" for r in pair.results] + [""]
+        out += [f"- note: {n}" for n in pair.notes] + ([""] if pair.notes else [])
     out += [_method(c), ""]
     out += [f"- {line}" for line in _provenance(c)]
     out += [f"- note: {n}" for n in c.notes]

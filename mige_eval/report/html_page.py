@@ -24,7 +24,7 @@ td,th{padding:2px 6px;vertical-align:top}
 table.paper td,table.paper th{border-bottom:1px solid #ddd;text-align:right}
 table.paper td:first-child,table.paper th:first-child{text-align:left}
 table.paper tr.group td{font-style:italic;background:#f4f4f4;text-align:left}
-table.paper tr.run td{background:#eef6ff}table.paper tr.marked td{background:#f6f0e6}
+table.paper tr.run td{background:#eef6ff}table.paper tr.marked td{background:#f6f0e6}.footnote{max-width:70em}
 .d{font-size:80%;color:#555}.ci{font-size:75%;color:#555;white-space:nowrap}
 #samples td{border-top:1px solid #ccc}#samples th{position:sticky;top:0;background:#fff;text-align:left}
 img.th{max-width:160px;max-height:160px;display:block}img.inl{max-height:64px;vertical-align:middle;margin:0 2px}

@@ -76,8 +76,7 @@ def numbers_under(run: RunInfo, keys: dict[str, str]) -> dict[str, Any]:
     records, _ = read_records(run.path)
     summary = run.summary
     uncertainty = summary.get("uncertainty") or {}
-    scale = next((s["scale"] for s in run.current_settings() if "scale" in s), "cosine")
-    out = summarize([view(r, keys) for r in records], bench=run.bench, model=run.model, scale=scale,
+    out = summarize([view(r, keys) for r in records], bench=run.bench, model=run.model, scale=run.scale,
                     expected=summary.get("expected"), notes=summary.get("notes") or (), current=keys,
                     unit=uncertainty.get("unit", "sample"))
     stored = summary.get("scorings") or {}

@@ -233,16 +233,18 @@ def _run_count(run: RunInfo, subset: str | None) -> str:
 
 
 def _intervals_sentence(runs: Sequence[RunInfo]) -> str:
-    units = {}
-    for run in runs:
-        unit = ((run.figures.get("uncertainty") or {}).get("unit")) or "sample"
+    """How the intervals were computed, from the runs' own records of it (``summary.json`` ``uncertainty``)."""
+    recorded = [(run, run.figures["uncertainty"]) for run in runs if run.figures.get("uncertainty")]
+    if not recorded:
+        return "The runs' summaries record no confidence intervals."
+    units: dict[str, str] = {}
+    for run, info in recorded:
+        unit = info.get("unit", "sample")
         units.setdefault(BENCH_LABELS.get(run.bench, run.bench), UNIT_WORDS.get(unit, unit + "s"))
-    first = next(iter(runs))
-    info = first.figures.get("uncertainty") or {}
+    info = recorded[0][1]
     over = ", ".join(f"{u} for {b}" for b, u in units.items())
-    return (f"Brackets: {round(100 * info.get('level', 0.95))}% confidence intervals of the run means, percentile "
-            f"bootstrap resampling {over} ({info.get('resamples', 2000):,} resamples, seed {info.get('seed', 0)}); "
-            "published values have none.")
+    return (f"Brackets: {round(100 * info['level'])}% confidence intervals of the run means, percentile bootstrap "
+            f"resampling {over} ({info['resamples']:,} resamples, seed {info['seed']}); published values have none.")
 
 
 def _caption(spec: TableSpec, rows: list[Row], show_published: bool, ci: bool) -> str:

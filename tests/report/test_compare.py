@@ -63,6 +63,8 @@ def test_numbers_match_a_hand_computation(pair):
     assert dino.test.exact and dino.test.p_value == p == 0.5  # unit sums 0.2, -0.1, 0.3: 4 of 8 vectors reach 0.4
     assert dino.ci == pytest.approx(list(reference_interval(diffs, units)))
     assert (dino.wins, dino.ties, dino.losses) == (3, 1, 1) and dino.win_rate == pytest.approx(0.6)
+    assert result_pair.notes == ["dino, clip_t, l1: with 3 resampling units the sign-flip test cannot give p below "
+                                 "0.25, and the interval rests on as few units"]
 
     # clip_t is undefined for B's second sample: four pairs
     keep = [0, 2, 3, 4]
@@ -134,6 +136,10 @@ def test_refusals_say_why(pair, tmp_path, make_run):
     with pytest.raises(ValueError, match="m2 has no values of clip_t; it has dino"):
         compare_runs([a, make_run(tmp_path / "runs" / "m2", "dreambench", "x", {"object": {"dino": 0.5}})],
                      metrics=["clip_t"])
+    partial = make_run(tmp_path / "runs" / "dino-only", "dreambench", "x", {"object": {"dino": A["dino"]}}, ids=IDS,
+                       cluster=subject)
+    assert compare_runs([a, partial]).notes == ["clip_t: not in every run, not compared",
+                                                "l1: not in every run, not compared"]
     with pytest.raises(ValueError, match="at least two run directories"):
         compare_runs([a])
     with pytest.raises(ValueError, match="give each run directory itself"):
