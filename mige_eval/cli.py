@@ -309,6 +309,10 @@ def report(
     published: bool = typer.Option(True, "--published/--no-published", help="Show the paper's rows beside the runs."),
     out: Path | None = typer.Option(None, "--out", help="Write to this file (html: this folder), not stdout."),
     output: Path | None = typer.Option(None, "--output", hidden=True, help="Old spelling of --out."),
+    ci: bool = typer.Option(False, "--ci", help="Show each run value's 95% bootstrap confidence interval."),
+    scoring: list[str] = typer.Option([], "--scoring", help="Show this scoring configuration (a key such as "
+                                                            "clip_i@0123456789) instead of its metric's current one; "
+                                                            "repeatable."),
 ) -> None:
     """The paper's tables from run directories beside the published numbers (never recomputes a score)."""
     with user_errors():
@@ -316,7 +320,7 @@ def report(
 
         output = renamed(out, output, new="--out", old="--output")
 
-        result = render(runs or [Path("results/runs")], fmt, table, published, output)
+        result = render(runs or [Path("results/runs")], fmt, table, published, output, ci=ci, scoring=scoring)
         if output is None:
             sys.stdout.write(result.text)
         else:
@@ -324,6 +328,29 @@ def report(
         if output is not None or fmt == "csv":  # otherwise the notes are part of the text already
             for note in result.notes:
                 say("note", note, style="")
+
+
+@app.command()
+def compare(
+    runs: list[Path] = typer.Argument(..., help="Run directories of one benchmark; the first is the baseline."),
+    fmt: str = typer.Option("markdown", "--format", help="markdown, latex or json."),
+    out: Path | None = typer.Option(None, "--out", help="Write to this file, not stdout."),
+    metrics: str | None = typer.Option(None, "--metrics", help="Comma-separated metrics (default: every metric "
+                                                                  "all runs have)."),
+    scoring: list[str] = typer.Option([], "--scoring", help="Compare this scoring configuration (a key such as "
+                                                            "clip_i@0123456789) instead of its metric's current one; "
+                                                            "repeatable."),
+) -> None:
+    """Paired comparison with the first run: mean difference, its bootstrap CI, sign-flip p-value, win rate."""
+    with user_errors():
+        from mige_eval.report.compare import render_comparison
+
+        names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
+        text = render_comparison(runs, fmt, metrics=names, scoring=scoring, out=out)
+        if out is None:
+            sys.stdout.write(text)
+        else:
+            print(f"wrote {out}")
 
 
 @app.command()

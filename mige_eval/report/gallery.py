@@ -9,7 +9,8 @@ top, and the rows sort and filter by metric and subset (:mod:`mige_eval.report.h
 Instructions, sources and references come from the benchmark loader on the dataset folder the run
 recorded (``run.json`` → ``data.data``) or the one given; when that cannot be opened, the gallery
 still shows every run's outputs and scores, references found as plain files under the dataset folder,
-and a note saying why the rest is missing. Scores are read from ``samples.jsonl``, never recomputed.
+and a note saying why the rest is missing. Scores are read from ``samples.jsonl``, never recomputed
+(with ``--scoring``, each sample's entry under the configuration shown).
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from mige_eval.benchmarks.base import resolve_inside
 from mige_eval.benchmarks.open import open_benchmark
 from mige_eval.images import ImageRef
 from mige_eval.presets import PresetError, Presets
+from mige_eval.records import view
 from mige_eval.report import html_page
 from mige_eval.report.runs import RunInfo, read_records
 from mige_eval.report.svg import histogram
@@ -65,6 +67,8 @@ class _BenchPage:
         self.records: list[dict[str, dict[str, Any]]] = []
         for run in self.runs:
             records, _ = read_records(run.path)
+            if run.numbers is not None:  # --scoring: each sample's values under the configurations shown
+                records = [view(r, run.keys()) for r in records]
             self.records.append({r["id"]: r for r in records})
         seen = list(self.samples) + [i for recs in self.records for i in recs]
         self.ids = [i for i in dict.fromkeys(seen) if any(i in recs for recs in self.records)]

@@ -15,7 +15,7 @@ from html import escape
 from itertools import groupby
 
 from mige_eval.report.runs import RunInfo
-from mige_eval.report.tables import GROUP_LABELS, Table, fmt, fmt_delta
+from mige_eval.report.tables import GROUP_LABELS, Table, fmt, fmt_delta, fmt_interval, row_label
 
 CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:1rem 2rem;color:#222}
@@ -24,7 +24,8 @@ td,th{padding:2px 6px;vertical-align:top}
 table.paper td,table.paper th{border-bottom:1px solid #ddd;text-align:right}
 table.paper td:first-child,table.paper th:first-child{text-align:left}
 table.paper tr.group td{font-style:italic;background:#f4f4f4;text-align:left}
-table.paper tr.run td{background:#eef6ff}.d{font-size:80%;color:#555}
+table.paper tr.run td{background:#eef6ff}table.paper tr.marked td{background:#f6f0e6}.footnote{max-width:70em}
+.d{font-size:80%;color:#555}.ci{font-size:75%;color:#555;white-space:nowrap}
 #samples td{border-top:1px solid #ccc}#samples th{position:sticky;top:0;background:#fff;text-align:left}
 img.th{max-width:160px;max-height:160px;display:block}img.inl{max-height:64px;vertical-align:middle;margin:0 2px}
 img.crop{max-width:96px;max-height:96px;display:block;margin-top:2px}
@@ -129,22 +130,34 @@ def paper_table(table: Table) -> str:
             out.append(f'<tr class="group"><td colspan="{len(cols) + 1}">{label}</td></tr>')
         cells = []
         for col in cols:
-            text = escape(fmt(row.values.get(col)))
+            value = row.values.get(col)
+            text = escape(fmt(value))
             if col in row.best:
                 text = f"<b>{text}</b>"
             if col in row.deltas:
                 text += f' <span class="d">({fmt_delta(row.deltas[col])})</span>'
+            if table.ci and value is not None and row.intervals.get(col):
+                text += f' <span class="ci">{escape(fmt_interval(row.intervals[col]))}</span>'
             cells.append(f"<td>{text}</td>")
-        out.append(f'<tr class="{row.kind}"><td>{escape(row.label)}</td>{"".join(cells)}</tr>')
+        kind = row.kind + (" marked" if row.marked else "")
+        out.append(f'<tr class="{kind}"><td>{escape(row_label(row))}</td>{"".join(cells)}</tr>')
     out.append("</table>")
-    out += [f"<p class=\"d\">{escape(n)}</p>" for n in table.notes]
+    if table.footnote:
+        out.append(f'<p class="d footnote">{escape(table.footnote)}</p>')
     return "\n".join(out)
 
 
+#: Facts a reader needs at a glance; the rest (paths, settings, environment, commands) sits under "provenance".
+_GLANCE = ("samples", "settings", "comparable with the published rows")
+
+
 def run_facts(run: RunInfo) -> str:
-    items = "".join(f"<li><b>{escape(k)}</b>: {escape(v)}</li>" for k, v in run.facts())
+    facts = run.facts()
+    items = "".join(f"<li><b>{escape(k)}</b>: {escape(v)}</li>" for k, v in facts if k in _GLANCE)
+    details = "".join(f"<li><b>{escape(k)}</b>: <code>{escape(v)}</code></li>" for k, v in facts if k not in _GLANCE)
     notes = "".join(f"<li>{escape(n)}</li>" for n in run.summary.get("notes") or ())
     return (f"<h3>{escape(run.model)} on {escape(run.bench)} <code>{escape(run.label)}</code></h3><ul>{items}</ul>"
+            f"<details><summary>provenance</summary><ul>{details}</ul></details>"
             + (f"<p>Notes:</p><ul>{notes}</ul>" if notes else ""))
 
 

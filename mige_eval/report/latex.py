@@ -2,16 +2,18 @@
 
 Needs ``\\usepackage{booktabs}`` in the preamble and nothing else. Every text that comes from data
 (method labels, run directories, captions) goes through :func:`escape`, which also keeps the output
-ASCII so it compiles under pdflatex whatever the input encoding setup. Notes go in ``%`` comments
-above the table, where they document the numbers without changing the typeset page. Table 1 (12
-metric columns) is a ``table*``, as wide tables are in two-column papers.
+ASCII so it compiles under pdflatex whatever the input encoding setup. A row that is not comparable
+with the published rows carries a dagger, explained in a footnote under the tabular. The provenance
+(notes, paths, commands, scoring configurations, environment) goes in ``%`` comments above the
+table, where it documents the numbers without changing the typeset page. Table 1 (12 metric
+columns) is a ``table*``, as wide tables are in two-column papers.
 """
 from __future__ import annotations
 
 import unicodedata
 from itertools import groupby
 
-from mige_eval.report.tables import GROUP_LABELS, Row, Table, fmt, fmt_delta
+from mige_eval.report.tables import GROUP_LABELS, Row, Table, fmt, fmt_delta, fmt_interval
 
 _SPECIAL = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
@@ -20,7 +22,8 @@ _SPECIAL = {
 }
 #: Tables with more metric columns than this span the page width (``table*``).
 WIDE = 7
-_UNICODE = {"↑": r"$\uparrow$", "↓": r"$\downarrow$", "–": "--", "—": "---", "×": r"$\times$", "·": r"$\cdot$"}
+_UNICODE = {"↑": r"$\uparrow$", "↓": r"$\downarrow$", "–": "--", "—": "---", "×": r"$\times$", "·": r"$\cdot$",
+            "†": r"$^\dagger$"}
 
 
 def escape(text: str) -> str:
@@ -44,12 +47,15 @@ def comment(text: str) -> str:
     return "\n".join(f"% {line}" for line in text.splitlines() or [""])
 
 
-def _cell(row: Row, col) -> str:
-    text = escape(fmt(row.values.get(col)))
+def _cell(row: Row, col, ci: bool) -> str:
+    value = row.values.get(col)
+    text = escape(fmt(value))
     if col in row.best:
         text = rf"\textbf{{{text}}}"
     if col in row.deltas:
         text += rf"\,{{\scriptsize (${fmt_delta(row.deltas[col])}$)}}"
+    if ci and value is not None and row.intervals.get(col):
+        text += rf"\,{{\scriptsize {fmt_interval(row.intervals[col])}}}"
     return text
 
 
@@ -60,7 +66,6 @@ def latex_table(table: Table) -> str:
     env = "table*" if len(cols) > WIDE else "table"
     lines = [comment(f"mige-eval report, table {table.spec.id}; needs \\usepackage{{booktabs}}. Still too wide? "
                      "Wrap the tabular in \\resizebox{\\linewidth}{!}{...} (\\usepackage{graphicx}).")]
-    lines += [comment(f"note: {n}") for n in table.notes]
     lines += [rf"\begin{{{env}}}[t]", r"  \centering", r"  \footnotesize", r"  \setlength{\tabcolsep}{3pt}",
               rf"  \caption{{{escape(table.caption)}}}", rf"  \label{{tab:mige-eval-{table.spec.id}}}",
               rf"  \begin{{tabular}}{{l{'c' * len(cols)}}}", r"    \toprule"]
@@ -81,6 +86,10 @@ def latex_table(table: Table) -> str:
                 lines.append(r"    \midrule")
             group = row.group
             lines.append(rf"    \multicolumn{{{width}}}{{l}}{{\textit{{{escape(GROUP_LABELS.get(group, group))}}}}} \\")
-        lines.append(f"    {escape(row.label)} & " + " & ".join(_cell(row, c) for c in cols) + r" \\")
-    lines += [r"    \bottomrule", r"  \end{tabular}", rf"\end{{{env}}}"]
+        label = escape(row.label) + (r"$^\dagger$" if row.marked else "")
+        lines.append(f"    {label} & " + " & ".join(_cell(row, c, table.ci) for c in cols) + r" \\")
+    lines += [r"    \bottomrule", r"  \end{tabular}"]
+    if table.footnote:
+        lines += [r"  \par\smallskip", rf"  {{\raggedright\scriptsize {escape(table.footnote)}\par}}"]
+    lines.append(rf"\end{{{env}}}")
     return "\n".join(lines) + "\n"

@@ -3,7 +3,9 @@
 Without ``--table`` the report covers every paper table its runs belong to (Markdown adds a
 one-row-per-run overview, which also covers runs of benchmarks outside the paper). Notes on runs
 that cannot be reported go into the report itself (Markdown, LaTeX comments, the gallery's index)
-and into :attr:`Rendered.notes`, which the command line prints on stderr for CSV.
+and into :attr:`Rendered.notes`, which the command line prints on stderr for CSV. ``ci`` adds each
+run value's 95 % interval; ``scoring`` (keys) shows earlier scoring configurations
+(:mod:`mige_eval.report.scorings`).
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from mige_eval.report.gallery import write_gallery
 from mige_eval.report.latex import comment, latex_table
 from mige_eval.report.markdown import markdown_report, markdown_table, run_summary
 from mige_eval.report.runs import RunInfo, find_runs
+from mige_eval.report.scorings import choose
 from mige_eval.report.tables import TABLES, Table, build_table, tables_for
 
 FORMATS = ("markdown", "latex", "csv", "html")
@@ -41,10 +44,10 @@ def table_ids(table: str | None, runs: Sequence[RunInfo]) -> list[str]:
     return ids
 
 
-def markdown_document(tables: Sequence[Table], runs: Sequence[RunInfo], notes: Sequence[str]) -> str:
+def markdown_document(tables: Sequence[Table], runs: Sequence[RunInfo], notes: Sequence[str], ci: bool = False) -> str:
     parts = [markdown_table(t) for t in tables]
     parts.append("## Runs\n\n" + markdown_report(runs))
-    parts += [run_summary(r) for r in runs]
+    parts += [run_summary(r, ci) for r in runs]
     if notes:
         parts.append("## Notes\n\n" + "".join(f"- {n}\n" for n in notes))
     return "\n".join(parts)
@@ -67,24 +70,26 @@ def _need_tables(tables: Sequence[Table], fmt: str) -> None:
 
 def render(paths: Iterable[Path], fmt: str = "markdown", table: str | None = None, published: bool = True,
            output: Path | None = None, *, data_roots: dict[str, Path] | None = None,
-           notes: Sequence[str] = ()) -> Rendered:
+           notes: Sequence[str] = (), ci: bool = False, scoring: Sequence[str] = ()) -> Rendered:
     """The report of the runs under ``paths``; written to ``output`` when given (html: a folder, required).
 
     ``data_roots`` (benchmark -> dataset folder) overrides the folders the runs recorded, for the
-    gallery's instructions and references; ``notes`` are the caller's own (e.g. skipped runs).
+    gallery's instructions and references; ``notes`` are the caller's own (e.g. skipped runs); ``ci``
+    shows each run value's 95 % bootstrap interval; ``scoring`` lists scoring keys to show instead of
+    their metric's current configuration.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown --format {fmt!r}: use one of {', '.join(FORMATS)}.{did_you_mean(fmt, FORMATS)}")
     if fmt == "html" and output is None:
         raise ValueError("--format html writes a gallery folder: give it with --out DIR")
     runs, found_notes = find_runs(paths)
-    notes = [*notes, *found_notes]
-    tables = [build_table(t, runs, published=published) for t in table_ids(table, runs)]
+    notes = [*notes, *found_notes, *choose(runs, scoring)]
+    tables = [build_table(t, runs, published=published, ci=ci) for t in table_ids(table, runs)]
     if fmt == "html":
         extra = write_gallery(Path(output), runs, tables, notes, data_roots=data_roots)
         return Rendered(f"gallery written to {Path(output) / 'index.html'}\n", [*notes, *extra], Path(output))
     if fmt == "markdown":
-        text = markdown_document(tables, runs, notes)
+        text = markdown_document(tables, runs, notes, ci)
     else:
         _need_tables(tables, fmt)
         text = latex_document(tables, runs, notes) if fmt == "latex" else csv_tables(tables)

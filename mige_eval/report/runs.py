@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mige_eval.presets import AREAS, BACKBONE_IDS, BENCH_OPTION_DEFAULTS
+from mige_eval.presets import AREAS, BENCH_OPTION_DEFAULTS
+from mige_eval.report import comparability
 
 
 @dataclass
@@ -24,6 +25,10 @@ class RunInfo:
     summary: dict[str, Any]
     run: dict[str, Any] = field(default_factory=dict)
     label: str = ""
+    #: Metric -> scoring key the report shows instead of the current one (``--scoring``).
+    shown: dict[str, str] = field(default_factory=dict)
+    #: ``summary.json``-shaped numbers under ``shown`` (:func:`mige_eval.report.scorings.choose`); None: the summary's.
+    numbers: dict[str, Any] | None = None
 
     @property
     def bench(self) -> str:
@@ -33,20 +38,35 @@ class RunInfo:
     def model(self) -> str:
         return self.summary.get("model") or self.run.get("model", "?")
 
+    @property
+    def figures(self) -> dict[str, Any]:
+        """The numbers the report shows: ``summary.json``'s, or those of the configurations chosen with ``--scoring``."""
+        return self.numbers if self.numbers is not None else self.summary
+
+    def _part(self, subset: str | None) -> dict[str, Any]:
+        return self.figures if subset is None else (self.figures.get("subsets") or {}).get(subset, {})
+
     def value(self, metric: str, subset: str | None = None) -> float | None:
-        """The mean from summary.json, of the whole run or of one subset."""
-        part = self.summary if subset is None else self.summary.get("subsets", {}).get(subset, {})
-        return (part.get("metrics") or {}).get(metric)
+        """The mean of the whole run or of one subset."""
+        return (self._part(subset).get("metrics") or {}).get(metric)
+
+    def interval(self, metric: str, subset: str | None = None) -> list[float] | None:
+        """The 95 % bootstrap interval of that mean (``None`` with fewer than two resampling units)."""
+        return (self._part(subset).get("ci") or {}).get(metric)
 
     def count(self, subset: str | None = None) -> tuple[int, int]:
         """(samples, failed samples) of the whole run or of one subset."""
-        part = self.summary if subset is None else self.summary.get("subsets", {}).get(subset, {})
+        part = self._part(subset)
         return int(part.get("n") or 0), int(part.get("n_failed") or 0)
 
+    def keys(self) -> dict[str, str]:
+        """Metric -> the scoring key of the numbers shown: the current one unless ``--scoring`` chose another."""
+        return {**(self.summary.get("scoring") or {}), **self.shown}
+
     def current_settings(self) -> list[dict[str, Any]]:
-        """The settings of the scoring configurations the summary's numbers use (``run.json`` ``scorings``)."""
+        """The settings of the scoring configurations the numbers shown use (``run.json`` ``scorings``)."""
         known = self.run.get("scorings") or {}
-        return [known[key]["settings"] for key in (self.summary.get("scoring") or {}).values() if key in known]
+        return [known[key]["settings"] for key in self.keys().values() if key in known]
 
     @property
     def scale(self) -> str:
@@ -77,34 +97,46 @@ class RunInfo:
         return out
 
     def settings(self) -> list[str]:
-        """What differs from a plain default run: presets, benchmark options, backbone overrides."""
-        presets = self.presets()
-        out = [v for a, v in presets.items() if v != AREAS[a][0]]
-        out += [f"{k.replace('_', '-')} {v}" for k, v in self.bench_options().items() if v != BENCH_OPTION_DEFAULTS[k]]
-        defaults = {"clip": BACKBONE_IDS[presets.get("clip_backbone", "clip-b32")],
-                    "dino": BACKBONE_IDS[presets.get("dino_backbone", "dino-s16")]}
-        for role, fingerprint in self.backbones().items():
-            model = fingerprint.split("@")[0]
-            if role in defaults and model != defaults[role]:
-                out.append(f"{role} model {model}")
-        return out
+        """What differs from the benchmark's defaults, in words (presets, options, backbones; never a path)."""
+        return [str(d) for d in comparability.assess(self).deviations]
 
     def facts(self) -> list[tuple[str, str]]:
-        """What a reader needs to trust the numbers: counts, settings, adapter, environment (run.json)."""
+        """What a reader needs to trust the numbers: counts, settings, comparability, and the provenance
+        (directories, backbone files, scoring configurations, adapter, environment, command history)."""
         n, failed = self.count()
         run = self.run
         generation = run.get("generation") or {}
         history = run.get("history") or []
-        facts = [("samples", f"{n} of {self.summary.get('expected', '?')}, failed {failed}; "
+        verdict = comparability.assess(self)
+        if not verdict.published:
+            standing = f"no published rows for {self.bench}"
+        else:
+            standing = "yes" if verdict.comparable else "no: " + "; ".join(verdict.reasons)
+        expected = self.figures.get("expected")
+        facts = [("samples", f"{n:,} of {f'{expected:,}' if expected is not None else '?'}, failed {failed}; "
                              f"seed {generation.get('seed', '?')}"),
-                 ("settings", ", ".join(self.settings()) or "defaults")]
+                 ("settings", ", ".join(self.settings()) or "benchmark defaults"),
+                 ("comparable with the published rows", standing),
+                 ("directory", str(self.path.resolve()))]
         if not run:
             return facts + [("run.json", "missing: settings and environment unknown")]
         env = run.get("environment") or {}
         device = env.get("device") or {}
         packages = ", ".join(f"{k} {v}" for k, v in (env.get("packages") or {}).items() if v)
+        data = run.get("data") or {}
+        source = data.get("source") or {}
         facts += [
+            ("data", f"{data.get('data', '?')} ({source.get('repo', source.get('kind', '?'))}"
+                     f"{' @ ' + str(source['revision']) if source.get('revision') else ''})"),
             ("backbones", ", ".join(f"{k} {v}" for k, v in self.backbones().items()) or "none"),
+        ]
+        used = run.get("backbones_used") or {}
+        if used:
+            facts.append(("backbone files", ", ".join(f"{name.split(':')[-1]} {info.get('id')} "
+                                                      f"({info.get('revision')}, {info.get('precision')}, "
+                                                      f"{info.get('device')})" for name, info in used.items())))
+        facts += self._scoring_facts()
+        facts += [
             ("adapter config", json.dumps(generation.get("adapter_config", {}), sort_keys=True)),
             ("environment", f"Python {env.get('python', '?')} on {env.get('platform', '?')}; "
                             f"{packages or 'no package versions'}"),
@@ -117,6 +149,23 @@ class RunInfo:
                                                         f"{entry.get('started')} to {entry.get('ended') or '?'}, "
                                                         f"{entry.get('outcome')}, added {entry.get('added', {})}"))
         return facts
+
+    def _scoring_facts(self) -> list[tuple[str, str]]:
+        """Per metric, the scoring configuration shown (key, words, full settings), then the run's others."""
+        known = self.run.get("scorings") or {}
+        current = self.summary.get("scoring") or {}
+        shown = self.keys()
+        out = []
+        for metric, key in shown.items():
+            info = known.get(key) or {}
+            tag = "current" if current.get(metric) == key else f"chosen with --scoring; current {current.get(metric)}"
+            out.append((f"scoring {metric}", f"{key} ({tag}): {comparability.describe(info.get('settings') or {})}"))
+            out.append((f"scoring {metric} settings", json.dumps(info.get("settings"), sort_keys=True)))
+        others = [f"{key}: {comparability.describe(info.get('settings') or {})}"
+                  for key, info in known.items() if key not in shown.values()]
+        if others:
+            out.append(("other scoring configurations (mige-eval report --scoring KEY)", "; ".join(others)))
+        return out
 
     def data_root(self) -> Path | None:
         root = (self.run.get("data") or {}).get("data")

@@ -32,22 +32,28 @@ def scoring_settings(metric: str, bench: str, active: Presets, bench_options: di
                 **active.of(getattr(info, "preset_areas", ()))}
     roles = getattr(info, "roles", ())
     if roles:
-        settings["models"] = {role: f"{backbones[role]}@0123abc|{active['precision']}" for role in roles}
+        settings["models"] = {role: (f"local@sha256:{'5' * 64}" if backbones[role].startswith("/") else
+                                     f"{backbones[role]}@0123abc") + f"|{active['precision']}" for role in roles}
     return settings
 
 
 def write_run(path: Path, bench: str, model: str, values: dict[str, dict[str, Any]], *, n: int = 2,
               presets: tuple[str, ...] = (), failed: int = 0, data: Path | None = None,
               ids: dict[str, list[str]] | None = None, image: Callable[[str], Image.Image] | None = None,
-              bench_options: dict | None = None, backbones: dict | None = None) -> Path:
+              bench_options: dict | None = None, backbones: dict | None = None,
+              cluster: Callable[[str], str] | None = None, expected: int | None = None) -> Path:
     """A finished run: ``n`` records per subset (or the ``ids`` given) whose metric values are
     ``values[subset][metric]`` (a number: every record's value, so the subset's mean; a list: one per
-    record), the last ``failed`` records failed, summary.json computed from the records."""
+    record), the last ``failed`` records failed, summary.json computed from the records. ``cluster``
+    gives a sample's resampling unit (DreamBench: its subject); ``expected`` the benchmark's sample
+    count (default: the records written, a complete run). A backbone given as a path is recorded as
+    the runner records a local checkpoint (``local@sha256:...``)."""
     active = Presets.from_names(presets)
     records = []
     for subset, metrics in values.items():
         for i, sample_id in enumerate((ids or {}).get(subset) or [f"{subset}-{i}" for i in range(n)]):
             records.append({"id": sample_id, "subset": subset, "task": "edit", "image": f"images/{sample_id}.png",
+                            **({"cluster": cluster(sample_id)} if cluster else {}),
                             "seed": i, "references": [f"{subset}/{i}.png"], "caption": f"caption {sample_id}",
                             "metrics": {m: v[i] if isinstance(v, list) else v for m, v in metrics.items()},
                             "flags": [], "error": None})
@@ -68,8 +74,9 @@ def write_run(path: Path, bench: str, model: str, values: dict[str, dict[str, An
         if record["error"]:
             record["scores"] = {}
     records = [view(r, current) for r in records]
-    summary = summarize(records, bench=bench, model=model, scale=active["scale"], expected=len(records),
-                        current=current)
+    unit = {"dreambench": "subject", "magicbrush": "session"}.get(bench, "sample") if cluster else "sample"
+    summary = summarize(records, bench=bench, model=model, scale=active["scale"],
+                        expected=len(records) if expected is None else expected, current=current, unit=unit)
     run = {
         "format": 2, "bench": bench, "model": model,
         "generation": {"bench": {"name": bench, "source": {"kind": "test"},

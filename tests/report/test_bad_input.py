@@ -72,7 +72,7 @@ def test_misuse_is_refused_with_the_fix(tmp_path, runs, make_run):
     with pytest.raises(ValueError, match="pass --table 1, 2, 3a or 3b"):
         render([other], "latex")
     overview = render([other], "markdown").text
-    assert "| my-bench | mige | 2 | 0 | 0.5000 | `custom` |" in overview
+    assert "| my-bench | mige | 2 | 0 | – | 0.5000 | `custom` |" in overview
 
 
 def test_empty_folder_and_explicit_run_directories(tmp_path, make_run):

@@ -44,8 +44,10 @@ def test_pdflatex_compiles_every_table(tmp_path, hostile_runs):
     if pdflatex is None:
         pytest.skip("pdflatex not found: install Debian's texlive-latex-base and texlive-latex-recommended "
                     "(booktabs) to run this test")
-    tables = render([hostile_runs], "latex", "1").text + render([hostile_runs], "latex", "2").text
-    tables += render([hostile_runs], "latex", "3").text
+    # with intervals, and with every run marked (a one-sample copy of MIGEBench is not the published set)
+    tables = render([hostile_runs], "latex", "1", ci=True).text + render([hostile_runs], "latex", "2").text
+    tables += render([hostile_runs], "latex", "3", ci=True).text
+    assert r"$^\dagger$ &" in tables and r"{\scriptsize [0.800, 0.800]}" in tables
     (tmp_path / "tables.tex").write_text(tables, encoding="utf-8")
     (tmp_path / "doc.tex").write_text(
         "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n\\input{tables.tex}\n\\end{document}\n")

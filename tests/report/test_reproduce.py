@@ -40,13 +40,18 @@ def test_reproduce_runs_skips_continues_and_writes_every_format(setup):
     assert result.outputs == {"markdown": folder / "table.md", "latex": folder / "table.tex",
                               "csv": folder / "table.csv", "html": folder / "gallery"}
     markdown = (folder / "table.md").read_text()
-    assert "| copy-source (run) | " in markdown and "| seed-noise (run) | " in markdown
-    assert re.search(r"\| MIGE \| (\*\*)?0\.744(\*\*)? \| ", markdown) and "skipped: adapter edit-only" in markdown
-    assert "clip model local" in markdown  # the caption says a local backbone was used, never its path
-    copy_row = next(line for line in markdown.splitlines() if line.startswith("| copy-source (run) |"))
+    # --limit 2 and tiny local backbones: both runs are marked, never bold
+    assert "| copy-source (run) † | " in markdown and "| seed-noise (run) † | " in markdown
+    assert re.search(r"\| MIGE \| \*\*0\.744\*\* \| ", markdown) and "skipped: adapter edit-only" in markdown
+    caption = markdown.splitlines()[0]
+    assert "CLIP backbone a local checkpoint" in caption  # the caption says a local backbone was used...
+    assert str(setup["scoring"].clip_model) not in caption and "sha256" not in caption  # ...never its path
+    assert "seed-noise (run): incomplete: 2 of 750 samples; DINO backbone a local checkpoint" in markdown
+    copy_row = next(line for line in markdown.splitlines() if line.startswith("| copy-source (run) † |"))
     assert "–" not in copy_row  # scored: every metric has a value
     assert r"\begin{table}" in (folder / "table.tex").read_text()
     assert "2,dreambench,all,runs,seed-noise (run),dino," in (folder / "table.csv").read_text()
+    assert ",false,incomplete: 2 of 750 samples; DINO backbone" in (folder / "table.csv").read_text()
     gallery = (folder / "gallery" / "dreambench.html").read_text()
     assert gallery.count('<tr class="sample"') == 2 and "in the jungle" in gallery
 

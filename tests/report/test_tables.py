@@ -3,11 +3,21 @@ from __future__ import annotations
 
 import pytest
 
-from mige_eval.report.published import match_method, published_values
+from mige_eval.report.published import EVALUATION_SAMPLES, match_method, published_values
 from mige_eval.report.runs import find_runs
 from mige_eval.report.tables import TABLES, build_table, tables_for
 
 EDIT = ("dino", "clip_i", "clip_t", "clip_dir", "l1", "l2")
+
+
+@pytest.fixture()
+def small_sets(monkeypatch):
+    """Evaluation sets the size of the tests' small runs, so a complete small run counts as the full set
+    (the size check itself is tested in test_comparability.py)."""
+    def shrink(**sizes: int) -> None:
+        for bench, size in sizes.items():
+            monkeypatch.setitem(EVALUATION_SAMPLES, bench, size)
+    return shrink
 
 
 def edit_values(*numbers: float) -> dict[str, dict[str, float]]:
@@ -44,7 +54,8 @@ def test_model_names_map_to_published_methods(model, table, method):
     assert match_method(model, methods) == method
 
 
-def test_run_rows_sit_beside_their_published_method_with_differences(tmp_path, make_run):
+def test_run_rows_sit_beside_their_published_method_with_differences(tmp_path, make_run, small_sets):
+    small_sets(emuedit=2, magicbrush=2)
     make_run(tmp_path / "emuedit" / "mige", "emuedit", "mige", edit_values(0.8404, 0.87, 0.3, 0.1, 0.07, 0.02))
     make_run(tmp_path / "magicbrush" / "mige", "magicbrush", "mige", edit_values(0.9, 0.9, 0.3, 0.1, 0.06, 0.01))
     make_run(tmp_path / "emuedit" / "new-model", "emuedit", "new-model", edit_values(0.5, 0.5, 0.5, 0.5, 0.5, 0.5))
@@ -71,32 +82,34 @@ def test_run_rows_sit_beside_their_published_method_with_differences(tmp_path, m
     assert labels[:3] == ["InstructPix2Pix", "MagicBrush", "UltraEdit"]
 
 
-def test_caption_states_sample_counts_and_non_default_presets(tmp_path, make_run):
+def test_caption_states_sample_counts_and_deviations_in_words(tmp_path, make_run):
     make_run(tmp_path / "a", "dreambench", "mige", {"live": {"dino": 0.7, "clip_i": 0.8, "clip_t": 0.3},
                                                      "object": {"dino": 0.7, "clip_i": 0.8, "clip_t": 0.3}},
-             n=3, failed=1, presets=("clip-l14", "single-reference"))
+             n=3, failed=1, presets=("clip-l14", "single-reference"), expected=750)
     make_run(tmp_path / "b", "dreambench", "blip-diffusion", {"object": {"dino": 0.6, "clip_i": 0.7, "clip_t": 0.2}},
              bench_options={"emu_caption_filter": "identical"}, backbones={"clip": "/models/my-clip"})
     table = build_table("2", find_runs([tmp_path])[0])
-    assert "MIGE (run) on DreamBench: 6 samples, 1 failed" in table.caption
-    assert "BLIP-Diffusion (run) on DreamBench: 2 samples, 0 failed" in table.caption
-    assert "MIGE (run) on DreamBench: single-reference, clip model openai/clip-vit-large-patch14" in table.caption
-    assert ("BLIP-Diffusion (run) on DreamBench: emu-caption-filter identical, clip model /models/my-clip"
-            in table.caption)
-    assert "the other runs use the defaults" not in table.caption  # both runs have settings
-    only_mige = build_table("2", find_runs([tmp_path / "a"])[0])
-    assert "Non-default metric settings (METRICS.md): MIGE (run) on DreamBench: single-reference, clip model openai/clip-vit-large-patch14." \
-        in only_mige.caption
+    assert "MIGE (run) on DreamBench: 6 of 750 samples, 1 failed" in table.caption
+    assert "BLIP-Diffusion (run) on DreamBench: 2 of 2 samples, 0 failed" in table.caption
+    assert ("MIGE (run) on DreamBench: only the input photo as DreamBench reference (single-reference), "
+            "CLIP backbone openai/clip-vit-large-patch14" in table.caption)
+    assert ("BLIP-Diffusion (run) on DreamBench: Emu Edit identical-caption rows left out of every metric "
+            "(caption filter identical), CLIP backbone a local checkpoint" in table.caption)
+    # what a paper can print: no machine path, no file name of this project's docs
+    assert "/models" not in table.caption and ".md" not in table.caption and "sha256" not in table.caption
+    assert "the other runs use them" not in table.caption  # both runs deviate
     plain = make_run(tmp_path / "plain" / "omnigen", "dreambench", "omnigen", {"live": {"dino": 0.5}})
-    assert "All runs use the default metric presets (METRICS.md)." in build_table("2", find_runs([plain])[0]).caption
+    assert "All runs use the benchmark's default backbones and presets." in build_table(
+        "2", find_runs([plain])[0]).caption
     with_plain = build_table("2", find_runs([tmp_path])[0])
-    assert "single-reference, clip model openai/clip-vit-large-patch14; the other runs use the defaults." in with_plain.caption
+    assert "CLIP backbone openai/clip-vit-large-patch14; the other runs use them." in with_plain.caption
     empty = build_table("2", [])
-    assert "No run of this table's benchmarks was found." in empty.caption
+    assert "No run of this table's benchmarks was found." in empty.caption and empty.footnote == ""
     assert [r.kind for r in empty.rows] == ["published"] * 9
 
 
-def test_two_runs_of_one_model_are_both_shown_labelled_by_directory(tmp_path, make_run):
+def test_two_runs_of_one_model_are_both_shown_labelled_by_directory(tmp_path, make_run, small_sets):
+    small_sets(migebench=4)
     values = {"add": {"dino": 0.8, "clip_i": 0.9, "clip_t": 0.3, "subject_dino": 0.6, "subject_clip_i": 0.8},
               "replace": {"dino": 0.85, "clip_i": 0.95, "clip_t": 0.31, "subject_dino": 0.65, "subject_clip_i": 0.85}}
     make_run(tmp_path / "seed0" / "mige", "migebench", "mige", values)
@@ -116,15 +129,16 @@ def test_two_runs_of_one_model_are_both_shown_labelled_by_directory(tmp_path, ma
     assert tables_for(runs) == ["3a", "3b"]
 
 
-def test_no_published_and_other_scales(tmp_path, make_run):
+def test_no_published_and_other_scales(tmp_path, make_run, small_sets):
+    small_sets(dreambench=2)
     make_run(tmp_path / "x100", "dreambench", "mige", {"object": {"dino": 74.0, "clip_i": 83.0, "clip_t": 29.0}},
              presets=("x100-clamp-mean",))
     make_run(tmp_path / "plain", "dreambench", "omnigen", {"object": {"dino": 0.5, "clip_i": 0.6, "clip_t": 0.2}})
     runs, _ = find_runs([tmp_path])
     table = build_table("2", runs)
     x100 = row(table, "MIGE (run)")
-    assert x100.deltas == {} and x100.best == set()
-    assert any("x100-clamp-mean" in n and "MIGE (run)" in n for n in table.notes)
+    assert x100.deltas == {} and x100.best == set() and x100.marked
+    assert "MIGE (run): scores x100 with the mean clamped at 0 (x100-clamp-mean)" in table.footnote
     assert row(table, "MIGE").best  # the published MIGE DINO is still the best comparable value
     bare = build_table("2", runs, published=False)
     assert [r.label for r in bare.rows] == ["OmniGen* (run)", "MIGE (run)"]
