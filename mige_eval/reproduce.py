@@ -123,7 +123,7 @@ def reproduce(table: str, models: Sequence[str] | None = None, data_root: Path |
     folder = Path(results) / "reports" / f"table-{table}"
     outputs, report_notes = {}, []
     for fmt, name in FORMATS.items():
-        rendered = render(run_dirs, fmt, report_table, output=folder / name, data_roots=data_roots, notes=notes)
+        rendered = render(run_dirs, fmt, report_table, output=folder / name, data_roots=data_roots, notes=notes, ci=True)
         for text in rendered.notes:
             if text not in notes and text not in report_notes:
                 report_notes.append(text)

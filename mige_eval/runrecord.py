@@ -26,7 +26,8 @@ from mige_eval.store import RunStore
 
 FORMAT = 2
 #: What ``--overwrite`` deletes: everything a run writes.
-RUN_FILES = ("images", "records", "crops", "inputs", "samples.jsonl", "summary.json", "run.json")
+RUN_FILES = ("images", "records", "crops", "inputs", "samples.jsonl", "summary.json", "run.json", "judgements.jsonl",
+             ".merged.json")
 
 
 def _differences(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:

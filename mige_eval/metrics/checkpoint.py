@@ -22,9 +22,9 @@ from mige_eval.errors import MissingWeightsError
 from mige_eval.hub import is_local, load_pretrained, snapshot
 from mige_eval.runtime import require, resolve_device, resolve_dtype
 
-#: Hub files a checkpoint needs: config, tokenizer or processor, safetensors weights (``pytorch_model.bin``
-#: only as a fallback).
-HUB_FILES = ["*.json", "*.txt", "*.safetensors"]
+#: Hub files a checkpoint needs: config, tokenizer or processor, chat template, safetensors weights
+#: (``pytorch_model.bin`` only as a fallback).
+HUB_FILES = ["*.json", "*.txt", "*.jinja", "*.safetensors"]
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
 
 
@@ -82,6 +82,8 @@ class Checkpoint:
     download_command: ClassVar[str] = "mige-eval download --backbones"
     #: What a local folder must hold besides config and weights (for the "no config.json" error).
     companions: ClassVar[str] = "tokenizer"
+    #: What else a user whose checkpoint is of the wrong kind can do (ends that error message).
+    otherwise: ClassVar[str] = ""
 
     def __init__(self, model: str, device: str = "auto", precision: str = "fp32"):
         self.model_id, self.requested_revision = split_revision(model)
@@ -105,6 +107,8 @@ class Checkpoint:
         try:
             self.dtype = resolve_dtype(self.precision, self.device)
         except ValueError:
+            if self.precision not in ("fp16", "bf16"):
+                raise
             raise ValueError(f"preset {self.precision} runs the {self.role} model in half precision, which needs a "
                              f"CUDA device (--device cuda); on {self.device} keep the default fp32") from None
         if is_local(self.model_id):
@@ -113,16 +117,20 @@ class Checkpoint:
                 raise MissingWeightsError(f"{self.what}: local model directory {self.folder} does not exist")
         else:
             self.folder = fetch(self.model_id, self.requested_revision, what=f"{self.what}: model",
-                                fetch_with=f"`{self.download_command}` (the defaults) or `hf download {self.model_id}`")
+                                fetch_with=self.fetch_hint())
         config = self._load("AutoConfig")
         if config.model_type not in self.model_types:
             raise BackboneError(f"{self.what} is a {config.model_type!r} checkpoint, but {self.needed_by} need a "
-                                f"{' or '.join(self.model_types)} model such as {self.example}")
+                                f"{' or '.join(self.model_types)} model such as {self.example}{self.otherwise}")
         self.check(config)
         self.revision = self.folder.name if self.folder.parent.name == "snapshots" else (
             "sha256:" + weights_digest(self.folder))
         self.config = config
         return self
+
+    def fetch_hint(self) -> str:
+        """The commands that fetch this checkpoint, for the missing-weights message."""
+        return f"`{self.download_command}` (the defaults) or `hf download {self.model_id}`"
 
     def check(self, config: Any) -> None:
         """Refuse a config of the right kind that still cannot serve (a subclass's extra checks)."""

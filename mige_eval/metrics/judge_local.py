@@ -13,118 +13,83 @@ time, left-padded.
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from mige_eval.adapters.common import (hub_offline, is_local, load_pretrained, require, resolve_device, resolve_dtype,
-                                       weights_hint)
 from mige_eval.errors import MissingWeightsError
-from mige_eval.metrics.backbones import fetch, split_revision, weights_digest
+from mige_eval.hub import is_local
+from mige_eval.metrics.checkpoint import Checkpoint
+from mige_eval.metrics.judge import DEFAULT_JUDGE
 from mige_eval.metrics.judge_prompts import Conversation, PreparedImage
+from mige_eval.runtime import require, resolve_dtype
 
 #: ``config.json`` model types the local judge knows how to prompt.
 MODEL_TYPES = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl", "qwen3_vl_moe")
 
 
-class LocalJudge:
-    """One vision-language checkpoint on one device; weights load on the first :meth:`answer`."""
+class LocalJudge(Checkpoint):
+    """One vision-language checkpoint on one device; weights load on the first :meth:`answer`.
+
+    Its precision is chosen from the checkpoint (``--judge-dtype auto``: its own half precision on CUDA,
+    fp32 on the CPU) once the config is read.
+    """
 
     kind = "local"
+    role = "judge"
+    model_types = MODEL_TYPES
+    example = DEFAULT_JUDGE
+    needed_by = "the judge metrics"
+    companions = "tokenizer, image processor and chat template"
+    otherwise = ", or use --judge-url for any model behind an OpenAI-compatible server"
 
     def __init__(self, model: str, *, device: str = "auto", dtype: str = "auto", batch_size: int = 8,
                  max_new_tokens: int = 512):
         if batch_size < 1 or max_new_tokens < 1:
-            raise ValueError(f"judge batch size and max new tokens must be at least 1, got {batch_size}, {max_new_tokens}")
-        self.max_new_tokens = max_new_tokens
-        self.model_id, self.requested_revision = split_revision(model)
-        self.requested_device, self.requested_dtype, self.batch_size = device, dtype, batch_size
-        self.device: str | None = None
-        self.folder: Path | None = None
-        self.revision: str | None = None
-        self.config: Any = None
-        self.dtype: str | None = None
+            raise ValueError(f"judge batch size and max new tokens must be at least 1, got {batch_size}, "
+                             f"{max_new_tokens}")
+        super().__init__(model, device, precision="fp32" if dtype == "auto" else dtype)
+        self.requested_dtype, self.batch_size, self.max_new_tokens = dtype, batch_size, max_new_tokens
         self.repetition_penalty = 1.0
         self._parts: tuple[Any, Any, Any, str] | None = None
 
-    @property
-    def what(self) -> str:
-        return f"--judge-model {self.model_id}"
+    def fetch_hint(self) -> str:
+        return f"`hf download {self.model_id}`"
 
-    def prepare(self) -> LocalJudge:
-        """Locate the files, check the checkpoint's kind and resolve device and precision; no weights load."""
-        if self.config is not None:
-            return self
-        self.device = resolve_device(self.requested_device)
-        if is_local(self.model_id):
-            self.folder = Path(self.model_id).expanduser()
-            if not (self.folder / "config.json").is_file():
-                raise MissingWeightsError(f"{self.what}: {self.folder} is not a model folder (no config.json)")
-            self.revision = "sha256:" + weights_digest(self.folder)
-        else:
-            try:
-                self.folder = fetch(self.model_id, self.requested_revision, offline=hub_offline())
-            except MissingWeightsError as exc:
-                raise MissingWeightsError(f"{weights_hint(self.model_id, what='judge model')} ({exc.__cause__})") from exc
-            self.revision = self.folder.name
-        transformers = require("transformers", extra="metrics", purpose="the local judge")
-        config = self._load(transformers.AutoConfig)
-        if config.model_type not in MODEL_TYPES:
-            raise MissingWeightsError(f"{self.what} is a {config.model_type!r} checkpoint; the local judge runs "
-                                      f"{', '.join(MODEL_TYPES)} models (e.g. Qwen/Qwen2.5-VL-7B-Instruct), or use "
-                                      "--judge-url for any model behind an OpenAI-compatible server")
-        self.dtype = self._dtype(config)
+    def check(self, config: Any) -> None:
+        """Precision from the checkpoint under ``auto``; the repetition penalty its generation config sets."""
+        if self.requested_dtype == "auto" and self.device.startswith("cuda"):
+            named = str(getattr(config, "dtype", None) or "").replace("torch.", "")
+            self.precision = {"float16": "fp16", "bfloat16": "bf16"}.get(named, "bf16")
+            self.dtype = resolve_dtype(self.precision, self.device)
         generation = self.folder / "generation_config.json"
         if generation.is_file():
             self.repetition_penalty = float(json.loads(generation.read_text()).get("repetition_penalty") or 1.0)
-        self.config = config
-        return self
-
-    def _dtype(self, config: Any) -> str:
-        """``auto``: the checkpoint's half precision on CUDA (bf16 if it names none), fp32 on the CPU."""
-        if self.requested_dtype != "auto":
-            resolve_dtype(self.requested_dtype, self.device)  # refuses half precision off CUDA
-            return self.requested_dtype
-        if not self.device.startswith("cuda"):
-            return "fp32"
-        named = str(getattr(config, "dtype", None) or "").replace("torch.", "")
-        return {"float16": "fp16", "bfloat16": "bf16"}.get(named, "bf16")
 
     def identity(self) -> dict[str, Any]:
         """What the answers depend on: checkpoint (id or ``local``) and revision, precision, decoding."""
         self.prepare()
         return {"kind": self.kind, "model": "local" if is_local(self.model_id) else self.model_id,
-                "revision": self.revision, "dtype": self.dtype,
+                "revision": self.revision, "dtype": self.precision,
                 "decoding": {"do_sample": False, "num_beams": 1, "max_new_tokens": self.max_new_tokens,
                              "repetition_penalty": self.repetition_penalty}}
 
     def describe(self) -> dict[str, Any]:
         return {**self.identity(), "path": str(self.folder), "device": self.device}
 
-    def _load(self, loader: Any, **kwargs: Any) -> Any:
-        try:
-            return load_pretrained(loader, str(self.folder), what=self.what, **kwargs)
-        except MissingWeightsError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - a broken checkpoint is the same error for every sample
-            raise MissingWeightsError(f"{self.what}: cannot load {self.folder} ({type(exc).__name__}: {exc}); "
-                                      "re-download it or pass another model") from exc
-
     def _load_all(self) -> tuple[Any, Any, Any, str]:
         """(model, tokenizer, image processor, chat template), built once."""
         if self._parts is None:
             self.prepare()
             torch = require("torch", extra="metrics", purpose="the local judge")
-            transformers = require("transformers", extra="metrics", purpose="the local judge")
-            tokenizer = self._load(transformers.AutoTokenizer)
+            tokenizer = self._load("AutoTokenizer")
             tokenizer.padding_side = "left"
-            processor = self._load(transformers.AutoImageProcessor, backend="pil")
+            processor = self._load("AutoImageProcessor", backend="pil")
             template = self._chat_template(tokenizer)
-            dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[self.dtype]
-            kwargs: dict[str, Any] = {"dtype": dtype}
+            kwargs: dict[str, Any] = {"dtype": self.dtype}
             if self.device == "cuda" and torch.cuda.device_count() > 1:
                 require("accelerate", extra="judges", purpose="spreading the judge over several GPUs")
                 kwargs["device_map"] = "auto"
-            model = self._load(transformers.AutoModelForImageTextToText, **kwargs)
+            model = self._load("AutoModelForImageTextToText", **kwargs)
             if "device_map" not in kwargs:
                 model = model.to(self.device)
             self._parts = (model.eval(), tokenizer, processor, template)

@@ -13,7 +13,7 @@ from tiny_judge import VISION
 
 from mige_eval.errors import MissingWeightsError
 from mige_eval.images import ImageRef
-from mige_eval.metrics.backbones import weights_digest
+from mige_eval.metrics.checkpoint import weights_digest
 from mige_eval.metrics.base import ScoringContext, ScoringOptions
 from mige_eval.metrics.judge import judge_for
 from mige_eval.metrics.judge_local import LocalJudge
@@ -153,12 +153,13 @@ def test_hub_ids_resolve_offline_with_their_commit_and_absent_ones_name_the_fetc
     with pytest.raises(MissingWeightsError) as err:
         LocalJudge("tiny-org/absent-judge", device="cpu").prepare()
     text = str(err.value)
-    assert "judge model 'tiny-org/absent-judge'" in text and "hf download tiny-org/absent-judge" in text
+    assert "--judge-model tiny-org/absent-judge" in text and "'tiny-org/absent-judge' is not available locally" in text
+    assert "hf download tiny-org/absent-judge" in text
     assert "HF_HUB_OFFLINE" in text and "--clip-model" not in text
 
 
 def test_wrong_checkpoints_and_settings_are_refused_before_any_weights_load(tiny_qwen, tiny_clip, tmp_path):
-    with pytest.raises(MissingWeightsError, match="'clip' checkpoint.*--judge-url"):
+    with pytest.raises(ValueError, match="'clip' checkpoint.*--judge-url"):
         LocalJudge(str(tiny_clip), device="cpu").prepare()
     with pytest.raises(MissingWeightsError, match="no config.json"):
         LocalJudge(str(tmp_path), device="cpu").prepare()
