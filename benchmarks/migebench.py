@@ -10,7 +10,10 @@ dataset root. Mapping of one record to a :class:`~mige_eval.types.Sample`:
 - ``caption`` = ``target_caption`` (CLIP-T), ``object`` = ``object`` (the detector prompt);
 - ``subject_photo`` = the entity photo, picked by its ``_entity_black`` / ``_entity_white`` file-name
   suffix (preset ``migebench_subject``), never by position; ``meta["subject_index"]`` is where the
-  entity sits among the instruction images.
+  entity sits among the instruction images; ``meta["idx"]`` and ``meta["subset"]`` name the record
+  (MIGE's inference script saves its output as ``<idx>.jpg``, one folder per subset).
+
+Option ``subset`` (``mige-eval score --subset add``) keeps one subset's samples.
 """
 from __future__ import annotations
 
@@ -34,7 +37,11 @@ class MIGEBench(Benchmark):
         self._rows: dict[str, int] = {}
 
     def samples(self) -> Iterator[Sample | BrokenSample]:
-        for subset in self.card.subsets or tuple(TASK_OF):
+        subsets = self.card.subsets or tuple(TASK_OF)
+        chosen = self.options.get("subset")  # ``mige-eval score --subset``: one subset's outputs
+        if chosen is not None and chosen not in subsets:
+            raise DataError(f"migebench: --subset {chosen!r} is not one of {', '.join(subsets)}")
+        for subset in (chosen,) if chosen else subsets:
             name = f"{subset}_bench.json"
             records = read_json(self.file(name, what="benchmark file"), f"migebench {subset} file")
             if not isinstance(records, list):
@@ -78,7 +85,7 @@ class MIGEBench(Benchmark):
             caption=row.text("target_caption"),
             subject_photo=subject_photo,
             object=_detector_prompt(row),
-            meta={"idx": idx, "subject_index": subject_index},
+            meta={"idx": idx, "subset": subset, "subject_index": subject_index},
         )
 
     def _single_image(self, row: Row, field: str) -> ImageRef:

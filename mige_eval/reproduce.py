@@ -17,7 +17,7 @@ from mige_eval.benchmarks.open import open_benchmark
 from mige_eval.metrics.base import ScoringOptions
 from mige_eval.registry import ADAPTERS
 from mige_eval.report.render import render
-from mige_eval.runner import Progress, RunError, RunOptions, check_tasks, run
+from mige_eval.runner import Progress, RunError, RunOptions, check_tasks, no_progress, run
 
 #: Paper table -> (its benchmarks, the report tables they fill).
 TABLE_BENCHES: dict[str, tuple[tuple[str, ...], str]] = {
@@ -46,14 +46,10 @@ class ReproduceResult:
         return 0 if self.complete else 1
 
 
-def _no_progress(label: str, total: int) -> Callable[[int], None]:
-    return lambda n: None
-
-
 def reproduce(table: str, models: Sequence[str] | None = None, data_root: Path | None = None, *,
               results: Path = Path("results"), seed: int = 0, limit: int | None = None, presets: Sequence[str] = (),
               scoring: ScoringOptions | None = None, bench_options: dict | None = None,
-              progress: Progress = _no_progress, log: Callable[[str], None] = print) -> ReproduceResult:
+              progress: Progress = no_progress, log: Callable[[str], None] = print) -> ReproduceResult:
     """Run table ``table``'s benchmarks for each model, then write the table in every format.
 
     ``data_root`` holds one folder per benchmark (``DIR/emuedit``, ``DIR/dreambench``, ...); without

@@ -1,7 +1,8 @@
 """The generate and score stages over one benchmark, resumable, into one run directory.
 
 ``run`` (``mige-eval run`` and ``mige-eval score``) walks this process's shard of the benchmark in
-batches. For each sample it generates the image unless ``images/<id>.png`` exists, scores it with
+batches. For each sample it generates the image unless one is stored (``images/<id>.png``; outputs
+made elsewhere keep their format, ``images/<id>.jpg``), scores it with
 the requested metrics unless its record already has them, and appends the record to the shard's
 journal. At the end it merges every journal into ``samples.jsonl`` and writes ``summary.json``.
 A second identical invocation finds nothing to do and rewrites nothing.
@@ -22,7 +23,7 @@ from mige_eval import environment
 from mige_eval.benchmarks.base import Benchmark
 from mige_eval.benchmarks.open import open_benchmark
 from mige_eval.benchmarks.turns import generate_chained
-from mige_eval.images import ImageMemo, check_output, load_path
+from mige_eval.images import EncodedImage, ImageMemo, check_output, load_path
 from mige_eval.metrics import parse_metric_names
 from mige_eval.metrics.base import ScoringContext, ScoringOptions
 from mige_eval.presets import BACKBONE_IDS, Presets
@@ -70,11 +71,13 @@ class RunResult:
         return 1 if self.summary["n_failed"] else 0
 
 
-Progress = Callable[[str, int], Callable[[int], None]]
+#: ``progress(label, total)`` returns ``advance(n, failed=0)``, called as samples finish (``failed`` of them
+#: with an error).
+Progress = Callable[[str, int], Callable[..., None]]
 
 
-def _no_progress(label: str, total: int) -> Callable[[int], None]:
-    return lambda n: None
+def no_progress(label: str, total: int) -> Callable[..., None]:
+    return lambda n, failed=0: None
 
 
 def build_adapter(model: str, model_args: dict[str, Any], device: str) -> tuple[type[Adapter], Adapter]:
@@ -206,13 +209,16 @@ class _Batch:
         errors: dict[str, str] = {}
         outputs: dict[str, Image.Image] = {}
         to_generate = [s for s in samples if not self.store.has_image(s.id)]
-        for sample, result in zip(to_generate, self._generate(to_generate)):
+        for sample, result in zip(to_generate, self._outputs(to_generate)):
             if isinstance(result, Exception):
                 errors[sample.id] = str(result)
-            else:
-                self.store.save_image(sample.id, result)
-                outputs[sample.id] = result
-                self.generated += 1
+                continue
+            try:
+                outputs[sample.id] = self.store.save_output(sample.id, result)
+            except ValueError as exc:  # an existing output file that does not decode: never stored
+                errors[sample.id] = str(exc)
+                continue
+            self.generated += 1
         ready = [s for s in samples if s.id not in errors]
         for sample in ready:
             if sample.id not in outputs:
@@ -234,6 +240,14 @@ class _Batch:
             else:
                 records.append(_record(sample, self.store, seed))
         return records
+
+    def _outputs(self, samples: Sequence[Sample]) -> Sequence[Image.Image | EncodedImage | Exception]:
+        """What the adapter gives: files that already exist (stored byte for byte; no request is built,
+        so no input is decoded), or images it generates."""
+        existing = getattr(self.adapter, "existing_outputs", None)
+        if callable(existing):
+            return existing(samples) if samples else []
+        return self._generate(samples)
 
     def _generate(self, samples: Sequence[Sample]) -> list[Image.Image | Exception]:
         if not samples:
@@ -276,7 +290,7 @@ class _Batch:
         return out
 
 
-def run(opts: RunOptions, progress: Progress = _no_progress, log: Callable[[str], None] = print) -> RunResult:
+def run(opts: RunOptions, progress: Progress = no_progress, log: Callable[[str], None] = print) -> RunResult:
     presets = Presets.from_names(opts.presets)
     bench = open_benchmark(opts.bench, data=opts.data, presets=presets, options=opts.bench_options)
     metric_names = parse_metric_names(opts.metrics, list(bench.card.default_metrics))
@@ -288,10 +302,9 @@ def run(opts: RunOptions, progress: Progress = _no_progress, log: Callable[[str]
     check_tasks(bench, cls)
     shard = resolve_shard(opts.shard)
 
-    all_samples = list(bench.samples())
-    _check_unique(all_samples, bench.name)
-    if opts.limit is not None:
-        all_samples = all_samples[: opts.limit]
+    benchmark = list(bench.samples())
+    _check_unique(benchmark, bench.name)
+    all_samples = benchmark[: opts.limit] if opts.limit is not None else benchmark
     mine = shard.select(all_samples)
 
     name = model_label(opts.model, cls)
@@ -303,9 +316,12 @@ def run(opts: RunOptions, progress: Progress = _no_progress, log: Callable[[str]
     records = store.records()
     pending = [s for s in mine if not _is_done(records.get(s.id), s, store, metric_names)]
     preflight = getattr(adapter, "preflight", None)
-    if pending and callable(preflight):
-        for warning in preflight([(s.id, s.meta) for s in pending if isinstance(s, Sample)]) or ():
+    if pending and callable(preflight):  # given this run's samples and the whole benchmark's
+        keys = [(s.id, s.meta) for s in pending if isinstance(s, Sample)]
+        for warning in preflight(keys, [(s.id, s.meta) for s in benchmark if isinstance(s, Sample)]) or ():
             log(warning)
+    if pending and len(pending) < len(mine):
+        log(f"resuming: {len(mine) - len(pending)} of {len(mine)} done")
 
     generated = scored = failed = 0
     if pending:
@@ -321,15 +337,17 @@ def run(opts: RunOptions, progress: Progress = _no_progress, log: Callable[[str]
                 for sample in (s for s in pending if isinstance(s, BrokenSample)):
                     journal.append(_record(sample, store, sample_seed(opts.seed, sample.id), error=sample.error))
                     failed += 1
-                    advance(1)
+                    advance(1, failed=1)
                 good = [s for s in pending if isinstance(s, Sample)]
                 size = max(1, opts.scoring.batch_size)
                 for start in range(0, len(good), size):
-                    for record in batcher.process(good[start:start + size]):
+                    records = batcher.process(good[start:start + size])
+                    for record in records:
                         journal.append(record)
-                        failed += bool(record["error"])
                         scored += bool(record["metrics"])
-                    advance(len(good[start:start + size]))
+                    bad = sum(bool(r["error"]) for r in records)
+                    failed += bad
+                    advance(len(records), failed=bad)
         finally:
             generated = batcher.generated
             used = {key: svc.describe() for key, svc in ctx.services().items() if hasattr(svc, "describe")}
@@ -391,6 +409,7 @@ def _run_json(store: RunStore, identity: dict, bench: Benchmark, adapter: Adapte
         "shard": {"index": shard.index, "count": shard.count, "origin": shard.origin},
         "batch_size": opts.scoring.batch_size,
         "environment": environment.describe(opts.scoring.device),
+        **({"outputs": adapter.describe()} if callable(getattr(adapter, "describe", None)) else {}),
         "backbones_used": previous.get("backbones_used", {}),
         "started": previous.get("started", started),
         "last_started": started,

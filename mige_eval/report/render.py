@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from mige_eval.report.csv_table import csv_tables
-from mige_eval.report.gallery import write_gallery
+from mige_eval.report.gallery import Progress, write_gallery
 from mige_eval.report.latex import comment, latex_table
 from mige_eval.report.markdown import markdown_report, markdown_table, run_summary
 from mige_eval.report.runs import RunInfo, find_runs
@@ -65,11 +65,12 @@ def _need_tables(tables: Sequence[Table], fmt: str) -> None:
 
 def render(paths: Iterable[Path], fmt: str = "markdown", table: str | None = None, published: bool = True,
            output: Path | None = None, *, data_roots: dict[str, Path] | None = None,
-           notes: Sequence[str] = ()) -> Rendered:
+           notes: Sequence[str] = (), progress: Progress | None = None) -> Rendered:
     """The report of the runs under ``paths``; written to ``output`` when given (html: a folder, required).
 
     ``data_roots`` (benchmark -> dataset folder) overrides the folders the runs recorded, for the
-    gallery's instructions and references; ``notes`` are the caller's own (e.g. skipped runs).
+    gallery's instructions and references; ``notes`` are the caller's own (e.g. skipped runs);
+    ``progress`` follows the gallery's rows (:func:`mige_eval.report.gallery.write_gallery`).
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown --format {fmt!r}: use one of {', '.join(FORMATS)}")
@@ -79,7 +80,7 @@ def render(paths: Iterable[Path], fmt: str = "markdown", table: str | None = Non
     notes = [*notes, *found_notes]
     tables = [build_table(t, runs, published=published) for t in table_ids(table, runs)]
     if fmt == "html":
-        extra = write_gallery(Path(output), runs, tables, notes, data_roots=data_roots)
+        extra = write_gallery(Path(output), runs, tables, notes, data_roots=data_roots, progress=progress)
         return Rendered(f"gallery written to {Path(output) / 'index.html'}\n", [*notes, *extra], Path(output))
     if fmt == "markdown":
         text = markdown_document(tables, runs, notes)

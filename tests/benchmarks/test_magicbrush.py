@@ -64,8 +64,7 @@ def test_single_turn_pairs_each_turn_with_its_gt_input_target_and_local_descript
     assert (turn.instruction, turn.caption) == ("edit 303 turn 2", "local 303 turn 2")
     assert (turn.input_caption, turn.output_caption) == ("global 303 turn 1", "global 303 turn 2")
     assert samples["101-t1"].source.label == "images/101/101-input.png"
-    assert samples["101-t2"].meta["output_aliases"] == ["101_inde_2"]
-    assert samples["101-t1"].meta["output_aliases"] == ["101_1"]
+    assert {k: samples["101-t2"].meta[k] for k in ("img_id", "turn")} == {"img_id": "101", "turn": 2}
 
 
 def test_turns_are_paired_by_index_not_by_list_order(release):
@@ -84,7 +83,7 @@ def test_multi_turn_is_one_sample_per_session_scored_on_the_last_turn(release):
     assert chain.source.label == "images/303/303-input.png"
     assert chain.references[0].label == "images/303/303-output3.png" and chain.caption == "local 303 turn 3"
     assert [t.index for t in chain.meta["turns"]] == [1, 2, 3]
-    assert chain.meta["output_aliases"] == ["303_iter_3"] and samples["202"].meta["output_aliases"] == ["202_1"]
+    assert (chain.meta["img_id"], chain.meta["turn"]) == ("303", 3) and samples["202"].meta["turn"] == 1
 
 
 def test_copy_source_single_turn_gives_the_io_similarity_of_each_turn(tmp_path, release, tiny_clip, tiny_dino,
