@@ -331,7 +331,7 @@ def run(opts: RunOptions, progress: Progress = no_progress, log: Callable[[str],
         ctx = ScoringContext(presets, opts.scoring, run_dir=run_dir, memo=memo)
         scorer = Scorer(metric_names, ctx) if metric_names else None
         batcher = _Batch(adapter, scorer, store, memo, opts.seed)
-        advance = progress(f"{bench.name} · {name}", len(pending))
+        advance = progress(f"{bench.name} · {run_dir.name}", len(pending))
         try:
             with store.journal(shard.label) as journal:
                 for sample in (s for s in pending if isinstance(s, BrokenSample)):
