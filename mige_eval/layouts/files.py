@@ -6,6 +6,7 @@ with two candidate files, or a file two samples would claim, is ambiguous.
 """
 from __future__ import annotations
 
+import abc
 import os
 import re
 from pathlib import Path
@@ -47,11 +48,13 @@ class FileLayout(Layout):
     #: Folder levels read: 1 = only files directly in the folder.
     depth: ClassVar[int] = 1
 
+    @abc.abstractmethod
     def stems(self, sample_id: str, meta: dict) -> list[str]:
-        raise NotImplementedError
+        """The stems (relative paths without a suffix) the sample's output may have, in order."""
 
+    @abc.abstractmethod
     def looked_for(self, samples: Sequence[SampleKey]) -> str:
-        raise NotImplementedError
+        """What the layout looks for, in words, with an example from the samples."""
 
     def expected(self, samples: Sequence[SampleKey]) -> Callable[[str], bool]:
         """Which unclaimed stems still belong to the layout (e.g. the other MagicBrush setting's files),
