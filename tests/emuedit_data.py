@@ -5,8 +5,10 @@
 ``instruction``, ``image`` (the ``datasets.Image`` feature: a struct of ``bytes`` and ``path`` with the
 JPEG embedded), ``task``, ``split``, ``idx`` (int64), ``hash``, ``input_caption``, ``output_caption``, and
 the ``huggingface`` schema metadata holding the features. The same rows can also arrive as
-``datasets.save_to_disk`` output (``test/state.json`` + ``data-*.arrow``). Both are written here with the
-``datasets`` library itself, so the files are what a user's copy holds; callers choose the rows.
+``datasets.save_to_disk`` output (``test/state.json`` + ``data-*.arrow``). ``facebook/emu_edit_test_set_generations``
+(Emu Edit's own outputs) adds ``edited_image`` and ``model`` to the same columns and keeps the test rows in
+its ``validation`` split. All are written here with the ``datasets`` library itself, so the files are what
+a user's copy holds; callers choose the rows.
 """
 from __future__ import annotations
 
