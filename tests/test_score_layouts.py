@@ -101,6 +101,18 @@ def test_a_mapping_file_names_any_file_for_any_sample(tmp_path, dreambench_root,
     assert by_id["backpack-03"]["error"] == f"no output for sample backpack-03: outputs.{kind} does not list it"
 
 
+@pytest.mark.parametrize("name, text, message", [
+    ("map.csv", "sample,file\nbackpack-00,a.png\n", "map.csv needs a header line naming the columns id and path"),
+    ("map.jsonl", '{"id": "backpack-00", "path": "a.png"}\n{"id": "backpack-01",\n', "map.jsonl line 2 is not JSON"),
+    ("map.jsonl", '{"id": "backpack-00", "path": 7}\n', "map.jsonl line 1: expected an id and a path (strings)"),
+])
+def test_a_broken_mapping_file_is_refused_naming_the_line(tmp_path, dreambench_root, name, text, message):
+    (tmp_path / name).write_text(text)
+    result = score(dreambench_root, tmp_path / name, tmp_path / "run")
+    assert result.exit_code == 2 and message in flat(result)
+    assert not (tmp_path / "run").exists()
+
+
 def test_an_empty_folder_is_refused_before_any_work_saying_what_was_looked_for(tmp_path, dreambench_root):
     (tmp_path / "empty").mkdir()
     result = score(dreambench_root, tmp_path / "empty", tmp_path / "run")

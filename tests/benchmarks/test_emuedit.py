@@ -243,6 +243,24 @@ def test_mige_idx_jpg_outputs_are_detected_stored_as_they_are_and_scored(tmp_pat
     assert (outputs["layout"], outputs["detected"], outputs["matched"], outputs["unmatched"]) == ("auto", "mige", 12, 0)
 
 
+def test_jpeg75_scores_the_round_trip_of_an_output_stored_as_it_was_given(tmp_path, hub, rows):
+    folder = tmp_path / "outputs"
+    folder.mkdir()
+    pngs = {i: encode(rgb(rows[(i + 1) % 12]["image"]["bytes"]).resize((64, 48)), "PNG") for i in range(3)}
+    for i, data in pngs.items():
+        (folder / f"{i}.png").write_bytes(data)
+    out = tmp_path / "scored"
+    result = cli("score", "--bench", "emuedit", "--data", hub, "--images", folder, "--metrics", "l1", "--limit", 3,
+                 "--preset", "jpeg75", "--out", out, "--quiet")
+    assert result.exit_code == 0, result.output
+    by_id = records(out)
+    for i, data in pngs.items():
+        assert (out / "images" / f"{i}.png").read_bytes() == data  # stored as given
+        round_trip = encode(rgb(data), "JPEG", quality=75)  # what MIGE's save_image(.jpg) would have kept
+        assert by_id[str(i)]["metrics"]["l1"] == pytest.approx(expected_l1(round_trip, rows[i]["image"]["bytes"]),
+                                                               abs=1e-9)
+
+
 def test_generations_dataset_scores_one_run_per_model_from_its_validation_split(tmp_path, hub, rows):
     small = {i: rgb(rows[(i + 2) % 12]["image"]["bytes"]).resize((48, 40)) for i in range(12)}
     outputs = {"emu-edit": {i: encode(img, "PNG") for i, img in small.items()},
@@ -267,6 +285,10 @@ def test_generations_dataset_scores_one_run_per_model_from_its_validation_split(
         described = json.loads((run_dir / "run.json").read_text())
         assert described["adapter_config"]["select"] == model and described["outputs"]["detected"] == "emu-generations"
         assert described["outputs"]["matched"] == 12 and described["outputs"]["unmatched"] == 0
+
+    result = cli("score", "--bench", "emuedit", "--data", hub, "--images", root, "--name", "emu", "--out",
+                 tmp_path / "named", "--quiet")
+    assert result.exit_code == 2 and "--name names one run, but" in flat(result) and "--select MODEL" in flat(result)
 
     # --select scores one model into --out itself; a row made for another instruction fails its sample only.
     other = tmp_path / "other-gen"
