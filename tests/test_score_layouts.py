@@ -212,3 +212,11 @@ def test_ctrl_c_stops_with_130_and_the_same_command_resumes(tmp_path, dreambench
     assert proc.returncode == 0, stderr
     assert f"resuming: {kept} of {kept + 2} done" in stderr.splitlines()
     assert len(records(tmp_path / "run")) == kept + 2
+
+
+def test_help_names_every_layout():
+    from mige_eval.layouts import CHOICES
+
+    text = CliRunner().invoke(app, ["score", "--help"], env={"COLUMNS": "400"}).output
+    assert all(f"{name} (" in text for name in CHOICES if name not in ("emu-generations", "mapping"))
+    assert "emu-generations," in text and "mapping (id,path CSV or JSONL)" in text
