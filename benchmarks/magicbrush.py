@@ -189,7 +189,7 @@ def _single(img_id: str, turns: list[_Edit | _Bad], layout: str) -> Iterator[Sam
             id=f"{img_id}-t{k}", task="edit", subset=subset, instruction=turn.instruction, prompt=turn.instruction,
             source=turn.source, mask=turn.mask, references=(turn.target,), caption=turn.caption,
             input_caption=turn.input_caption, output_caption=turn.output_caption,
-            meta={"img_id": img_id, "turn": k, "output_aliases": [f"{img_id}_1" if k == 1 else f"{img_id}_inde_{k}"]},
+            meta={"img_id": img_id, "turn": k},
         )
 
 
@@ -208,8 +208,7 @@ def _chain(img_id: str, turns: list[_Edit | _Bad], layout: str) -> Iterator[Samp
         id=img_id, task="edit", subset=subset, instruction=first.instruction, prompt=first.instruction,
         source=first.source, mask=first.mask, references=(last.target,), caption=last.caption,
         input_caption=first.input_caption, output_caption=last.output_caption,
-        meta={"img_id": img_id, "turn": last.index, TURNS: tuple(Turn(e.index, e.instruction, e.mask) for e in edits),
-              "output_aliases": [f"{img_id}_iter_{last.index}" if last.index > 1 else f"{img_id}_1"]},
+        meta={"img_id": img_id, "turn": last.index, TURNS: tuple(Turn(e.index, e.instruction, e.mask) for e in edits)},
     )
 
 

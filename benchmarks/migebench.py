@@ -10,17 +10,24 @@ dataset root. Mapping of one record to a :class:`~mige_eval.types.Sample`:
 - ``caption`` = ``target_caption`` (CLIP-T), ``object`` = ``object`` (the detector prompt);
 - ``subject_photo`` = the entity photo, picked by its ``_entity_black`` / ``_entity_white`` file-name
   suffix (preset ``migebench_subject``), never by position; ``meta["subject_index"]`` is where the
-  entity sits among the instruction images.
+  entity sits among the instruction images; ``meta["idx"]`` and ``meta["subset"]`` name the record
+  (MIGE's inference script saves its output as ``<idx>.jpg``, one folder per subset).
+
+Option ``subset`` (``mige-eval score --subset add``) keeps one subset's samples.
 """
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from mige_eval.benchmarks.base import Benchmark, DataError, compare_counts
 from mige_eval.benchmarks.rows import Row, RowError, read_json
 from mige_eval.images import ImageRef
 from mige_eval.types import BrokenSample, Sample
+
+if TYPE_CHECKING:
+    from mige_eval.metrics.base import ScoringContext
 
 TASK_OF = {"add": "subject_add", "replace": "subject_replace"}
 PLACEHOLDER_PREFIX = "/path/to/MIGEBench/"
@@ -35,7 +42,11 @@ class MIGEBench(Benchmark):
         self._rows: dict[str, int] = {}
 
     def samples(self) -> Iterator[Sample | BrokenSample]:
-        for subset in self.card.subsets or tuple(TASK_OF):
+        subsets = self.card.subsets or tuple(TASK_OF)
+        chosen = self.options.get("subset")  # ``mige-eval score --subset``: one subset's outputs
+        if chosen is not None and chosen not in subsets:
+            raise DataError(f"migebench: --subset {chosen!r} is not one of {', '.join(subsets)}")
+        for subset in (chosen,) if chosen else subsets:
             name = f"{subset}_bench.json"
             records = read_json(self.file(name, what="benchmark file"), f"migebench {subset} file")
             if not isinstance(records, list):
@@ -52,6 +63,13 @@ class MIGEBench(Benchmark):
                     continue
                 seen.add(sample.meta["idx"])
                 yield sample
+
+    def generation_settings(self, ctx: ScoringContext) -> dict[str, Any]:
+        """A run of one subset (``--subset``) holds that subset's samples only: part of its identity."""
+        settings = super().generation_settings(ctx)
+        if self.options.get("subset"):
+            settings["subset"] = self.options["subset"]
+        return settings
 
     def _sample(self, subset: str, row: Row, seen: set[int]) -> Sample:
         idx = row.integer("idx")
@@ -79,7 +97,7 @@ class MIGEBench(Benchmark):
             caption=row.text("target_caption"),
             subject_photo=subject_photo,
             object=_detector_prompt(row),
-            meta={"idx": idx, "subject_index": subject_index},
+            meta={"idx": idx, "subset": subset, "subject_index": subject_index},
         )
 
     def _single_image(self, row: Row, field: str) -> ImageRef:

@@ -155,46 +155,50 @@ def user_errors() -> Iterator[None]:
         raise typer.Exit(2) from None
 
 
-def make_progress(quiet: bool) -> tuple[Callable, Callable[[], None]]:
-    """A progress factory for the runner, and a function that stops the display."""
-    if quiet:
-        return (lambda label, total: (lambda n: None)), (lambda: None)
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+def make_progress(quiet: bool):
+    """The progress display of one command (:class:`mige_eval.progress.ProgressDisplay`): a bar on a
+    terminal; plain log lines at a steady interval without one (Slurm, nohup, CI) or with --quiet."""
+    from mige_eval.progress import ProgressDisplay
 
-    bar = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=False)
-
-    def factory(label: str, total: int):
-        bar.start()
-        task = bar.add_task(label, total=total)
-        return lambda n: bar.advance(task, n)
-
-    return factory, bar.stop
+    return ProgressDisplay(bar=not quiet and err.is_terminal, console=err)
 
 
-def _run(opts, quiet: bool) -> None:
+def _log(message: str) -> None:
+    err.print(message, style="yellow", highlight=False, markup=False, soft_wrap=True)
+
+
+@contextlib.contextmanager
+def interruptible(display, then: str = "the same command resumes") -> Iterator[None]:
+    """Ctrl-C: stop the display, say how far the command got and what to do, exit with 130."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        display.stop()
+        err.print(f"interrupted after {display.done} samples; {then}", highlight=False, markup=False)
+        raise typer.Exit(130) from None
+    finally:
+        display.stop()
+
+
+def _run(runs, quiet: bool) -> None:
+    """Run each of ``runs`` (RunOptions) in turn; the exit code is the worst of theirs."""
     from mige_eval.runner import run
 
-    factory, stop = make_progress(quiet)
-    try:
-        result = run(opts, progress=factory, log=lambda m: err.print(m, style="yellow", markup=False, highlight=False))
-    finally:
-        stop()
-    s = result.summary
-    metrics = ", ".join(f"{k} {v:.4f}" if v is not None else f"{k} n/a" for k, v in s["metrics"].items())
-    print(f"{result.run_dir}: {s['n']} samples, {s['n_failed']} failed; generated {result.generated}, "
-          f"scored {result.scored} now" + (f"; {metrics}" if metrics else ""))
-    for note in s["notes"]:
-        print(f"  note: {note}")
-    if result.exit_code:
-        raise typer.Exit(result.exit_code)
+    display = make_progress(quiet)
+    code = 0
+    with interruptible(display):
+        for opts in runs:
+            result = run(opts, progress=display, log=_log)
+            display.stop()
+            s = result.summary
+            metrics = ", ".join(f"{k} {v:.4f}" if v is not None else f"{k} n/a" for k, v in s["metrics"].items())
+            print(f"{result.run_dir}: {s['n']} samples, {s['n_failed']} failed; generated {result.generated}, "
+                  f"scored {result.scored} now" + (f"; {metrics}" if metrics else ""))
+            for note in s["notes"]:
+                print(f"  note: {note}")
+            code = max(code, result.exit_code)
+    if code:
+        raise typer.Exit(code)
 
 
 def _scoring(device, batch_size, clip_model, dino_model, detector_model, sam_model, cache_dir, no_cache, **judge):
@@ -241,13 +245,23 @@ def run(
                              judge_max_tokens=judge_max_tokens),
             overwrite=overwrite,
         )
-        _run(opts, quiet)
+        _run([opts], quiet)
 
 
 @app.command()
 def score(
     bench: str = typer.Option(..., "--bench", help="Benchmark name, card file or module:Class."),
-    images: Path = typer.Option(..., "--images", help="Folder of <sample id>.png/.jpg/.webp generated elsewhere."),
+    images: Path = typer.Option(..., "--images", help="The outputs made elsewhere: a folder, an Emu Edit "
+                                                      "generations dataset, or a mapping file (see --layout)."),
+    layout: str = typer.Option("auto", "--layout", help="How the outputs are named: auto (detect, and say which), "
+                                                        "flat (<id>.png), magicbrush (the evaluation script's "
+                                                        "<img_id>/<img_id>_1.png, _inde_<k>, _iter_<k> tree), mige "
+                                                        "(MIGE's <idx>.jpg), emu-generations, mapping (id,path "
+                                                        "CSV or JSONL)."),
+    subset: str | None = typer.Option(None, "--subset", help="migebench: score this subset only (add or replace), "
+                                                                "e.g. a folder of MIGE's <idx>.jpg for it."),
+    select: str | None = typer.Option(None, "--select", help="emu-generations: score this model only (default: "
+                                                                "one run per model, in <out>/<model>)."),
     name: str | None = typer.Option(None, "--name", help="Model name for the run directory and reports."),
     data: Path | None = DataOpt, out: Path | None = OutOpt, limit: int | None = LimitOpt,
     metrics: str | None = MetricsOpt, seed: int = SeedOpt, device: str = DeviceOpt, batch_size: int = BatchOpt,
@@ -260,25 +274,41 @@ def score(
     judge_timeout: float | None = JudgeTimeoutOpt, judge_retries: int | None = JudgeRetriesOpt,
     judge_dtype: str | None = JudgeDtypeOpt, judge_max_tokens: int | None = JudgeMaxTokensOpt,
 ) -> None:
-    """Score images that already exist (a folder of a model's outputs)."""
+    """Score outputs that already exist (another tool's, in its published layout); they are stored as they are."""
     with user_errors():
+        from mige_eval.layouts import generation_models
         from mige_eval.runner import RunOptions
         from mige_eval.store import safe_id
 
-        label = safe_id(name or f"folder-{images.resolve().name}")
-        opts = RunOptions(
-            bench=bench, model="folder", data=data, limit=limit, metrics=metrics, seed=seed, shard=shard,
-            presets=preset, model_args={"images": str(images)}, bench_options=_bench_options(emu_caption_filter),
-            scoring=_scoring(device, batch_size, clip_model, dino_model, detector_model, sam_model, cache_dir, no_cache,
-                             judge_model=judge_model, judge_url=judge_url, judge_api_key_env=judge_api_key_env,
-                             judge_concurrency=judge_concurrency, judge_timeout=judge_timeout,
-                             judge_retries=judge_retries, judge_dtype=judge_dtype,
-                             judge_max_tokens=judge_max_tokens),
-            overwrite=overwrite, out=out,
-        )
-        if out is None:
-            opts.out = opts.results_root / _bench_dir_name(bench) / label
-        _run(opts, quiet)
+        bench_name = _bench_dir_name(bench)
+        if subset is not None and bench_name != "migebench":
+            raise ValueError(f"--subset picks a MIGEBench subset (add or replace); {bench} has no use for it")
+        images = images.expanduser()
+        models = [select] if select is not None else generation_models(images, layout, bench_name)
+        if len(models) > 1 and name:
+            raise ValueError(f"--name names one run, but {images} holds the outputs of {len(models)} models "
+                             f"({', '.join(models)}); score one with --select MODEL, or drop --name")
+        bench_options = {**_bench_options(emu_caption_filter), **({"subset": subset} if subset else {})}
+        runs = []
+        for model in models or [None]:
+            label = safe_id(name or model or f"folder-{images.resolve().name}" + (f"-{subset}" if subset else ""))
+            opts = RunOptions(
+                bench=bench, model="folder", data=data, limit=limit, metrics=metrics, seed=seed, shard=shard,
+                presets=preset, bench_options=bench_options, overwrite=overwrite,
+                model_args={"images": str(images), "layout": layout, "bench": bench_name,
+                            **({"select": model} if model is not None else {})},
+                scoring=_scoring(device, batch_size, clip_model, dino_model, detector_model, sam_model, cache_dir,
+                                 no_cache, judge_model=judge_model, judge_url=judge_url, judge_api_key_env=judge_api_key_env,
+                                 judge_concurrency=judge_concurrency, judge_timeout=judge_timeout,
+                                 judge_retries=judge_retries, judge_dtype=judge_dtype,
+                                 judge_max_tokens=judge_max_tokens),
+            )
+            if out is None:
+                opts.out = opts.results_root / bench_name / label
+            else:
+                opts.out = out / label if len(models) > 1 else out
+            runs.append(opts)
+        _run(runs, quiet)
 
 
 def _bench_dir_name(bench: str) -> str:
@@ -319,8 +349,10 @@ def report(
         from mige_eval.report.render import render
 
         output = renamed(out, output, new="--out", old="--output")
-
-        result = render(runs or [Path("results/runs")], fmt, table, published, output, ci=ci, scoring=scoring)
+        display = make_progress(False)
+        with interruptible(display, f"{output} was not changed; the same command writes it again"):
+            result = render(runs or [Path("results/runs")], fmt, table, published, output, ci=ci, scoring=scoring,
+                            progress=display)
         if output is None:
             sys.stdout.write(result.text)
         else:
@@ -378,8 +410,8 @@ def reproduce(
         from mige_eval.reproduce import reproduce as reproduce_table
 
         results = renamed(out, results, new="--out", old="--results") or Path("results")
-        factory, stop = make_progress(quiet)
-        try:
+        display = make_progress(quiet)
+        with interruptible(display):
             result = reproduce_table(
                 table, [m.strip() for m in models.split(",") if m.strip()] if models else None, data_root,
                 results=results, seed=seed, limit=limit, presets=preset,
@@ -389,9 +421,7 @@ def reproduce(
                                  judge_api_key_env=judge_api_key_env, judge_concurrency=judge_concurrency,
                                  judge_timeout=judge_timeout, judge_retries=judge_retries, judge_dtype=judge_dtype,
                                  judge_max_tokens=judge_max_tokens),
-                progress=factory, log=lambda m: err.print(m, style="yellow", highlight=False, markup=False))
-        finally:
-            stop()
+                progress=display, log=_log)
         for fmt, path in result.outputs.items():
             print(f"{fmt}: {path}")
         raise typer.Exit(result.exit_code)  # every note was logged once, as it happened

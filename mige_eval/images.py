@@ -28,6 +28,11 @@ MAX_PIXELS = 256 * 1024 * 1024
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
+#: File suffix an encoded image is stored under, by the format Pillow reads from its bytes (MPO is a
+#: JPEG with extra pictures). Outputs in these formats are stored byte for byte.
+FORMAT_SUFFIXES = {"PNG": ".png", "JPEG": ".jpg", "MPO": ".jpg", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp",
+                   "TIFF": ".tif"}
+
 
 class ImageDecodeError(ValueError):
     """An image file that cannot be used; the message names the file."""
@@ -68,15 +73,21 @@ class ImageRef:
 
 def decode(data: bytes, label: str) -> Image.Image:
     """Decode encoded image bytes to an 8-bit RGB image (rule in the module docstring)."""
+    return decode_with_format(data, label)[0]
+
+
+def decode_with_format(data: bytes, label: str) -> tuple[Image.Image, str]:
+    """:func:`decode`, and the format Pillow read (``PNG``, ``JPEG``, ...)."""
     try:
         with Image.open(io.BytesIO(data)) as img:
             if img.width * img.height > MAX_PIXELS:
                 raise ImageDecodeError(
                     f"image {label} is {img.width}x{img.height}, over the {MAX_PIXELS} pixel limit"
                 )
+            fmt = img.format or ""
             img.load()
             img = ImageOps.exif_transpose(img)
-            return to_rgb(img, label)
+            return to_rgb(img, label), fmt
     except ImageDecodeError:
         raise
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
@@ -97,6 +108,24 @@ def to_rgb(img: Image.Image, label: str = "image") -> Image.Image:
         gray = np.clip(np.rint(np.asarray(img, dtype=np.float64)), 0, 255).astype(np.uint8)
         return Image.fromarray(gray).convert("RGB")
     return img.convert("RGB")
+
+
+@dataclass(frozen=True, eq=False)
+class EncodedImage:
+    """An output that already exists as an encoded file (another tool's output folder, a dataset row).
+
+    The run directory keeps ``data`` byte for byte (:meth:`mige_eval.store.RunStore.save_output`), so
+    nothing is lost or spent on re-encoding; the pixels are decoded only to score them.
+    """
+
+    data: bytes
+    label: str
+
+    def open(self) -> tuple[Image.Image, str]:
+        """The pixels (by the module's rule) and the suffix to store the bytes under, named by the
+        bytes' format, not by the source's file name; ``""`` for a format no browser shows."""
+        img, fmt = decode_with_format(self.data, self.label)
+        return img, FORMAT_SUFFIXES.get(fmt, "")
 
 
 def check_output(img: object, label: str) -> Image.Image:

@@ -1,7 +1,8 @@
 """The generate and score stages over one benchmark, resumable, into one run directory.
 
 ``run`` (``mige-eval run`` and ``mige-eval score``) walks this process's shard of the benchmark in
-batches. For each sample it generates the image unless the record says it exists, scores it with the
+batches. For each sample it generates the image unless the record says it exists (a model's
+output is stored as ``images/<id>.png``; outputs made elsewhere keep their format and bytes), scores it with the
 requested metrics unless the record holds values under their scoring configurations
 (:mod:`mige_eval.scoring`), and appends one event per sample to the shard's journal. At the end it
 merges every journal into ``samples.jsonl`` and writes ``summary.json``.
@@ -26,7 +27,7 @@ from mige_eval import environment, records, runrecord
 from mige_eval.benchmarks.base import Benchmark
 from mige_eval.benchmarks.open import open_benchmark
 from mige_eval.errors import FATAL_ERRORS, RunError
-from mige_eval.images import ImageMemo, check_output, load_path
+from mige_eval.images import EncodedImage, ImageMemo, check_output, load_path
 from mige_eval.metrics import parse_metric_names
 from mige_eval.metrics.base import ScoringContext, ScoringOptions
 from mige_eval.presets import Presets
@@ -75,11 +76,13 @@ class RunResult:
         return 1 if self.summary["n_failed"] else 0
 
 
-Progress = Callable[[str, int], Callable[[int], None]]
+#: ``progress(label, total)`` returns ``advance(n, failed=0)``, called as samples finish (``failed`` of them
+#: with an error).
+Progress = Callable[[str, int], Callable[..., None]]
 
 
-def no_progress(label: str, total: int) -> Callable[[int], None]:
-    return lambda n: None
+def no_progress(label: str, total: int) -> Callable[..., None]:
+    return lambda n, failed=0: None
 
 
 def build_adapter(model: str, model_args: dict[str, Any], device: str) -> tuple[type[Adapter], Adapter]:
@@ -193,14 +196,17 @@ class _Batch:
         events = {s.id: _event(s, self.bench, sample_seed(self.seed, s.id)) for s in samples}
         outputs: dict[str, Image.Image] = {}
         to_generate = [s for s in samples if todo[s.id][0]]
-        for sample, result in zip(to_generate, self._generate(to_generate)):
+        for sample, result in zip(to_generate, self._outputs(to_generate)):
             if isinstance(result, Exception):
                 events[sample.id].update(image=None, error=str(result))
-            else:
-                self.store.save_image(sample.id, result)
-                events[sample.id].update(image=self.store.image_name(sample.id), error=None)
-                outputs[sample.id] = result
-                self.counts.generated += 1
+                continue
+            try:
+                outputs[sample.id] = self.store.save_output(sample.id, result)
+            except ValueError as exc:  # an existing output file that does not decode: never stored
+                events[sample.id].update(image=None, error=str(exc))
+                continue
+            events[sample.id].update(image=self.store.image_name(sample.id), error=None)
+            self.counts.generated += 1
         to_score = [s for s in samples if todo[s.id][1] and not events[s.id].get("error")]
         for sample in to_score:
             if sample.id not in outputs:
@@ -216,6 +222,22 @@ class _Batch:
         for event in events.values():
             event["time"] = records.now()
         return list(events.values())
+
+    def _outputs(self, samples: Sequence[Sample]) -> Sequence[Image.Image | EncodedImage | Exception]:
+        """What the adapter gives: files that already exist (stored byte for byte; no request is built,
+        so no input is decoded), or images it generates."""
+        existing = getattr(self.adapter, "existing_outputs", None)
+        if callable(existing):
+            return existing(samples) if samples else []
+        return self._generate(samples)
+
+    def _outputs(self, samples: Sequence[Sample]) -> Sequence[Image.Image | EncodedImage | Exception]:
+        """What the adapter gives: files that already exist (stored byte for byte; no request is built,
+        so no input is decoded), or images it generates."""
+        existing = getattr(self.adapter, "existing_outputs", None)
+        if callable(existing):
+            return existing(samples) if samples else []
+        return self._generate(samples)
 
     def _generate(self, samples: Sequence[Sample]) -> list[Image.Image | Exception]:
         if not samples:
@@ -298,17 +320,19 @@ def run(opts: RunOptions, progress: Progress = no_progress, log: Callable[[str],
     previous = store.records()
     todo = {s.id: _todo(previous.get(s.id), s, keys) for s in mine}
     pending = [s for s in mine if todo[s.id][0] or todo[s.id][1]]
-    if pending and len(pending) < len(mine):
-        log(f"resuming: {len(mine) - len(pending)} of {len(mine)} samples need nothing more")
     preflight = getattr(adapter, "preflight", None)
-    if pending and callable(preflight):
-        for warning in preflight([(s.id, s.meta) for s in pending if isinstance(s, Sample)]) or ():
+    if pending and callable(preflight):  # given this run's samples and the whole benchmark's
+        wanted = [(s.id, s.meta) for s in pending if isinstance(s, Sample)]
+        for warning in preflight(wanted, [(s.id, s.meta) for s in all_samples if isinstance(s, Sample)]) or ():
             log(warning)
+    if pending and len(pending) < len(mine):
+        log(f"resuming: {len(mine) - len(pending)} of {len(mine)} done")
 
     session = runrecord.Session(
         store,
         header={"bench": bench.name, "model": name, "generation": generation, "data": bench.fingerprint(),
-                "environment": environment.describe(opts.scoring.device)},
+                "environment": environment.describe(opts.scoring.device),
+                **({"outputs": adapter.describe()} if callable(getattr(adapter, "describe", None)) else {})},
         entry={"command": environment.command(), "shard": shard.label, "limit": opts.limit,
                "metrics": metric_names, "batch_size": opts.scoring.batch_size},
         scorings={key: {"metric": m, "settings": scorer.settings[m]} for m, key in keys.items()},
@@ -317,7 +341,7 @@ def run(opts: RunOptions, progress: Progress = no_progress, log: Callable[[str],
     outcome = "completed"
     try:
         if pending:
-            advance = progress(f"{bench.name} · {name}", len(pending))
+            advance = progress(f"{bench.name} · {run_dir.name}", len(pending))
             with journal:
                 for sample in (s for s in pending if isinstance(s, BrokenSample)):
                     session.claim()
@@ -325,7 +349,7 @@ def run(opts: RunOptions, progress: Progress = no_progress, log: Callable[[str],
                              "error": sample.error, "time": records.now()}
                     journal.append(event)
                     batcher.counts.add(event, keys)
-                    advance(1)
+                    advance(1, failed=1)
                 good = [s for s in pending if isinstance(s, Sample)]
                 size = max(1, opts.scoring.batch_size)
                 for start in range(0, len(good), size):
@@ -335,7 +359,7 @@ def run(opts: RunOptions, progress: Progress = no_progress, log: Callable[[str],
                     for event in events:
                         journal.append(event)
                         batcher.counts.add(event, keys)
-                    advance(len(batch))
+                    advance(len(batch), failed=sum(bool(e.get("error")) for e in events))
         current = (store.read_json("run.json") or {}).get("current", {})
         if any(current.get(m) != key for m, key in keys.items()):
             session.claim()  # nothing to compute, but this command's scoring is now the one reported

@@ -2,7 +2,11 @@
 
 Layout (docs/design.md, contract)::
 
-    run.json  summary.json  samples.jsonl  images/<id>.png  records/<shard>.jsonl
+    run.json  summary.json  samples.jsonl  images/<id>.<png|jpg|webp|...>  records/<shard>.jsonl
+
+A model's output is written as lossless PNG. An output that already exists as a file (``mige-eval
+score``) is stored byte for byte under the suffix of its format, so ``images/<id>.jpg`` is the very JPEG
+that was scored; a sample has at most one stored image, of whichever suffix.
 
 Each process appends the events it finishes (:mod:`mige_eval.records`) to its own journal under
 ``records/`` (one per shard, locked, fsync'd at checkpoints), so shards never write the same file. A
@@ -27,8 +31,11 @@ from typing import Any
 
 from PIL import Image
 
-from mige_eval.images import encode_png
+from mige_eval.images import FORMAT_SUFFIXES, EncodedImage, encode_png
 from mige_eval.records import fold
+
+#: Suffixes a stored output can have, PNG (every model's output) first.
+STORED_SUFFIXES = tuple(dict.fromkeys([".png", *FORMAT_SUFFIXES.values()]))
 
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,150}$")
 
@@ -187,18 +194,40 @@ class RunStore:
         self.images = self.root / "images"
         self.journals = self.root / "records"
 
-    def image_name(self, sample_id: str) -> str:
-        return f"images/{safe_id(sample_id)}.png"
-
     def image_path(self, sample_id: str) -> Path:
-        return self.root / self.image_name(sample_id)
+        """The sample's stored output, whatever its suffix; the PNG path when there is none yet."""
+        stem = safe_id(sample_id)
+        for suffix in STORED_SUFFIXES:
+            path = self.images / f"{stem}{suffix}"
+            if path.is_file():
+                return path
+        return self.images / f"{stem}.png"
+
+    def image_name(self, sample_id: str) -> str:
+        """``images/<file>``: how records name the stored output."""
+        return f"images/{self.image_path(sample_id).name}"
 
     def has_image(self, sample_id: str) -> bool:
         return self.image_path(sample_id).is_file()
 
-    def save_image(self, sample_id: str, img: Image.Image) -> str:
-        atomic_write_bytes(self.image_path(sample_id), encode_png(img))
-        return self.image_name(sample_id)
+    def save_output(self, sample_id: str, output: Image.Image | EncodedImage) -> Image.Image:
+        """Store one output and return its pixels for scoring.
+
+        A model's image is written as lossless PNG. An :class:`EncodedImage` is decoded first (a file
+        that does not decode is never stored and raises ``ImageDecodeError``), then written byte for
+        byte under its format's suffix; only a format no browser shows is stored as PNG instead.
+        """
+        if isinstance(output, EncodedImage):
+            img, suffix = output.open()
+            data, suffix = (output.data, suffix) if suffix else (encode_png(img), ".png")
+        else:
+            img, data, suffix = output, encode_png(output), ".png"
+        stem = safe_id(sample_id)
+        for other in STORED_SUFFIXES:  # a previous output in another format goes first: one image per sample
+            if other != suffix:
+                (self.images / f"{stem}{other}").unlink(missing_ok=True)
+        atomic_write_bytes(self.images / f"{stem}{suffix}", data)
+        return img
 
     def journal(self, shard: str) -> Journal:
         return Journal(self.journals / f"{shard}.jsonl")

@@ -5,8 +5,10 @@
 ``instruction``, ``image`` (the ``datasets.Image`` feature: a struct of ``bytes`` and ``path`` with the
 JPEG embedded), ``task``, ``split``, ``idx`` (int64), ``hash``, ``input_caption``, ``output_caption``, and
 the ``huggingface`` schema metadata holding the features. The same rows can also arrive as
-``datasets.save_to_disk`` output (``test/state.json`` + ``data-*.arrow``). Both are written here with the
-``datasets`` library itself, so the files are what a user's copy holds; callers choose the rows.
+``datasets.save_to_disk`` output (``test/state.json`` + ``data-*.arrow``). ``facebook/emu_edit_test_set_generations``
+(Emu Edit's own outputs) adds ``edited_image`` and ``model`` to the same columns and keeps the test rows in
+its ``validation`` split. All are written here with the ``datasets`` library itself, so the files are what
+a user's copy holds; callers choose the rows.
 """
 from __future__ import annotations
 
@@ -64,10 +66,10 @@ def row(idx: Any, jpeg: bytes | None, *, task: str, instruction: str, input_capt
             "input_caption": input_caption, "output_caption": output_caption}
 
 
-def shard_name(index: int, count: int, rows: Sequence[Mapping[str, Any]]) -> str:
-    """``test-0000K-of-0000N-<16 hex>.parquet``, the hash standing in for the hub writer's fingerprint."""
+def shard_name(index: int, count: int, rows: Sequence[Mapping[str, Any]], split: str = "test") -> str:
+    """``<split>-0000K-of-0000N-<16 hex>.parquet``, the hash standing in for the hub writer's fingerprint."""
     digest = hashlib.sha256(repr([(r["idx"], r["instruction"]) for r in rows]).encode()).hexdigest()[:16]
-    return f"test-{index:05d}-of-{count:05d}-{digest}.parquet"
+    return f"{split}-{index:05d}-of-{count:05d}-{digest}.parquet"
 
 
 def write_hub_snapshot(root: Path, rows: Sequence[Mapping[str, Any]], *, sizes: Sequence[int] | None = None,
@@ -103,3 +105,29 @@ def write_save_to_disk(root: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
 
     DatasetDict({"test": Dataset.from_list([dict(r) for r in rows], features=features())}).save_to_disk(str(root))
     return root
+
+
+def write_generations(root: Path, rows: Sequence[Mapping[str, Any]], outputs: Mapping[str, Mapping[int, bytes]],
+                      *, shards: int = 2, row_group_size: int = 4) -> list[Path]:
+    """``facebook/emu_edit_test_set_generations`` at ``root``: ``README.md`` and the parquet shards of its
+    ``validation`` split, which holds the test set's rows (its split names are swapped).
+
+    Its rows are the test set's columns plus ``edited_image`` (a ``datasets.Image``: the model's output)
+    and ``model``: one row per (model, test row) in ``outputs`` (``{model: {idx: encoded bytes}}``), model
+    after model, split into ``shards`` files.
+    """
+    from datasets import Dataset, Features, Image, Value
+
+    feats = Features({**features(), "edited_image": Image(), "model": Value("string")})
+    by_idx = {r["idx"]: r for r in rows}
+    records = [{**by_idx[idx], "edited_image": {"bytes": data, "path": None}, "model": model}
+               for model, images in outputs.items() for idx, data in images.items()]
+    (root / "data").mkdir(parents=True, exist_ok=True)
+    (root / "README.md").write_text("---\nlicense: cc-by-nc-4.0\n---\n# Emu Edit generations (tiny copy)\n")
+    size, paths = -(-len(records) // shards), []
+    for index in range(shards):
+        part = records[index * size:(index + 1) * size]
+        path = root / "data" / shard_name(index, shards, part, split="validation")
+        Dataset.from_list(part, features=feats).to_parquet(str(path), batch_size=row_group_size)
+        paths.append(path)
+    return paths

@@ -63,10 +63,11 @@ def test_score_a_folder_of_images_with_missing_ids(tmp_path, dreambench_root):
     result = invoke("score", "--bench", "dreambench", "--data", str(dreambench_root), "--images", str(images),
                     "--metrics", "none", "--limit", "3", "--out", str(out), "--quiet")
     assert result.exit_code == 1
-    assert "1 of 3 samples have no image" in result.output and "backpack-02" in result.output
+    assert "1 of 3 samples to score have no output (they fail): backpack-02" in result.output
     records = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
     assert [r["error"] is None for r in records] == [True, True, False]
-    assert "no image for sample backpack-02" in records[2]["error"]
+    assert "no output for sample backpack-02: looked for <sample id>.png" in records[2]["error"]
+    assert [r["image"] for r in records] == ["images/backpack-00.jpg", "images/backpack-01.jpg", None]
 
 
 def test_report_prints_runs_and_notes_broken_ones(tmp_path, dreambench_root):

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import io
 import json
 
+import numpy as np
 import pytest
 from PIL import Image
 
+from mige_eval.images import EncodedImage, ImageDecodeError
 from mige_eval.store import Journal, RunStore, read_journal, safe_id, write_if_changed
 
 
@@ -70,9 +73,43 @@ def test_write_if_changed_leaves_identical_files_alone(tmp_path):
     assert write_if_changed(path, b"2") and path.read_bytes() == b"2"
 
 
-def test_images_are_written_atomically_as_png(tmp_path):
+def test_a_models_image_is_written_atomically_as_png(tmp_path):
     store = RunStore(tmp_path)
-    name = store.save_image("cat/01", Image.new("RGB", (3, 2), (1, 2, 3)))
+    pixels = store.save_output("cat/01", Image.new("RGB", (3, 2), (1, 2, 3)))
+    name = store.image_name("cat/01")
     assert name.startswith("images/cat_01-") and name.endswith(".png")
     assert store.has_image("cat/01") and not list(tmp_path.rglob("*.tmp"))
-    assert Image.open(tmp_path / name).getpixel((0, 0)) == (1, 2, 3)
+    assert Image.open(tmp_path / name).getpixel((0, 0)) == (1, 2, 3) == pixels.getpixel((0, 0))
+
+
+def encoded(fmt: str, color=(200, 40, 10), **save) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 6), color).save(buf, format=fmt, **save)
+    return buf.getvalue()
+
+
+def test_existing_files_are_stored_byte_for_byte_under_their_format(tmp_path):
+    store = RunStore(tmp_path)
+    png = encoded("PNG", compress_level=9)
+    pixels = store.save_output("a", EncodedImage(png, "outputs/a.png"))
+    assert (tmp_path / "images" / "a.png").read_bytes() == png
+    assert np.array_equal(np.asarray(pixels), np.asarray(Image.open(io.BytesIO(png)).convert("RGB")))
+
+    jpeg = encoded("JPEG", quality=60)  # named by its bytes, not by the file it came from
+    store.save_output("b", EncodedImage(jpeg, "outputs/b.png"))
+    assert store.image_name("b") == "images/b.jpg" and (tmp_path / "images" / "b.jpg").read_bytes() == jpeg
+
+    store.save_output("a", EncodedImage(jpeg, "elsewhere/a.jpg"))  # a new output replaces the old one
+    assert sorted(p.name for p in (tmp_path / "images").iterdir()) == ["a.jpg", "b.jpg"]
+    assert store.image_path("a").read_bytes() == jpeg and store.has_image("a")
+
+
+def test_a_format_browsers_do_not_show_is_stored_as_png_and_a_corrupt_file_not_at_all(tmp_path):
+    store = RunStore(tmp_path)
+    pixels = store.save_output("t", EncodedImage(encoded("TGA"), "t.tga"))
+    assert store.image_name("t") == "images/t.png"
+    assert np.array_equal(np.asarray(Image.open(store.image_path("t"))), np.asarray(pixels))
+    assert pixels.getpixel((0, 0)) == (200, 40, 10)
+    with pytest.raises(ImageDecodeError, match="cannot decode image broken.png"):
+        store.save_output("x", EncodedImage(encoded("PNG")[:40], "broken.png"))
+    assert not store.has_image("x") and store.image_name("x") == "images/x.png"

@@ -11,11 +11,17 @@ recorded (``run.json`` → ``data.data``) or the one given; when that cannot be 
 still shows every run's outputs and scores, references found as plain files under the dataset folder,
 and a note saying why the rest is missing. Scores are read from ``samples.jsonl``, never recomputed
 (with ``--scoring``, each sample's entry under the configuration shown).
+
+The gallery is written into a new folder beside the target and renamed into place only when it is
+complete, so an interrupted or failed report leaves the previous gallery (or none), never half of one.
 """
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Sequence
+import secrets
+import shutil
+from collections.abc import Callable, Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -36,6 +42,12 @@ from mige_eval.types import PLACEHOLDER, Sample
 
 #: At most this many image problems are listed one by one in the notes.
 MAX_IMAGE_NOTES = 20
+
+#: ``progress(label, total)`` returns ``advance(n)``, called as the rows of a page are written.
+Progress = Callable[[str, int], Callable[..., None]]
+
+#: What a gallery folder holds; a folder with anything else is not replaced by one.
+_GALLERY_ENTRIES = ("full", "thumbs")
 
 
 def _load_samples(bench: str, runs: Sequence[RunInfo],
@@ -177,9 +189,13 @@ class _BenchPage:
                 '<label>max <input id="f-max" type="number" step="any" size="6"></label>'
                 '<span id="count"></span></div>')
 
-    def html(self) -> str:
+    def html(self, advance: Callable[..., None]) -> str:
         heads = "".join(f'<th>{escape(r.label)}<br><span class="d">{escape(r.model)}</span></th>' for r in self.runs)
-        rows = "\n".join(self._row(i, sample_id) for i, sample_id in enumerate(self.ids))
+        rows = []
+        for i, sample_id in enumerate(self.ids):
+            rows.append(self._row(i, sample_id))
+            advance(1)
+        rows = "\n".join(rows)
         body = (f"<h1>{escape(self.bench)}: {len(self.ids)} samples, {len(self.runs)} runs</h1>"
                 '<p><a href="index.html">back to the report</a></p>'
                 + (f'<p class="err">{escape(self.note)}</p>' if self.note else "")
@@ -190,18 +206,62 @@ class _BenchPage:
 
 
 def write_gallery(out: Path, runs: Sequence[RunInfo], tables: Sequence[Table], notes: Sequence[str] = (), *,
-                  data_roots: dict[str, Path] | None = None, thumb_size: int = 256) -> list[str]:
-    """Write the gallery folder ``out`` (index.html, one page per benchmark, images); returns its notes."""
-    out.mkdir(parents=True, exist_ok=True)
+                  data_roots: dict[str, Path] | None = None, thumb_size: int = 256,
+                  progress: Progress | None = None) -> list[str]:
+    """Write the gallery folder ``out`` (index.html, one page per benchmark, images); returns its notes.
+
+    An existing ``out`` is replaced as a whole, once the new gallery is complete; a folder that holds
+    anything a gallery does not is refused, so that no other file is ever deleted.
+    """
+    _check_replaceable(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    draft = out.parent / f".{out.name}.{secrets.token_hex(4)}.partial"
+    draft.mkdir()
+    try:
+        found = _write(draft, runs, tables, notes, data_roots or {}, thumb_size, progress)
+        _move_into_place(draft, out)
+    except BaseException:
+        shutil.rmtree(draft, ignore_errors=True)
+        raise
+    return found
+
+
+def _check_replaceable(out: Path) -> None:
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise ValueError(f"--out {out} is a file; a gallery is a folder: give a new or empty folder")
+    foreign = sorted(p.name for p in out.iterdir()
+                     if not (p.name in _GALLERY_ENTRIES and p.is_dir()) and not (p.suffix == ".html" and p.is_file()))
+    if foreign:
+        raise ValueError(f"--out {out} holds files a gallery does not ({', '.join(foreign[:5])}"
+                         f"{', ...' if len(foreign) > 5 else ''}); a gallery replaces its whole folder, so give a "
+                         "new or empty folder, or the folder of an earlier gallery")
+
+
+def _move_into_place(draft: Path, out: Path) -> None:
+    """Rename the finished draft to ``out``; an earlier gallery there is renamed away first, then deleted."""
+    old = None
+    if out.exists():
+        old = out.parent / f".{out.name}.{secrets.token_hex(4)}.old"
+        os.rename(out, old)
+    os.rename(draft, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _write(out: Path, runs: Sequence[RunInfo], tables: Sequence[Table], notes: Sequence[str],
+           data_roots: dict[str, Path], thumb_size: int, progress: Progress | None) -> list[str]:
     folder = ImageFolder(out, thumb_size)
     benches = list(dict.fromkeys(r.bench for r in runs))
     page_notes: list[str] = []
     links = []
     for bench in benches:
         bench_runs = [r for r in runs if r.bench == bench]
-        page = _BenchPage(bench, bench_runs, folder, (data_roots or {}).get(bench))
+        page = _BenchPage(bench, bench_runs, folder, data_roots.get(bench))
         name = f"{safe_id(bench)}.html"
-        (out / name).write_text(page.html(), encoding="utf-8")
+        advance = progress(f"gallery {bench}", len(page.ids)) if progress else (lambda n, failed=0: None)
+        (out / name).write_text(page.html(advance), encoding="utf-8")
         if page.note:
             page_notes.append(page.note)
         links.append(f'<li><a href="{escape(name)}">{escape(bench)}</a>: {len(page.ids)} samples; runs '

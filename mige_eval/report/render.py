@@ -15,7 +15,7 @@ from pathlib import Path
 
 from mige_eval.names import did_you_mean
 from mige_eval.report.csv_table import csv_tables
-from mige_eval.report.gallery import write_gallery
+from mige_eval.report.gallery import Progress, write_gallery
 from mige_eval.report.latex import comment, latex_table
 from mige_eval.report.markdown import markdown_report, markdown_table, run_summary
 from mige_eval.report.runs import RunInfo, find_runs
@@ -70,13 +70,15 @@ def _need_tables(tables: Sequence[Table], fmt: str) -> None:
 
 def render(paths: Iterable[Path], fmt: str = "markdown", table: str | None = None, published: bool = True,
            output: Path | None = None, *, data_roots: dict[str, Path] | None = None,
-           notes: Sequence[str] = (), ci: bool = False, scoring: Sequence[str] = ()) -> Rendered:
+           notes: Sequence[str] = (), ci: bool = False, scoring: Sequence[str] = (),
+           progress: Progress | None = None) -> Rendered:
     """The report of the runs under ``paths``; written to ``output`` when given (html: a folder, required).
 
     ``data_roots`` (benchmark -> dataset folder) overrides the folders the runs recorded, for the
     gallery's instructions and references; ``notes`` are the caller's own (e.g. skipped runs); ``ci``
     shows each run value's 95 % bootstrap interval; ``scoring`` lists scoring keys to show instead of
-    their metric's current configuration.
+    their metric's current configuration; ``progress`` follows the gallery's rows
+    (:func:`mige_eval.report.gallery.write_gallery`).
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown --format {fmt!r}: use one of {', '.join(FORMATS)}.{did_you_mean(fmt, FORMATS)}")
@@ -86,7 +88,7 @@ def render(paths: Iterable[Path], fmt: str = "markdown", table: str | None = Non
     notes = [*notes, *found_notes, *choose(runs, scoring)]
     tables = [build_table(t, runs, published=published, ci=ci) for t in table_ids(table, runs)]
     if fmt == "html":
-        extra = write_gallery(Path(output), runs, tables, notes, data_roots=data_roots)
+        extra = write_gallery(Path(output), runs, tables, notes, data_roots=data_roots, progress=progress)
         return Rendered(f"gallery written to {Path(output) / 'index.html'}\n", [*notes, *extra], Path(output))
     if fmt == "markdown":
         text = markdown_document(tables, runs, notes, ci)

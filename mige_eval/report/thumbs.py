@@ -19,10 +19,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from mige_eval.images import decode
-
-#: File suffix per Pillow format, as browsers know them (MPO is a JPEG with extra pictures).
-SUFFIXES = {"JPEG": ".jpg", "MPO": ".jpg", "PNG": ".png", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp", "TIFF": ".tif"}
+from mige_eval.images import FORMAT_SUFFIXES as SUFFIXES, decode
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from emuedit_data import default_rows, features, row, write_hub_snapshot, write_save_to_disk
+from emuedit_data import default_rows, features, row, write_generations, write_hub_snapshot, write_save_to_disk
 from mige_eval.benchmarks import fetch
 from mige_eval.benchmarks.base import DataError
 from mige_eval.benchmarks.emuedit import EmuEdit
@@ -227,6 +227,102 @@ def test_score_edited_outputs_gives_clip_dir_except_on_identical_captions(tmp_pa
     summary = json.loads((out / "summary.json").read_text())
     assert summary["counts"]["clip_dir"] == 11
     assert "clip_dir: null for 1 samples, excluded from the mean" in summary["notes"]
+
+
+def expected_l1(output: bytes, source: bytes) -> float:
+    """l1 against the source from the published rule: output resized to the source's size (bicubic)."""
+    src = rgb(source)
+    out = rgb(output).resize(src.size, Image.Resampling.BICUBIC)
+    return float(np.abs(np.asarray(out, np.float64) / 255 - np.asarray(src, np.float64) / 255).mean())
+
+
+def encode(img: Image.Image, fmt: str, **options) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format=fmt, **options)
+    return buf.getvalue()
+
+
+def test_mige_idx_jpg_outputs_are_detected_stored_as_they_are_and_scored(tmp_path, hub, rows):
+    folder = tmp_path / "example_edit_results"  # what MIGE_edit_infer.py writes: <save_root>/<idx>.jpg
+    folder.mkdir()
+    jpegs = {i: rows[(i + 1) % 12]["image"]["bytes"] for i in range(12)}  # real DreamBench JPEGs
+    for i, data in jpegs.items():
+        (folder / f"{i}.jpg").write_bytes(data)
+    out = tmp_path / "scored"
+    result = cli("score", "--bench", "emuedit", "--data", hub, "--images", folder, "--metrics", "l1", "--out", out,
+                 "--quiet")
+    assert result.exit_code == 0, result.output
+    assert f"layout mige (detected): <idx>.png/.jpg/.jpeg/.webp (e.g. 0.jpg); outputs found for 12 of" in flat(result)
+    by_id = records(out)
+    for i in range(12):
+        assert by_id[str(i)]["image"] == f"images/{i}.jpg"
+        assert (out / "images" / f"{i}.jpg").read_bytes() == jpegs[i]  # no re-encoding
+        assert by_id[str(i)]["metrics"]["l1"] == pytest.approx(expected_l1(jpegs[i], rows[i]["image"]["bytes"]),
+                                                               abs=1e-9)
+    outputs = json.loads((out / "run.json").read_text())["outputs"]
+    assert (outputs["layout"], outputs["detected"], outputs["matched"], outputs["unmatched"]) == ("auto", "mige", 12, 0)
+
+
+def test_jpeg75_scores_the_round_trip_of_an_output_stored_as_it_was_given(tmp_path, hub, rows):
+    folder = tmp_path / "outputs"
+    folder.mkdir()
+    pngs = {i: encode(rgb(rows[(i + 1) % 12]["image"]["bytes"]).resize((64, 48)), "PNG") for i in range(3)}
+    for i, data in pngs.items():
+        (folder / f"{i}.png").write_bytes(data)
+    out = tmp_path / "scored"
+    result = cli("score", "--bench", "emuedit", "--data", hub, "--images", folder, "--metrics", "l1", "--limit", 3,
+                 "--preset", "jpeg75", "--out", out, "--quiet")
+    assert result.exit_code == 0, result.output
+    by_id = records(out)
+    for i, data in pngs.items():
+        assert (out / "images" / f"{i}.png").read_bytes() == data  # stored as given
+        round_trip = encode(rgb(data), "JPEG", quality=75)  # what MIGE's save_image(.jpg) would have kept
+        assert by_id[str(i)]["metrics"]["l1"] == pytest.approx(expected_l1(round_trip, rows[i]["image"]["bytes"]),
+                                                               abs=1e-9)
+
+
+def test_generations_dataset_scores_one_run_per_model_from_its_validation_split(tmp_path, hub, rows):
+    small = {i: rgb(rows[(i + 2) % 12]["image"]["bytes"]).resize((48, 40)) for i in range(12)}
+    outputs = {"emu-edit": {i: encode(img, "PNG") for i, img in small.items()},
+               "other/model": {i: encode(img, "JPEG", quality=80) for i, img in small.items()}}
+    root = tmp_path / "emu_edit_test_set_generations"
+    wrong = [dict(r, instruction="make it night") if r["idx"] == 3 else r for r in rows]
+    write_generations(root, rows, outputs, shards=3)
+    out = tmp_path / "runs"
+    result = cli("score", "--bench", "emuedit", "--data", hub, "--images", root, "--metrics", "l1", "--out", out,
+                 "--quiet")
+    assert result.exit_code == 0, result.output
+    assert flat(result).count("layout emu-generations (detected)") == 2
+    for model, label in (("emu-edit", "emu-edit"), ("other/model", "other_model-")):
+        run_dir = next(p for p in out.iterdir() if p.name.startswith(label))
+        by_id = records(run_dir)
+        suffix = ".png" if model == "emu-edit" else ".jpg"
+        assert [by_id[str(i)]["image"] for i in range(12)] == [f"images/{i}{suffix}" for i in range(12)]
+        for i, data in outputs[model].items():
+            assert (run_dir / "images" / f"{i}{suffix}").read_bytes() == data  # byte for byte, either format
+            assert by_id[str(i)]["metrics"]["l1"] == pytest.approx(expected_l1(data, rows[i]["image"]["bytes"]),
+                                                                   abs=1e-9)
+        described = json.loads((run_dir / "run.json").read_text())
+        assert described["generation"]["adapter_config"]["select"] == model and described["outputs"]["detected"] == "emu-generations"
+        assert described["outputs"]["matched"] == 12 and described["outputs"]["unmatched"] == 0
+
+    result = cli("score", "--bench", "emuedit", "--data", hub, "--images", root, "--name", "emu", "--out",
+                 tmp_path / "named", "--quiet")
+    assert result.exit_code == 2 and "--name names one run, but" in flat(result) and "--select MODEL" in flat(result)
+
+    # --select scores one model into --out itself; a row made for another instruction fails its sample only.
+    other = tmp_path / "other-gen"
+    write_generations(other, wrong, {"x": outputs["emu-edit"]})
+    result = cli("score", "--bench", "emuedit", "--data", hub, "--images", other, "--select", "x", "--metrics", "l1",
+                 "--out", tmp_path / "x", "--quiet")
+    assert result.exit_code == 1, result.output
+    by_id = records(tmp_path / "x")
+    assert [i for i, r in by_id.items() if r["error"]] == ["3"]
+    assert "was made for the instruction 'make it night', but sample 3 asks" in by_id["3"]["error"]
+    result = cli("score", "--bench", "emuedit", "--data", hub, "--images", other, "--select", "y", "--metrics", "l1",
+                 "--out", tmp_path / "y", "--quiet")
+    assert result.exit_code == 2 and "no row has model 'y'; its models are: x" in flat(result)
+    assert not (tmp_path / "y").exists()
 
 
 def test_caption_filter_identical_leaves_the_row_out_of_every_metric_and_says_so(tmp_path, hub):

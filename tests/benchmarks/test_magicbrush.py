@@ -64,8 +64,7 @@ def test_single_turn_pairs_each_turn_with_its_gt_input_target_and_local_descript
     assert (turn.instruction, turn.caption) == ("edit 303 turn 2", "local 303 turn 2")
     assert (turn.input_caption, turn.output_caption) == ("global 303 turn 1", "global 303 turn 2")
     assert samples["101-t1"].source.label == "images/101/101-input.png"
-    assert samples["101-t2"].meta["output_aliases"] == ["101_inde_2"]
-    assert samples["101-t1"].meta["output_aliases"] == ["101_1"]
+    assert {k: samples["101-t2"].meta[k] for k in ("img_id", "turn")} == {"img_id": "101", "turn": 2}
 
 
 def test_turns_are_paired_by_index_not_by_list_order(release):
@@ -84,7 +83,7 @@ def test_multi_turn_is_one_sample_per_session_scored_on_the_last_turn(release):
     assert chain.source.label == "images/303/303-input.png"
     assert chain.references[0].label == "images/303/303-output3.png" and chain.caption == "local 303 turn 3"
     assert [t.index for t in chain.meta["turns"]] == [1, 2, 3]
-    assert chain.meta["output_aliases"] == ["303_iter_3"] and samples["202"].meta["output_aliases"] == ["202_1"]
+    assert (chain.meta["img_id"], chain.meta["turn"]) == ("303", 3) and samples["202"].meta["turn"] == 1
 
 
 def test_copy_source_single_turn_gives_the_io_similarity_of_each_turn(tmp_path, release, tiny_clip, tiny_dino,
@@ -127,16 +126,85 @@ def test_multi_turn_chains_the_model_on_its_own_outputs(tmp_path, release):
         assert by_id[img_id]["metrics"]["l1"] == pytest.approx(np.abs(chained / 255.0 - last).mean(), abs=1e-6)
 
 
-def test_score_accepts_the_official_script_file_names(tmp_path, release):
-    images = tmp_path / "outputs"
-    images.mkdir()
-    names = {"101-t1": "101_1", "101-t2": "101_inde_2", "202-t1": "202_1", "303-t1": "303_1",
-             "303-t2": "303_inde_2", "303-t3": "303_inde_3"}
-    for name in names.values():
-        Image.new("RGB", (512, 512), (10, 20, 30)).save(images / f"{name}.png")
-    invoke("score", "--bench", "magicbrush", "--data", str(release), "--images", str(images),
-           "--out", str(tmp_path / "scored"), "--metrics", "l1", "--quiet")
-    assert sorted(records(tmp_path / "scored")) == sorted(names)
+def results_tree(root: Path, dreambench_root: Path) -> dict[str, bytes]:
+    """What the MagicBrush generation and evaluation scripts use (``evaluation/image_eval.py``): one folder
+    per session holding ``<id>_1.png`` (turn 1, both settings), ``<id>_inde_<k>.png`` (turn k edited from
+    the GT input) and ``<id>_iter_<k>.png`` (turn k edited from the model's own turn k-1); each file a
+    different real photo. Returns the bytes of every file by its path in the tree."""
+    files, n = {}, 0
+    for img_id, turns in SESSIONS.items():
+        names = [f"{img_id}_1"] + [f"{img_id}_{kind}_{k}" for k in range(2, turns + 1) for kind in ("inde", "iter")]
+        for name in names:
+            with Image.open(dreambench_root / SUBJECTS[n % len(SUBJECTS)] / f"0{n // len(SUBJECTS)}.jpg") as img:
+                picture = img.convert("RGB").resize((512, 512), Image.Resampling.BICUBIC)
+            buf = BytesIO()
+            picture.save(buf, format="PNG")
+            files[f"{img_id}/{name}.png"] = buf.getvalue()
+            n += 1
+    for path, data in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_bytes(data)
+    return files
+
+
+SINGLE = {"101-t1": "101/101_1.png", "101-t2": "101/101_inde_2.png", "202-t1": "202/202_1.png",
+          "303-t1": "303/303_1.png", "303-t2": "303/303_inde_2.png", "303-t3": "303/303_inde_3.png"}
+MULTI = {"101": "101/101_iter_2.png", "202": "202/202_1.png", "303": "303/303_iter_3.png"}
+
+
+@pytest.mark.parametrize("setting, expected", [("single-turn", SINGLE), ("multi-turn", MULTI)])
+def test_score_reads_the_evaluation_scripts_results_tree_in_either_setting(tmp_path, release, dreambench_root,
+                                                                           setting, expected):
+    files = results_tree(tmp_path / "results", dreambench_root)
+    (tmp_path / "results" / "303" / "303_final.png").write_bytes(files["303/303_1.png"])  # not a script name
+    out = tmp_path / "scored"
+    result = invoke("score", "--bench", "magicbrush", "--data", str(release), "--preset", setting, "--images",
+                    str(tmp_path / "results"), "--out", str(out), "--metrics", "l1", "--quiet")
+    assert "layout magicbrush (detected)" in result.output
+    assert "1 output(s) in" in result.output and "match no sample: 303/303_final.png" in result.output
+    by_id = records(out)
+    assert sorted(by_id) == sorted(expected)
+    for sample_id, path in expected.items():
+        stored = out / by_id[sample_id]["image"]
+        assert stored.name == f"{sample_id}.png" and stored.read_bytes() == files[path]  # byte for byte
+        img_id, _, k = sample_id.partition("-t")
+        turn = int(k) if k else SESSIONS[img_id]  # multi-turn: the last turn
+        target = pixels(release / "images" / img_id / f"{img_id}-output{turn}.png")
+        output = np.asarray(Image.open(BytesIO(files[path])).convert("RGB"), np.float64) / 255
+        assert by_id[sample_id]["metrics"]["l1"] == pytest.approx(np.abs(output - target).mean(), abs=1e-9)
+    # The other setting's files and a chain's intermediate turns belong to the tree: not unmatched.
+    outputs = json.loads((out / "run.json").read_text())["outputs"]
+    assert (outputs["detected"], outputs["matched"], outputs["unmatched_first"]) == (
+        "magicbrush", len(expected), ["303/303_final.png"])
+
+
+def test_a_chain_without_its_last_turn_fails_instead_of_taking_an_earlier_one(tmp_path, release, dreambench_root):
+    results_tree(tmp_path / "results", dreambench_root)
+    (tmp_path / "results" / "303" / "303_iter_3.png").unlink()  # the script would score _iter_2 against turn 3
+    out = tmp_path / "scored"
+    result = CliRunner().invoke(app, ["score", "--bench", "magicbrush", "--data", str(release), "--preset",
+                                      "multi-turn", "--images", str(tmp_path / "results"), "--out", str(out),
+                                      "--metrics", "l1", "--quiet"])
+    assert result.exit_code == 1
+    assert "1 of 3 samples to score have no output (they fail): 303" in result.output
+    by_id = records(out)
+    assert by_id["303"]["error"].startswith("no output for sample 303: looked for the MagicBrush script's results "
+                                            "tree: <img_id>/<img_id>_1.png (turn 1), <img_id>_iter_<K>.png")
+    assert by_id["101"]["error"] is None and by_id["202"]["error"] is None
+
+
+def test_a_flattened_tree_is_read_too(tmp_path, release, dreambench_root):
+    files = results_tree(tmp_path / "tree", dreambench_root)
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for path, data in files.items():
+        (flat / path.split("/")[1]).write_bytes(data)
+    out = tmp_path / "scored"
+    invoke("score", "--bench", "magicbrush", "--data", str(release), "--images", str(flat),
+           "--out", str(out), "--metrics", "l1", "--quiet")
+    by_id = records(out)
+    assert {i: (out / r["image"]).read_bytes() for i, r in by_id.items()} == {
+        i: files[path] for i, path in SINGLE.items()}
 
 
 @pytest.mark.parametrize("change, field, message", [

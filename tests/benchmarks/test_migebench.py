@@ -137,3 +137,81 @@ def test_verify_reports_counts_against_the_card(data):
     assert result.exit_code == 1
     assert "add rows is 2, the card expects 500" in result.output
     assert "replace rows is 2, the card expects 500" in result.output
+
+
+# --- outputs named as MIGE's MIGEBench_infer.py names them: <save_root>/<idx>.jpg, one run per subset file --
+
+@pytest.fixture()
+def shared_idx(tmp_path, dreambench_root) -> Path:
+    """Both subsets numbered from 0, so that their ``<idx>.jpg`` outputs collide in one folder."""
+    def image(kind: str, n: int, size: tuple[int, int]) -> Image.Image:
+        with Image.open(dreambench_root / PHOTO[kind] / f"0{n}.jpg") as img:
+            return img.convert("RGB").resize(size, Image.Resampling.BICUBIC)
+
+    records = [("add", 0, "a dog", (64, 64)), ("add", 1, "a cat", (64, 64)),
+               ("replace", 0, "a vase", (64, 64)), ("replace", 1, "a clock", (64, 64))]
+    return write_migebench(tmp_path / "MIGEBench", records, image)
+
+
+def mige_outputs(folder: Path, dreambench_root: Path, subject: str) -> dict[int, bytes]:
+    """``<idx>.jpg`` for idx 0 and 1: real photos, JPEG as MIGE's save_image writes them."""
+    folder.mkdir(parents=True)
+    out = {}
+    for idx in (0, 1):
+        with Image.open(dreambench_root / subject / f"0{idx}.jpg") as img:
+            img.convert("RGB").resize((64, 64)).save(folder / f"{idx}.jpg", quality=75)
+        out[idx] = (folder / f"{idx}.jpg").read_bytes()
+    return out
+
+
+def score(*args) -> object:
+    return CliRunner().invoke(app, ["score", "--bench", "migebench", "--metrics", "none", "--quiet",
+                                    *[str(a) for a in args]])
+
+
+def test_each_subsets_idx_jpg_folder_is_scored_with_subset(tmp_path, shared_idx, dreambench_root):
+    files = {"add": mige_outputs(tmp_path / "add_results", dreambench_root, "dog"),
+             "replace": mige_outputs(tmp_path / "replace_results", dreambench_root, "cat")}
+    for subset in ("add", "replace"):
+        out = tmp_path / f"scored-{subset}"
+        result = score("--data", shared_idx, "--images", tmp_path / f"{subset}_results", "--subset", subset,
+                       "--out", out)
+        assert result.exit_code == 0, result.output
+        assert "layout mige (detected)" in result.output
+        by_id = records(out)
+        assert sorted(by_id) == [f"{subset}-0", f"{subset}-1"]
+        for idx, data in files[subset].items():
+            assert by_id[f"{subset}-{idx}"]["image"] == f"images/{subset}-{idx}.jpg"
+            assert (out / "images" / f"{subset}-{idx}.jpg").read_bytes() == data
+        run = json.loads((out / "run.json").read_text())
+        assert run["generation"]["bench"]["subset"] == subset
+        assert json.loads((out / "summary.json").read_text())["n"] == 2
+
+
+def test_one_folder_for_both_subsets_is_refused_unless_split_by_subset(tmp_path, shared_idx, dreambench_root):
+    mige_outputs(tmp_path / "results", dreambench_root, "dog")
+    result = score("--data", shared_idx, "--images", tmp_path / "results", "--out", tmp_path / "run")
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2
+    assert "layout mige: 2 ambiguous match(es)" in text and "0.jpg: the output of add-0 and of replace-0" in text
+    assert "score one subset with --subset add or --subset replace" in text
+    assert not (tmp_path / "run").exists()
+
+    # Each subset's outputs in a folder named after it: both subsets in one run.
+    split = tmp_path / "split"
+    files = {"add": mige_outputs(split / "add", dreambench_root, "dog"),
+             "replace": mige_outputs(split / "replace", dreambench_root, "cat")}
+    result = score("--data", shared_idx, "--images", split, "--out", tmp_path / "both")
+    assert result.exit_code == 0, result.output
+    by_id = records(tmp_path / "both")
+    assert {i: (tmp_path / "both" / r["image"]).read_bytes() for i, r in by_id.items()} == {
+        f"{subset}-{idx}": data for subset, outputs in files.items() for idx, data in outputs.items()}
+
+
+def test_subset_is_checked(tmp_path, shared_idx, dreambench_root):
+    mige_outputs(tmp_path / "results", dreambench_root, "dog")
+    result = score("--data", shared_idx, "--images", tmp_path / "results", "--subset", "remove")
+    assert result.exit_code == 2 and "migebench: --subset 'remove' is not one of add, replace" in result.output
+    result = CliRunner().invoke(app, ["score", "--bench", "dreambench", "--images", str(tmp_path / "results"),
+                                      "--subset", "add"])
+    assert result.exit_code == 2 and "--subset picks a MIGEBench subset (add or replace)" in result.output

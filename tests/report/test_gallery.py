@@ -135,3 +135,54 @@ def test_browser_sorts_and_filters_rows(gallery, tmp_path):
     assert [i for i, shown in live if shown] == ["cat-02", "cat-00"]
     dom = browse(tmp_path, page + "#subset=object", "--dump-dom")
     assert [i for i, shown in rows(dom) if shown] == IDS["object"] and "2 of 5 samples shown" in dom
+
+
+def test_a_gallery_is_replaced_only_once_the_new_one_is_complete(tmp_path, dreambench_root, make_run, monkeypatch):
+    from typer.testing import CliRunner
+
+    from mige_eval.cli import app
+    from mige_eval.report import gallery as gallery_module
+
+    make_run(tmp_path / "runs" / "mige", "dreambench", "mige", {s: {"dino": DINO[s]} for s in IDS}, ids=IDS,
+             data=dreambench_root, image=solid(MAGENTA, (300, 300)))
+    out = tmp_path / "site" / "gallery"
+    render([tmp_path / "runs"], "html", output=out)
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    rows = []
+    real_row = gallery_module._BenchPage._row
+
+    def interrupted(self, order, sample_id):  # Ctrl-C while the third row's images are written
+        rows.append(sample_id)
+        if len(rows) == 3:
+            raise KeyboardInterrupt
+        return real_row(self, order, sample_id)
+
+    monkeypatch.setattr(gallery_module._BenchPage, "_row", interrupted)
+    monkeypatch.setenv("MIGE_EVAL_PROGRESS_SECONDS", "0")
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "runs"), "--format", "html", "--output", str(out)])
+    assert result.exit_code == 130
+    assert f"interrupted after 2 samples; {out} was not changed; the same command writes it again" in \
+        " ".join(result.output.split())
+    assert "gallery dreambench: 5 to do" in result.output and "gallery dreambench: 1/5 (20%)" in result.output
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in out.parent.iterdir()) == ["gallery"]  # no draft left beside it
+
+    monkeypatch.setattr(gallery_module._BenchPage, "_row", real_row)
+    make_run(tmp_path / "runs" / "omnigen", "dreambench", "omnigen", {s: {"dino": 0.4} for s in IDS}, ids=IDS,
+             data=dreambench_root, image=solid(CYAN, (64, 64)))
+    render([tmp_path / "runs"], "html", output=out)
+    assert "omnigen" in (out / "dreambench.html").read_text()
+    assert sorted(p.name for p in out.parent.iterdir()) == ["gallery"]
+
+
+def test_a_folder_with_other_files_is_not_replaced_by_a_gallery(tmp_path, dreambench_root, make_run):
+    make_run(tmp_path / "runs" / "mige", "dreambench", "mige", {s: {"dino": DINO[s]} for s in IDS}, ids=IDS,
+             data=dreambench_root, image=solid(MAGENTA, (32, 32)))
+    out = tmp_path / "paper"
+    out.mkdir()
+    (out / "main.tex").write_text("\\documentclass{article}")
+    with pytest.raises(ValueError, match=r"--output .*paper holds files a gallery does not \(main.tex\)"):
+        render([tmp_path / "runs"], "html", output=out)
+    assert [p.name for p in out.iterdir()] == ["main.tex"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["paper", "runs"]
