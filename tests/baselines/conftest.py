@@ -6,7 +6,6 @@ adapters as ``model_id`` — the public path a user's local copy of the weights 
 """
 from __future__ import annotations
 
-import string
 from pathlib import Path
 
 import numpy as np
@@ -164,18 +163,6 @@ def blip_diffusion_dir(tmp_path_factory) -> Path:
     return path
 
 
-def _llama_tokenizer():
-    """A ``LlamaTokenizer`` (BPE, byte fallback) with OmniGen's special ids: unk 0, bos 1, eos/pad 2."""
-    from transformers import LlamaTokenizer
-
-    vocab = {"<unk>": 0, "<s>": 1, "</s>": 2}
-    for b in range(256):
-        vocab[f"<0x{b:02X}>"] = len(vocab)
-    for piece in ["▁", *string.ascii_letters, *string.digits, *("▁" + w for w in tiny_tokenizers.WORDS)]:
-        vocab.setdefault(piece, len(vocab))
-    return LlamaTokenizer(vocab=vocab, merges=[])
-
-
 @pytest.fixture(scope="session")
 def omnigen_dir(tmp_path_factory) -> Path:
     """Like ``Shitao/OmniGen-v1-diffusers``: OmniGen transformer (Phi-3 style), SDXL-style VAE, flow matching."""
@@ -184,7 +171,7 @@ def omnigen_dir(tmp_path_factory) -> Path:
 
     from mige_eval.baselines.omnigen import torchvision_free_processor
 
-    tokenizer = _llama_tokenizer()
+    tokenizer = tiny_tokenizers.llama_tokenizer()  # OmniGen's special ids: unk 0, bos 1, eos/pad 2
     head_dim = 16
     transformer = OmniGenTransformer2DModel(
         in_channels=4, patch_size=2, hidden_size=32, num_attention_heads=2, num_key_value_heads=2,
@@ -197,6 +184,48 @@ def omnigen_dir(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("tiny") / "omnigen"
     pipe.save_pretrained(path, safe_serialization=True)
     return path
+
+
+def _tiny_editor(tmp_path_factory, name: str, build, **options) -> Path:
+    import tiny_editors
+
+    return getattr(tiny_editors, build)(tmp_path_factory.mktemp("tiny") / name, **options)
+
+
+@pytest.fixture(scope="session")
+def kontext_dir(tmp_path_factory) -> Path:
+    """Like ``black-forest-labs/FLUX.1-Kontext-dev`` (see tests/tiny_editors.py)."""
+    return _tiny_editor(tmp_path_factory, "flux-kontext", "save_tiny_kontext")
+
+
+@pytest.fixture(scope="session")
+def qwen_edit_dir(tmp_path_factory) -> Path:
+    """Like ``Qwen/Qwen-Image-Edit``."""
+    return _tiny_editor(tmp_path_factory, "qwen-image-edit", "save_tiny_qwen_edit", plus=False)
+
+
+@pytest.fixture(scope="session")
+def qwen_edit_plus_dir(tmp_path_factory) -> Path:
+    """Like ``Qwen/Qwen-Image-Edit-2509`` / ``-2511``."""
+    return _tiny_editor(tmp_path_factory, "qwen-image-edit-plus", "save_tiny_qwen_edit", plus=True)
+
+
+@pytest.fixture(scope="session")
+def flux2_dir(tmp_path_factory) -> Path:
+    """Like ``black-forest-labs/FLUX.2-dev``."""
+    return _tiny_editor(tmp_path_factory, "flux2", "save_tiny_flux2")
+
+
+@pytest.fixture(scope="session")
+def flux2_klein_dir(tmp_path_factory) -> Path:
+    """Like ``black-forest-labs/FLUX.2-klein-4B``."""
+    return _tiny_editor(tmp_path_factory, "flux2-klein", "save_tiny_flux2_klein")
+
+
+@pytest.fixture(scope="session")
+def longcat_dir(tmp_path_factory) -> Path:
+    """Like ``meituan-longcat/LongCat-Image-Edit``."""
+    return _tiny_editor(tmp_path_factory, "longcat-image-edit", "save_tiny_longcat_edit")
 
 
 @pytest.fixture(scope="session")
