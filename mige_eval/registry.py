@@ -114,6 +114,7 @@ ADAPTERS = Registry(
         "flux2": "mige_eval.baselines.flux2:Flux2",
         "flux2-klein": "mige_eval.baselines.flux2:Flux2Klein",
         "longcat-image-edit": "mige_eval.baselines.longcat_image_edit:LongCatImageEdit",
+        "ultraedit": "mige_eval.baselines.ultraedit:UltraEdit",
         "mige": "mige_model.adapter:MIGEAdapter",
         "mige": "mige_model.adapter:MIGEAdapter",
     },

@@ -1,9 +1,9 @@
-"""Tiny randomly initialised pipelines of today's reference-image editors, saved the way their hubs lay them out.
+"""Tiny randomly initialised pipelines of today's editors, saved the way their hubs lay them out.
 
-FLUX.1 Kontext, Qwen-Image-Edit (single and Plus), FLUX.2 [dev] and [klein] and LongCat-Image-Edit, each built
-from its real component classes (Flux/Qwen/Flux2/LongCat transformers, their VAEs, Qwen2.5-VL, Mistral3,
-Qwen3, T5 and CLIP text encoders, their tokenizers and processors) with hidden sizes of 8-48 and one block
-each, then written with ``save_pretrained``. The text encoders keep as many layers as the pipelines read hidden
+FLUX.1 Kontext, Qwen-Image-Edit (single and Plus), FLUX.2 [dev] and [klein], LongCat-Image-Edit and UltraEdit
+(SD3), each built from its real component classes (Flux/Qwen/Flux2/LongCat/SD3 transformers, their VAEs,
+Qwen2.5-VL, Mistral3, Qwen3, T5 and CLIP text encoders, their tokenizers and processors) with hidden sizes of 8-48
+and one block each, then written with ``save_pretrained``. The text encoders keep as many layers as the pipelines read hidden
 states from (FLUX.2 stacks layers 10/20/30, klein 9/18/27), the VAEs their real downsampling factor, so the
 pipelines' size arithmetic is the real one (Qwen's VAE downsamples 16 instead of 8, which changes no size: see
 ``_qwen_vae``). Several of these pipelines resize every input to about a megapixel whatever its size, so the VAEs
@@ -31,8 +31,9 @@ def _manual_seed():
     torch.manual_seed(SEED)
 
 
-def _flux_vae(latent_channels: int):
-    """FLUX.1-style ``AutoencoderKL``: four blocks, downsampling 8 as the real one.
+def _kl_vae(latent_channels: int, *, shift_factor: float = 0.1159, scaling_factor: float = 0.3611):
+    """FLUX.1 / SD3-style ``AutoencoderKL`` (FLUX.1's latent shift and scale by default): four blocks, downsampling
+    8 as the real ones.
 
     No encoder ResNet layers and no mid-block attention: Kontext and LongCat encode about a megapixel per input
     whatever its size, and these are what makes that slow on a CPU.
@@ -43,7 +44,7 @@ def _flux_vae(latent_channels: int):
         block_out_channels=(4, 4, 4, 4), in_channels=3, out_channels=3, latent_channels=latent_channels,
         norm_num_groups=2, layers_per_block=0, down_block_types=("DownEncoderBlock2D",) * 4,
         up_block_types=("UpDecoderBlock2D",) * 4, sample_size=32, use_quant_conv=False, use_post_quant_conv=False,
-        mid_block_add_attention=False, shift_factor=0.1159, scaling_factor=0.3611,
+        mid_block_add_attention=False, shift_factor=shift_factor, scaling_factor=scaling_factor,
     )
 
 
@@ -109,7 +110,7 @@ def save_tiny_kontext(folder: Path) -> Path:
     pipe = FluxKontextPipeline(
         scheduler=FlowMatchEulerDiscreteScheduler(use_dynamic_shifting=True, base_shift=0.5, max_shift=1.15,
                                                   base_image_seq_len=256, max_image_seq_len=4096, shift=3.0),
-        vae=_flux_vae(latent_channels=4), text_encoder=clip, tokenizer=clip_tokenizer, text_encoder_2=t5,
+        vae=_kl_vae(latent_channels=4), text_encoder=clip, tokenizer=clip_tokenizer, text_encoder_2=t5,
         tokenizer_2=t5_tokenizer, transformer=transformer)
     pipe.save_pretrained(folder, safe_serialization=True)
     return folder
@@ -239,8 +240,47 @@ def save_tiny_longcat_edit(folder: Path) -> Path:
     pipe = LongCatImageEditPipeline(
         scheduler=FlowMatchEulerDiscreteScheduler(use_dynamic_shifting=True, base_shift=0.5, max_shift=1.15,
                                                   base_image_seq_len=256, max_image_seq_len=4096, shift=3.0),
-        vae=_flux_vae(latent_channels=16), text_encoder=_qwen25_vl(tokenizer, hidden=hidden), tokenizer=tokenizer,
+        vae=_kl_vae(latent_channels=16), text_encoder=_qwen25_vl(tokenizer, hidden=hidden), tokenizer=tokenizer,
         text_processor=_qwen_processor(tokenizer), transformer=transformer)
     pipe.save_pretrained(folder, safe_serialization=True)
     _name_the_hub_processor(folder, "text_processor", "Qwen2VLProcessor")
+    return folder
+
+
+def save_tiny_ultraedit(folder: Path, *, mask: bool = True) -> Path:
+    """Like ``BleachNick/SD3_UltraEdit_w_mask`` (``mask=False``: ``_freeform``): SD3 parts whose transformer takes
+    noise, source and mask latents on channels, saved under the fork's pipeline name as the hub folder is."""
+    _manual_seed()
+    from diffusers import FlowMatchEulerDiscreteScheduler, SD3Transformer2DModel
+    from transformers import CLIPTextConfig, CLIPTextModelWithProjection, T5Config, T5EncoderModel
+
+    from mige_eval.baselines.ultraedit import ultraedit_pipeline_class
+
+    clip_tokenizer = tiny_tokenizers.clip_tokenizer()
+
+    def clip():
+        return CLIPTextModelWithProjection(CLIPTextConfig(
+            vocab_size=len(clip_tokenizer), hidden_size=8, intermediate_size=16, num_hidden_layers=2,
+            num_attention_heads=2, max_position_embeddings=77, projection_dim=8,
+            bos_token_id=clip_tokenizer.bos_token_id, eos_token_id=clip_tokenizer.eos_token_id,
+            pad_token_id=clip_tokenizer.pad_token_id))
+
+    t5_tokenizer = tiny_tokenizers.t5_tokenizer()
+    t5 = T5EncoderModel(T5Config(vocab_size=len(t5_tokenizer), d_model=16, d_kv=8, d_ff=32, num_layers=1,
+                                 num_heads=2, relative_attention_num_buckets=8))
+    latent = 4
+    transformer = SD3Transformer2DModel(
+        sample_size=32, patch_size=2, in_channels=latent * (3 if mask else 2), out_channels=latent, num_layers=1,
+        attention_head_dim=8, num_attention_heads=1, joint_attention_dim=16, caption_projection_dim=8,
+        pooled_projection_dim=16, pos_embed_max_size=32)
+    pipe = ultraedit_pipeline_class()(
+        transformer=transformer, scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0),
+        vae=_kl_vae(latent, shift_factor=0.0609, scaling_factor=1.5305), text_encoder=clip(),
+        tokenizer=clip_tokenizer, text_encoder_2=clip(), tokenizer_2=clip_tokenizer, text_encoder_3=t5,
+        tokenizer_3=t5_tokenizer)
+    pipe.save_pretrained(folder, safe_serialization=True)
+    index_path = folder / "model_index.json"
+    index = json.loads(index_path.read_text())
+    index["_class_name"] = "StableDiffusion3InstructPix2PixPipeline"  # the fork's pipeline, absent from diffusers
+    index_path.write_text(json.dumps(index, indent=2))
     return folder

@@ -229,6 +229,12 @@ def longcat_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def ultraedit_dir(tmp_path_factory) -> Path:
+    """Like ``BleachNick/SD3_UltraEdit_w_mask``."""
+    return _tiny_editor(tmp_path_factory, "ultraedit", "save_tiny_ultraedit")
+
+
+@pytest.fixture(scope="session")
 def photos() -> list[Image.Image]:
     """Small deterministic RGB test images of different sizes and content."""
     rng = np.random.default_rng(SEED)

@@ -1,4 +1,4 @@
-"""Today's reference-image editors on tiny random pipelines of their real classes, loaded through ``model_id``.
+"""Today's editors (and UltraEdit) on tiny random pipelines of their real classes, loaded through ``model_id``.
 
 Several of these pipelines resize every input to about a megapixel whatever its size, so each adapter runs one
 shared set of generations (a batch of two requests, the first request alone, the first with another seed, and
@@ -17,6 +17,7 @@ from mige_eval.baselines.flux_kontext import FluxKontext
 from mige_eval.baselines.longcat_image_edit import LongCatImageEdit
 from mige_eval.baselines.qwen_image_edit import QwenImageEdit
 from mige_eval.baselines.qwen_image_edit_plus import QwenImageEditPlus
+from mige_eval.baselines.ultraedit import UltraEdit, ultraedit_pipeline_class
 from mige_eval.types import Request
 
 STEPS = 2
@@ -47,7 +48,9 @@ def _replace(**fields) -> Request:
                  instruction_images=[SOURCE, ENTITY], prompt="replace the cup", **fields)
 
 
-# adapter class, tiny pipeline fixture, request factory, options, native size of that request's 96 x 80 source
+# adapter class, tiny pipeline fixture, request factory, options, native size of that request's 96 x 80 source;
+# the reference-image editors generate a 40 x 24 request at the native size too, UltraEdit at 40 x 24 made
+# divisible by 16 (48 x 32), as the older baselines do
 SPECS = {
     "flux-kontext": (FluxKontext, "kontext_dir", _edit, {"resolution": 64}, (64, 48)),
     "qwen-image-edit": (QwenImageEdit, "qwen_edit_dir", _edit, {"resolution": 64}, (64, 64)),
@@ -55,7 +58,9 @@ SPECS = {
     "flux2": (Flux2, "flux2_dir", _add, {"resolution": 64}, (64, 48)),
     "flux2-klein": (Flux2Klein, "flux2_klein_dir", _replace, {"resolution": 64}, (64, 48)),
     "longcat-image-edit": (LongCatImageEdit, "longcat_dir", _edit, {}, (1136, 944)),  # fixed at a megapixel
+    "ultraedit": (UltraEdit, "ultraedit_dir", _edit, {"resolution": 64}, (64, 64)),
 }
+GENERATED_AT_REQUESTED_SIZE = {"ultraedit": (48, 32)}
 
 
 @dataclasses.dataclass
@@ -92,6 +97,8 @@ def _direct_pipeline(cls, model_dir):
 
     from mige_eval.baselines import _processors
 
+    if cls is UltraEdit:
+        return ultraedit_pipeline_class().from_pretrained(model_dir)
     pipeline_class = getattr(diffusers, cls.pipeline_class)
     if _processors.has_torchvision():
         return pipeline_class.from_pretrained(model_dir)
@@ -140,7 +147,8 @@ def test_outputs_are_rgb_at_the_requested_or_native_size_and_carry_the_native_si
     r = runs(name)
     assert [im.mode for im in r.batch] == ["RGB", "RGB"]
     assert [im.size for im in r.batch] == [r.native, (40, 24)]
-    assert [im.info["native_size"] for im in r.batch] == [r.native, r.native]
+    second = GENERATED_AT_REQUESTED_SIZE.get(name, r.native)
+    assert [im.info["native_size"] for im in r.batch] == [r.native, second]
     assert r.adapter.native_size(r.requests[0]) == r.native
 
 
