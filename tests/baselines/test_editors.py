@@ -22,6 +22,7 @@ from mige_eval.baselines.flux_kontext import KONTEXT_RESOLUTIONS, FluxKontext, k
 from mige_eval.baselines.longcat_image_edit import LongCatImageEdit, longcat_size
 from mige_eval.baselines.qwen_image_edit import QwenImageEdit, qwen_size
 from mige_eval.baselines.qwen_image_edit_plus import QwenImageEditPlus
+from mige_eval.baselines.ultraedit import UltraEdit
 from mige_eval.errors import MissingDependencyError
 from mige_eval.registry import ADAPTERS
 from mige_eval.types import TASKS, Request
@@ -452,7 +453,7 @@ def test_importing_and_building_imports_no_model_code():
         import sys
         from mige_eval.registry import ADAPTERS
         for name in ("flux-kontext", "qwen-image-edit", "qwen-image-edit-plus", "flux2", "flux2-klein",
-                     "longcat-image-edit"):
+                     "longcat-image-edit", "ultraedit"):
             ADAPTERS.load(name)(model_id="/nonexistent/weights", device="cpu").config()
         print(sorted(m for m in ("diffusers", "transformers", "torchvision") if m in sys.modules))
     """)
@@ -471,7 +472,7 @@ def test_missing_weights_offline_name_the_model_and_the_download_command(tmp_pat
         request = Request(id="e", task="edit", subset="", instruction="make it red", instruction_images=[],
                           prompt="make it red", source=image, mask=None, object=None, seed=0)
         for name in ("flux-kontext", "qwen-image-edit", "qwen-image-edit-plus", "flux2", "flux2-klein",
-                     "longcat-image-edit"):
+                     "longcat-image-edit", "ultraedit"):
             try:
                 ADAPTERS.load(name)(device="cpu").generate([request])
             except MissingWeightsError as exc:
@@ -483,8 +484,8 @@ def test_missing_weights_offline_name_the_model_and_the_download_command(tmp_pat
                             env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")})
     assert result.returncode == 0, result.stderr
     lines = dict(line.split(" | ", 1) for line in result.stdout.strip().splitlines())
-    assert set(lines) == {cls.name for cls in EDITORS}
-    for cls in EDITORS:
+    assert set(lines) == {cls.name for cls in [*EDITORS, UltraEdit]}
+    for cls in [*EDITORS, UltraEdit]:
         assert repr(cls.default_model_id) in lines[cls.name]
         assert f"hf download {cls.default_model_id}" in lines[cls.name]
         assert "HF_HUB_OFFLINE" in lines[cls.name]
