@@ -18,10 +18,10 @@ inspect). This module owns the rest:
   nearest such size (or, for models that choose their own size, at :meth:`~DiffusersAdapter.generation_size`)
   and the result is resized to the size asked for. The size the model ran at travels with the returned image
   as ``image.info["native_size"]`` (width, height);
-- memory modes are options of every adapter: ``cpu_offload`` (diffusers' model offload), ``group_offload``
-  (diffusers' group offloading hooks, leaf level with a CUDA stream) and, for adapters that name
-  :attr:`~DiffusersAdapter.quantizable` components, ``quantize`` (bitsandbytes 4- or 8-bit weights through
-  diffusers' ``PipelineQuantizationConfig``). All three need a CUDA device.
+- memory modes, implemented here once for the adapters whose options list them: ``cpu_offload`` (diffusers'
+  model offload), ``group_offload`` (diffusers' group offloading hooks, leaf level with a CUDA stream) and, for
+  adapters that name :attr:`~DiffusersAdapter.quantizable` components, ``quantize`` (bitsandbytes 4- or 8-bit
+  weights through diffusers' ``PipelineQuantizationConfig``). All three need a CUDA device.
 """
 from __future__ import annotations
 

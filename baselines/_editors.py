@@ -19,10 +19,11 @@ near one megapixel and choose the output's aspect ratio themselves. On top of :c
 from __future__ import annotations
 
 import abc
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from PIL import Image
 
+from mige_eval.adapters.common import non_negative_float
 from mige_eval.baselines._diffusers import DiffusersAdapter, plain_text, split_placeholders
 from mige_eval.types import Request
 
@@ -81,3 +82,26 @@ class ReferenceEditor(DiffusersAdapter):
     def generation_size(self, request: Request) -> tuple[int, int]:
         """Always the native size: these models are run at the size they choose, then resized."""
         return self.native_size(request)
+
+
+class GuidedEditor(ReferenceEditor):
+    """An editor sampled with a step count and one (distilled) guidance scale and nothing else: FLUX.1 Kontext,
+    FLUX.2. ``steps`` / ``guidance_scale`` left unset take the model's published values
+    (:attr:`default_steps`, :attr:`default_guidance_scale`); ``config()`` records the values used."""
+
+    default_steps: ClassVar[int] = 1
+    default_guidance_scale: ClassVar[float] = 1.0
+
+    def __init__(self, *, model_id: str | None = None, revision: str = "main", device: str = "auto",
+                 dtype: str = "auto", steps: int | None = None, guidance_scale: float | None = None,
+                 resolution: int = 1024, cpu_offload: bool = False, group_offload: bool = False,
+                 quantize: str = "none") -> None:
+        self.guidance_scale = non_negative_float(
+            "guidance_scale", self.default_guidance_scale if guidance_scale is None else guidance_scale)
+        super().__init__(model_id=model_id, revision=revision, device=device, dtype=dtype,
+                         steps=self.default_steps if steps is None else steps, resolution=resolution,
+                         cpu_offload=cpu_offload, attention_slicing=False, group_offload=group_offload,
+                         quantize=quantize)
+
+    def _settings(self) -> dict[str, Any]:
+        return {"guidance_scale": self.guidance_scale}

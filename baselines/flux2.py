@@ -29,8 +29,7 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar
 
-from mige_eval.adapters.common import non_negative_float
-from mige_eval.baselines._editors import ReferenceEditor, floor_to
+from mige_eval.baselines._editors import GuidedEditor, floor_to
 from mige_eval.baselines._processors import has_torchvision, load_processor, text_chat_processor_class
 from mige_eval.types import TASKS, Request
 
@@ -48,7 +47,7 @@ def flux2_size(reference_size: tuple[int, int], resolution: int = 1024) -> tuple
     return floor_to(width, 16), floor_to(height, 16)
 
 
-class Flux2(ReferenceEditor):
+class Flux2(GuidedEditor):
     name = "flux2"
     tasks = frozenset(TASKS)
     description = "FLUX.2 [dev] (Black Forest Labs, 2025): 32B flow transformer, multi-reference generation and editing"
@@ -61,17 +60,8 @@ class Flux2(ReferenceEditor):
     quantizable = ("transformer", "text_encoder")
     #: The component holding a ``PixtralProcessor`` (importable only with torchvision); None: a plain tokenizer.
     chat_processor: ClassVar[str | None] = "tokenizer"
-
-    def __init__(self, *, model_id: str | None = None, revision: str = "main", device: str = "auto",
-                 dtype: str = "auto", steps: int = 50, guidance_scale: float = 4.0, resolution: int = 1024,
-                 cpu_offload: bool = False, group_offload: bool = False, quantize: str = "none") -> None:
-        self.guidance_scale = non_negative_float("guidance_scale", guidance_scale)
-        super().__init__(model_id=model_id, revision=revision, device=device, dtype=dtype, steps=steps,
-                         resolution=resolution, cpu_offload=cpu_offload, attention_slicing=False,
-                         group_offload=group_offload, quantize=quantize)
-
-    def _settings(self) -> dict[str, Any]:
-        return {"guidance_scale": self.guidance_scale}
+    default_steps = 50
+    default_guidance_scale = 4.0
 
     def model_size(self, reference_size: tuple[int, int]) -> tuple[int, int]:
         return flux2_size(reference_size, self.resolution)
@@ -109,10 +99,5 @@ class Flux2Klein(Flux2):
     max_images = 4
     max_images_source = "Black Forest Labs' editing guide: FLUX.2 [klein] takes up to 4 reference images"
     chat_processor = None  # a Qwen2 tokenizer
-
-    def __init__(self, *, model_id: str | None = None, revision: str = "main", device: str = "auto",
-                 dtype: str = "auto", steps: int = 4, guidance_scale: float = 1.0, resolution: int = 1024,
-                 cpu_offload: bool = False, group_offload: bool = False, quantize: str = "none") -> None:
-        super().__init__(model_id=model_id, revision=revision, device=device, dtype=dtype, steps=steps,
-                         guidance_scale=guidance_scale, resolution=resolution, cpu_offload=cpu_offload,
-                         group_offload=group_offload, quantize=quantize)
+    default_steps = 4
+    default_guidance_scale = 1.0

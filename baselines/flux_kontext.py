@@ -20,8 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mige_eval.adapters.common import non_negative_float
-from mige_eval.baselines._editors import ReferenceEditor, floor_to
+from mige_eval.baselines._editors import GuidedEditor, floor_to
 from mige_eval.types import Request
 
 #: (width, height) FLUX.1 Kontext was trained at (black-forest-labs/flux ``PREFERRED_KONTEXT_RESOLUTIONS``).
@@ -41,7 +40,7 @@ def kontext_size(reference_size: tuple[int, int], resolution: int = 1024) -> tup
     return floor_to(w * scale, 16), floor_to(h * scale, 16)
 
 
-class FluxKontext(ReferenceEditor):
+class FluxKontext(GuidedEditor):
     name = "flux-kontext"
     tasks = frozenset({"edit", "subject"})
     description = "FLUX.1 Kontext [dev] (Black Forest Labs, 2025): in-context image editing, one input image"
@@ -49,17 +48,8 @@ class FluxKontext(ReferenceEditor):
     pipeline_class = "FluxKontextPipeline"
     default_model_id = "black-forest-labs/FLUX.1-Kontext-dev"
     quantizable = ("transformer", "text_encoder_2")
-
-    def __init__(self, *, model_id: str | None = None, revision: str = "main", device: str = "auto",
-                 dtype: str = "auto", steps: int = 28, guidance_scale: float = 2.5, resolution: int = 1024,
-                 cpu_offload: bool = False, group_offload: bool = False, quantize: str = "none") -> None:
-        self.guidance_scale = non_negative_float("guidance_scale", guidance_scale)
-        super().__init__(model_id=model_id, revision=revision, device=device, dtype=dtype, steps=steps,
-                         resolution=resolution, cpu_offload=cpu_offload, attention_slicing=False,
-                         group_offload=group_offload, quantize=quantize)
-
-    def _settings(self) -> dict[str, Any]:
-        return {"guidance_scale": self.guidance_scale}
+    default_steps = 28
+    default_guidance_scale = 2.5
 
     def model_size(self, reference_size: tuple[int, int]) -> tuple[int, int]:
         return kontext_size(reference_size, self.resolution)

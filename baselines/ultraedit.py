@@ -103,7 +103,7 @@ def ultraedit_pipeline_class() -> type:
 class UltraEdit(DiffusersAdapter):
     name = "ultraedit"
     tasks = frozenset({"edit"})
-    description = "UltraEdit (Zhao et al., NeurIPS 2024): SD3 instruction editing trained on UltraEdit, with region masks"
+    description = "UltraEdit (Zhao et al., NeurIPS 2024): SD3 instruction editing with optional region masks"
     license = ("other (model card); fine-tuned from Stable Diffusion 3 Medium, whose Stability AI licence is "
                "non-commercial")
     default_model_id = "BleachNick/SD3_UltraEdit_w_mask"

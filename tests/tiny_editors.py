@@ -2,13 +2,13 @@
 
 FLUX.1 Kontext, Qwen-Image-Edit (single and Plus), FLUX.2 [dev] and [klein], LongCat-Image-Edit and UltraEdit
 (SD3), each built from its real component classes (Flux/Qwen/Flux2/LongCat/SD3 transformers, their VAEs,
-Qwen2.5-VL, Mistral3, Qwen3, T5 and CLIP text encoders, their tokenizers and processors) with hidden sizes of 8-48
-and one block each, then written with ``save_pretrained``. The text encoders keep as many layers as the pipelines read hidden
-states from (FLUX.2 stacks layers 10/20/30, klein 9/18/27), the VAEs their real downsampling factor, so the
-pipelines' size arithmetic is the real one (Qwen's VAE downsamples 16 instead of 8, which changes no size: see
-``_qwen_vae``). Several of these pipelines resize every input to about a megapixel whatever its size, so the VAEs
-drop the layers that are slow at that size on a CPU (ResNet blocks, mid-block attention) and the transformers run
-one attention head.
+Qwen2.5-VL, Mistral3, Qwen3, T5 and CLIP text encoders, their tokenizers and processors) with hidden sizes of
+8-48 and one block each, then written with ``save_pretrained``. The text encoders keep as many layers as the
+pipelines read hidden states from (FLUX.2 stacks layers 10/20/30, klein 9/18/27), the VAEs their real
+downsampling factor, so the pipelines' size arithmetic is the real one (Qwen's VAE downsamples 16 instead of 8,
+which changes no size: see ``_qwen_vae``). Several of these pipelines resize every input to about a megapixel
+whatever its size, so the VAEs drop the layers that are slow at that size on a CPU (ResNet blocks, mid-block
+attention) and the transformers run one attention head.
 
 Without torchvision, transformers 5 cannot build ``Qwen2VLProcessor`` (its video processor needs it) nor import
 ``PixtralProcessor``, so the Qwen, LongCat and FLUX.2 folders are written through the adapters' torchvision-free
@@ -211,7 +211,7 @@ def save_tiny_flux2(folder: Path) -> Path:
 
 
 def save_tiny_flux2_klein(folder: Path) -> Path:
-    """Like ``black-forest-labs/FLUX.2-klein-4B``: Qwen3 text encoder (27 layers for hidden states 9/18/27), distilled."""
+    """Like ``black-forest-labs/FLUX.2-klein-4B``: Qwen3 text encoder (27 layers: hidden states 9/18/27), distilled."""
     _manual_seed()
     from diffusers import FlowMatchEulerDiscreteScheduler, Flux2KleinPipeline
     from transformers import Qwen3Config, Qwen3ForCausalLM

@@ -186,52 +186,26 @@ def omnigen_dir(tmp_path_factory) -> Path:
     return path
 
 
-def _tiny_editor(tmp_path_factory, name: str, build, **options) -> Path:
-    import tiny_editors
+def _tiny_editor(name: str, build: str, **options):
+    """A session fixture: the tiny pipeline ``tiny_editors.<build>`` saves, built once (see tests/tiny_editors.py)."""
 
-    return getattr(tiny_editors, build)(tmp_path_factory.mktemp("tiny") / name, **options)
+    @pytest.fixture(scope="session")
+    def folder(tmp_path_factory) -> Path:
+        import tiny_editors
 
+        return getattr(tiny_editors, build)(tmp_path_factory.mktemp("tiny") / name, **options)
 
-@pytest.fixture(scope="session")
-def kontext_dir(tmp_path_factory) -> Path:
-    """Like ``black-forest-labs/FLUX.1-Kontext-dev`` (see tests/tiny_editors.py)."""
-    return _tiny_editor(tmp_path_factory, "flux-kontext", "save_tiny_kontext")
-
-
-@pytest.fixture(scope="session")
-def qwen_edit_dir(tmp_path_factory) -> Path:
-    """Like ``Qwen/Qwen-Image-Edit``."""
-    return _tiny_editor(tmp_path_factory, "qwen-image-edit", "save_tiny_qwen_edit", plus=False)
+    folder.__doc__ = f"Like the published {name} checkpoint: tiny, random, saved with save_pretrained."
+    return folder
 
 
-@pytest.fixture(scope="session")
-def qwen_edit_plus_dir(tmp_path_factory) -> Path:
-    """Like ``Qwen/Qwen-Image-Edit-2509`` / ``-2511``."""
-    return _tiny_editor(tmp_path_factory, "qwen-image-edit-plus", "save_tiny_qwen_edit", plus=True)
-
-
-@pytest.fixture(scope="session")
-def flux2_dir(tmp_path_factory) -> Path:
-    """Like ``black-forest-labs/FLUX.2-dev``."""
-    return _tiny_editor(tmp_path_factory, "flux2", "save_tiny_flux2")
-
-
-@pytest.fixture(scope="session")
-def flux2_klein_dir(tmp_path_factory) -> Path:
-    """Like ``black-forest-labs/FLUX.2-klein-4B``."""
-    return _tiny_editor(tmp_path_factory, "flux2-klein", "save_tiny_flux2_klein")
-
-
-@pytest.fixture(scope="session")
-def longcat_dir(tmp_path_factory) -> Path:
-    """Like ``meituan-longcat/LongCat-Image-Edit``."""
-    return _tiny_editor(tmp_path_factory, "longcat-image-edit", "save_tiny_longcat_edit")
-
-
-@pytest.fixture(scope="session")
-def ultraedit_dir(tmp_path_factory) -> Path:
-    """Like ``BleachNick/SD3_UltraEdit_w_mask``."""
-    return _tiny_editor(tmp_path_factory, "ultraedit", "save_tiny_ultraedit")
+kontext_dir = _tiny_editor("flux-kontext", "save_tiny_kontext")
+qwen_edit_dir = _tiny_editor("qwen-image-edit", "save_tiny_qwen_edit", plus=False)
+qwen_edit_plus_dir = _tiny_editor("qwen-image-edit-plus", "save_tiny_qwen_edit", plus=True)
+flux2_dir = _tiny_editor("flux2", "save_tiny_flux2")
+flux2_klein_dir = _tiny_editor("flux2-klein", "save_tiny_flux2_klein")
+longcat_dir = _tiny_editor("longcat-image-edit", "save_tiny_longcat_edit")
+ultraedit_dir = _tiny_editor("ultraedit", "save_tiny_ultraedit")
 
 
 @pytest.fixture(scope="session")

@@ -26,6 +26,7 @@ from mige_eval.baselines.ultraedit import UltraEdit
 from mige_eval.errors import MissingDependencyError
 from mige_eval.registry import ADAPTERS
 from mige_eval.types import TASKS, Request
+from pipeline_inputs import comparable
 
 EDITORS = [FluxKontext, QwenImageEdit, QwenImageEditPlus, Flux2, Flux2Klein, LongCatImageEdit]
 ALL_TASKS = set(TASKS)
@@ -75,17 +76,6 @@ def entity(dreambench_photos) -> Image.Image:
     return Image.open(dreambench_photos[2]).convert("RGB")  # the backpack, 767 x 767
 
 
-def _pixels(value):
-    """Pipeline arguments with images replaced by (size, pixel bytes), so they compare by content."""
-    if isinstance(value, Image.Image):
-        return (value.mode, value.size, value.tobytes())
-    if isinstance(value, list):
-        return [_pixels(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _pixels(v) for k, v in value.items()}
-    return value
-
-
 # -- registry, options, config -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("cls", EDITORS, ids=lambda c: c.name)
@@ -94,7 +84,8 @@ def test_registry_tasks_licence_and_keyword_only_options(cls):
     assert cls.tasks == TASKS_OF[cls.name]
     assert cls.description and cls.license
     params = inspect.signature(cls).parameters
-    assert {"model_id", "revision", "device", "dtype", "steps", "cpu_offload", "group_offload", "quantize"} <= set(params)
+    common = {"model_id", "revision", "device", "dtype", "steps", "cpu_offload", "group_offload", "quantize"}
+    assert common <= set(params)
     assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params.values())
 
 
@@ -340,16 +331,16 @@ def _replace(entity, source):
 
 def test_flux_kontext_inputs(dog, landscape):
     adapter = FluxKontext(device="cpu")
-    assert _pixels(adapter.pipeline_inputs(_request(source=landscape))) == _pixels({
+    assert comparable(adapter.pipeline_inputs(_request(source=landscape))) == comparable({
         "image": landscape, "prompt": "Make the sky purple", "height": 880, "width": 1184, "max_area": 1184 * 880,
         "num_inference_steps": 28, "guidance_scale": 2.5})
-    assert _pixels(adapter.pipeline_inputs(_dreambench(dog))) == _pixels({
+    assert comparable(adapter.pipeline_inputs(_dreambench(dog))) == comparable({
         "image": dog, "prompt": "a dog in the jungle", "height": 1024, "width": 1024, "max_area": 1024 * 1024,
         "num_inference_steps": 28, "guidance_scale": 2.5})
 
 
 def test_qwen_image_edit_inputs(landscape):
-    assert _pixels(QwenImageEdit(device="cpu").pipeline_inputs(_request(source=landscape))) == _pixels({
+    assert comparable(QwenImageEdit(device="cpu").pipeline_inputs(_request(source=landscape))) == comparable({
         "image": landscape, "prompt": "Make the sky purple", "negative_prompt": " ", "true_cfg_scale": 4.0,
         "num_inference_steps": 50, "height": 896, "width": 1184})
 
@@ -357,16 +348,16 @@ def test_qwen_image_edit_inputs(landscape):
 def test_qwen_image_edit_plus_inputs_for_every_task(dog, landscape, entity):
     adapter = QwenImageEditPlus(device="cpu")
     common = {"negative_prompt": " ", "true_cfg_scale": 4.0, "num_inference_steps": 40, "guidance_scale": 1.0}
-    assert _pixels(adapter.pipeline_inputs(_add(entity, landscape))) == _pixels({
+    assert comparable(adapter.pipeline_inputs(_add(entity, landscape))) == comparable({
         "image": [entity, landscape], "prompt": "add Picture 1 in the bottom middle of Picture 2",
         "height": 896, "width": 1184, **common})
     # replace: source first, entity last; the size still follows the source, not the last image
-    assert _pixels(adapter.pipeline_inputs(_replace(entity, landscape))) == _pixels({
+    assert comparable(adapter.pipeline_inputs(_replace(entity, landscape))) == comparable({
         "image": [landscape, entity], "prompt": "replace the cup in Picture 1 with Picture 2",
         "height": 896, "width": 1184, **common})
-    assert _pixels(adapter.pipeline_inputs(_dreambench(dog))) == _pixels({
+    assert comparable(adapter.pipeline_inputs(_dreambench(dog))) == comparable({
         "image": [dog], "prompt": "a dog in the jungle", "height": 1024, "width": 1024, **common})
-    assert _pixels(adapter.pipeline_inputs(_request(source=landscape))) == _pixels({
+    assert comparable(adapter.pipeline_inputs(_request(source=landscape))) == comparable({
         "image": [landscape], "prompt": "Make the sky purple", "height": 896, "width": 1184, **common})
 
 
@@ -374,21 +365,21 @@ def test_qwen_image_edit_plus_inputs_for_every_task(dog, landscape, entity):
 def test_flux2_inputs_for_every_task(cls, steps, guidance, dog, landscape, entity):
     adapter = cls(device="cpu")
     common = {"num_inference_steps": steps, "guidance_scale": guidance}
-    assert _pixels(adapter.pipeline_inputs(_add(entity, landscape))) == _pixels({
+    assert comparable(adapter.pipeline_inputs(_add(entity, landscape))) == comparable({
         "image": [entity, landscape], "prompt": "add image 1 in the bottom middle of image 2",
         "height": 480, "width": 640, **common})  # the source's size, not the entity's (the first image)
-    assert _pixels(adapter.pipeline_inputs(_replace(entity, landscape))) == _pixels({
+    assert comparable(adapter.pipeline_inputs(_replace(entity, landscape))) == comparable({
         "image": [landscape, entity], "prompt": "replace the cup in image 1 with image 2",
         "height": 480, "width": 640, **common})
-    assert _pixels(adapter.pipeline_inputs(_dreambench(dog))) == _pixels({
+    assert comparable(adapter.pipeline_inputs(_dreambench(dog))) == comparable({
         "image": [dog], "prompt": "a dog in the jungle", "height": 768, "width": 768, **common})  # 780 -> 768
-    assert _pixels(adapter.pipeline_inputs(_request(source=landscape))) == _pixels({
+    assert comparable(adapter.pipeline_inputs(_request(source=landscape))) == comparable({
         "image": [landscape], "prompt": "Make the sky purple", "height": 480, "width": 640, **common})
 
 
 def test_longcat_inputs(landscape):
     adapter = LongCatImageEdit(device="cpu")
-    assert _pixels(adapter.pipeline_inputs(_request(source=landscape))) == _pixels({
+    assert comparable(adapter.pipeline_inputs(_request(source=landscape))) == comparable({
         "image": landscape, "prompt": "Make the sky purple", "negative_prompt": "", "guidance_scale": 4.5,
         "num_inference_steps": 50})
     assert adapter.native_size(_request(source=landscape)) == (1184, 896)

@@ -19,6 +19,7 @@ from mige_eval.baselines.qwen_image_edit import QwenImageEdit
 from mige_eval.baselines.qwen_image_edit_plus import QwenImageEditPlus
 from mige_eval.baselines.ultraedit import UltraEdit, ultraedit_pipeline_class
 from mige_eval.types import Request
+from pipeline_inputs import comparable
 
 STEPS = 2
 SEED = 7
@@ -169,7 +170,7 @@ def test_each_request_is_one_seeded_pipeline_call_with_exactly_its_inputs(runs, 
         call = dict(call)
         generator = call.pop("generator")
         assert isinstance(generator, torch.Generator) and generator.initial_seed() == request.seed
-        assert _comparable(call) == _comparable(r.adapter.pipeline_inputs(request))
+        assert comparable(call) == comparable(r.adapter.pipeline_inputs(request))
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -178,12 +179,3 @@ def test_the_image_is_the_diffusers_pipeline_called_directly(runs, name):
     r = runs(name)
     assert np.array_equal(np.asarray(r.direct), np.asarray(r.batch[0]))
 
-
-def _comparable(value):
-    if isinstance(value, Image.Image):
-        return (value.mode, value.size, value.tobytes())
-    if isinstance(value, dict):
-        return {k: _comparable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_comparable(v) for v in value]
-    return value
