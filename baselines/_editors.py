@@ -83,6 +83,10 @@ class ReferenceEditor(DiffusersAdapter):
         """Always the native size: these models are run at the size they choose, then resized."""
         return self.native_size(request)
 
+    def pipeline_inputs(self, request: Request) -> dict[str, Any]:
+        self.output_size(request)  # the generation ignores request.size: check it before any work all the same
+        return super().pipeline_inputs(request)
+
 
 class GuidedEditor(ReferenceEditor):
     """An editor sampled with a step count and one (distilled) guidance scale and nothing else: FLUX.1 Kontext,

@@ -405,6 +405,12 @@ def test_a_requested_size_is_an_output_size_not_a_generation_size(landscape):
 
 # -- bad inputs ----------------------------------------------------------------------------------------------------
 
+@pytest.mark.parametrize("cls", EDITORS, ids=lambda c: c.name)
+def test_a_malformed_requested_size_fails_before_any_work(cls, landscape):
+    with pytest.raises(ValueError, match=r"sample s1 asks for output size \(0, 64\)"):
+        cls(device="cpu").pipeline_inputs(_request(source=landscape, size=(0, 64)))
+
+
 @pytest.mark.parametrize("cls", [QwenImageEditPlus, Flux2, Flux2Klein], ids=lambda c: c.name)
 def test_more_images_than_the_model_takes_fail_the_sample(cls, entity, landscape):
     n = cls.max_images + 1
