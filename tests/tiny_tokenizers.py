@@ -68,6 +68,13 @@ def t5_tokenizer(extra_ids: int = 0):
     return T5Tokenizer(vocab=pieces, extra_ids=extra_ids)
 
 
+def save(tokenizer, directory: Path) -> Path:
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
 #: Special tokens of the Qwen2 / Qwen2.5-VL / Qwen3 tokenizers that the image pipelines' templates use.
 QWEN_SPECIAL_TOKENS = ("<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>",
                        "<|video_pad|>")
@@ -116,10 +123,3 @@ def llama_tokenizer(extra_special_tokens: tuple[str, ...] = ()):
     if extra_special_tokens:
         tokenizer.add_special_tokens({"additional_special_tokens": list(extra_special_tokens)})
     return tokenizer
-
-
-def save(tokenizer, directory: Path) -> Path:
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    tokenizer.save_pretrained(directory)
-    return directory
