@@ -15,7 +15,13 @@ inspect). This module owns the rest:
   seed, which leaves the process's own state untouched. An image depends on its sample and seed alone;
 - the image comes back at ``request.size`` when the benchmark asks for one, else at the model's native
   size; pipelines need sides divisible by :attr:`~DiffusersAdapter.size_multiple`, so the model runs at the
-  nearest such size and the result is resized to the size asked for.
+  nearest such size (or, for models that choose their own size, at :meth:`~DiffusersAdapter.generation_size`)
+  and the result is resized to the size asked for. The size the model ran at travels with the returned image
+  as ``image.info["native_size"]`` (width, height);
+- memory modes, implemented here once for the adapters whose options list them: ``cpu_offload`` (diffusers'
+  model offload), ``group_offload`` (diffusers' group offloading hooks, leaf level with a CUDA stream) and, for
+  adapters that name :attr:`~DiffusersAdapter.quantizable` components, ``quantize`` (bitsandbytes 4- or 8-bit
+  weights through diffusers' ``PipelineQuantizationConfig``). All three need a CUDA device.
 """
 from __future__ import annotations
 
@@ -35,6 +41,10 @@ from mige_eval.runtime import DTYPES, require, resolve_device, resolve_dtype
 from mige_eval.types import PLACEHOLDER, Adapter, Request, count_placeholders
 
 _DEVICE_KINDS = ("cpu", "cuda", "mps")
+#: ``quantize`` values and the diffusers quantisation backend each stands for.
+QUANTIZATION_BACKENDS = {"none": None, "bnb-4bit": "bitsandbytes_4bit", "bnb-8bit": "bitsandbytes_8bit"}
+#: Key of ``Image.info`` holding the (width, height) the model generated at, before any resize.
+NATIVE_SIZE_KEY = "native_size"
 _PLACEHOLDER_RE = re.compile(re.escape(PLACEHOLDER), re.IGNORECASE)
 
 
@@ -45,6 +55,13 @@ def safety_checker_kwargs(enabled: bool) -> dict[str, Any]:
     corrupts the scores), so the baselines drop it unless ``safety_checker=true`` is asked for.
     """
     return {} if enabled else {"safety_checker": None, "requires_safety_checker": False}
+
+
+def text_option(name: str, value: Any) -> str:
+    """A text option (a negative prompt: any string, empty included), or an error naming it."""
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be text, got {value!r}")
+    return value
 
 
 def round_size(size: tuple[int, int], multiple: int) -> tuple[int, int]:
@@ -118,9 +135,12 @@ class DiffusersAdapter(Adapter):
     size_multiple: ClassVar[int] = 8
     #: Precision of ``dtype=auto`` on CUDA: what the authors ran.
     cuda_dtype: ClassVar[str] = "fp16"
+    #: Pipeline components that ``quantize`` loads in 4 or 8 bits (the large ones); empty: no ``quantize``.
+    quantizable: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, *, model_id: str | None, revision: str, device: str, dtype: str, steps: int,
-                 resolution: int, cpu_offload: bool, attention_slicing: bool) -> None:
+                 resolution: int, cpu_offload: bool, attention_slicing: bool, group_offload: bool = False,
+                 quantize: str = "none") -> None:
         if model_id is not None and (not isinstance(model_id, str) or not model_id.strip()):
             raise ValueError(f"model_id must be a Hugging Face id or a local directory, got {model_id!r}")
         if not isinstance(revision, str) or not revision:
@@ -142,6 +162,19 @@ class DiffusersAdapter(Adapter):
         if self.cpu_offload and not self.device.startswith("cuda"):
             raise ValueError(f"cpu_offload moves weights between the CPU and a CUDA GPU; it needs a CUDA device, "
                              f"not {self.device}")
+        self.group_offload = flag("group_offload", group_offload)
+        if self.group_offload and not self.device.startswith("cuda"):
+            raise ValueError(f"group_offload streams layers between the CPU and a CUDA GPU; it needs a CUDA device, "
+                             f"not {self.device}")
+        if self.group_offload and self.cpu_offload:
+            raise ValueError("cpu_offload and group_offload are two ways of offloading the same weights; choose one")
+        self.quantize = choice("quantize", quantize, tuple(QUANTIZATION_BACKENDS))
+        if self.quantize != "none":
+            if not self.quantizable:
+                raise ValueError(f"quantize={self.quantize}: the {self.name} adapter has no quantised loading")
+            if not self.device.startswith("cuda"):
+                raise ValueError(f"quantize={self.quantize} runs bitsandbytes kernels, which need a CUDA device, "
+                                 f"not {self.device}")
         self._pipeline: Any = None
 
     # -- what each baseline defines -------------------------------------------------------------------
@@ -171,7 +204,8 @@ class DiffusersAdapter(Adapter):
         return {
             "model_id": self.model_id, "revision": self.revision, "device": self.device, "dtype": self.dtype,
             "steps": self.steps, "resolution": self.resolution, "cpu_offload": self.cpu_offload,
-            "attention_slicing": self.attention_slicing, **self._settings(),
+            "attention_slicing": self.attention_slicing, "group_offload": self.group_offload,
+            "quantize": self.quantize, **self._settings(),
         }
 
     def output_size(self, request: Request) -> tuple[int, int]:
@@ -209,19 +243,44 @@ class DiffusersAdapter(Adapter):
             self._pipeline = self._load()
         return self._pipeline
 
-    def _load(self) -> Any:
+    def quantization_config(self) -> Any:
+        """diffusers' ``PipelineQuantizationConfig`` for ``quantize``, or ``None`` for full-precision weights."""
+        backend = QUANTIZATION_BACKENDS[self.quantize]
+        if backend is None:
+            return None
+        require("bitsandbytes", extra="quantization", purpose=f"quantize={self.quantize}")
+        from diffusers.quantizers import PipelineQuantizationConfig
+
+        kwargs: dict[str, Any] = {"load_in_8bit": True}
+        if backend == "bitsandbytes_4bit":
+            kwargs = {"load_in_4bit": True, "bnb_4bit_quant_type": "nf4", "bnb_4bit_compute_dtype": self._torch_dtype}
+        return PipelineQuantizationConfig(quant_backend=backend, quant_kwargs=kwargs,
+                                          components_to_quantize=list(self.quantizable))
+
+    def _pipeline_type(self) -> type:
+        """The pipeline class ``from_pretrained`` is called on."""
         diffusers = require("diffusers", extra="models", purpose=f"the {self.name} adapter")
-        if self.cpu_offload:
-            require("accelerate", extra="models", purpose="cpu_offload")
-        pipeline_class = getattr(diffusers, self.pipeline_class)
+        return getattr(diffusers, self.pipeline_class)
+
+    def _load(self) -> Any:
+        if self.cpu_offload or self.group_offload:
+            require("accelerate", extra="models", purpose="cpu_offload / group_offload")
+        pipeline_class = self._pipeline_type()
+        quantization = self.quantization_config()
+        extra = {"quantization_config": quantization} if quantization is not None else {}
         with warnings.catch_warnings(), deprecated_pipeline_alias(pipeline_class):
             # recent diffusers deprecate torch_dtype for dtype, which older ones reject: keep torch_dtype, quietly
             warnings.filterwarnings("ignore", message=".*torch_dtype.*", category=FutureWarning)
             pipe = load_pretrained(pipeline_class, self.model_id, what=f"{self.name} model", revision=self.revision,
-                                   torch_dtype=self._torch_dtype, **self._load_kwargs())
+                                   torch_dtype=self._torch_dtype, **self._load_kwargs(), **extra)
         self._prepare(pipe)
         if self.cpu_offload:
             pipe.enable_model_cpu_offload(device=self.device)
+        elif self.group_offload:
+            import torch
+
+            pipe.enable_group_offload(onload_device=torch.device(self.device), offload_device=torch.device("cpu"),
+                                      offload_type="leaf_level", use_stream=True)
         else:
             pipe.to(self.device)
         if self.attention_slicing:
@@ -240,6 +299,9 @@ class DiffusersAdapter(Adapter):
             with torch.random.fork_rng(devices=cuda):
                 torch.manual_seed(request.seed)  # for draws that bypass the generator (OmniGen's VAE encoding)
                 image = pipe(**kwargs, generator=generator).images[0].convert("RGB")
-            size = self.output_size(request)
-            images.append(image if image.size == size else image.resize(size, Image.Resampling.LANCZOS))
+            size, native = self.output_size(request), image.size
+            if image.size != size:
+                image = image.resize(size, Image.Resampling.LANCZOS)
+            image.info[NATIVE_SIZE_KEY] = native
+            images.append(image)
         return images

@@ -1,7 +1,8 @@
 """A sample's record: the events the journals hold for it, folded, and the view ``samples.jsonl`` shows.
 
 Journals are append-only. Each line is one *event* for one sample, stamped with the time it was
-written: a generation attempt (``image``, ``error``) and/or the scores it computed, keyed by scoring
+written: a generation attempt (``image``, ``error``, and ``native_size`` when the model ran at another size
+than the one stored) and/or the scores it computed, keyed by scoring
 configuration (``"<metric>@<digest of its settings>"``, :mod:`mige_eval.scoring`). Folding a sample's
 events in time order gives its record: the latest generation attempt, and for every scoring key the
 latest entry. Nothing is ever overwritten on disk, so every value a run has computed stays in it, and a
@@ -34,6 +35,7 @@ def fold(events: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         record.update({k: event[k] for k in _BASE if k in event})
         if "image" in event or "error" in event:
             record["image"], record["error"] = event.get("image"), event.get("error")
+            record["native_size"] = event.get("native_size")
         record["scores"].update(event.get("scores") or {})
     return records
 
@@ -61,6 +63,7 @@ def view(record: Mapping[str, Any], current: Mapping[str, str]) -> dict[str, Any
     out = {k: record[k] for k in ("id", "subset", "task", "cluster") if record.get(k) is not None}
     out.update({
         "image": record.get("image"),
+        **({"native_size": record["native_size"]} if record.get("native_size") else {}),
         "seed": record.get("seed"),
         "references": next((e["references"] for e in entries.values() if e.get("references")), []),
         "caption": next((e["caption"] for e in entries.values() if e.get("caption")), None),

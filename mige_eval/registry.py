@@ -107,6 +107,13 @@ ADAPTERS = Registry(
         "omnigen": "mige_eval.baselines.omnigen:OmniGen",
         "paint-by-example": "mige_eval.baselines.paint_by_example:PaintByExample",
         "blip-diffusion": "mige_eval.baselines.blip_diffusion:BlipDiffusion",
+        "flux-kontext": "mige_eval.baselines.flux_kontext:FluxKontext",
+        "qwen-image-edit": "mige_eval.baselines.qwen_image_edit:QwenImageEdit",
+        "qwen-image-edit-plus": "mige_eval.baselines.qwen_image_edit_plus:QwenImageEditPlus",
+        "flux2": "mige_eval.baselines.flux2:Flux2",
+        "flux2-klein": "mige_eval.baselines.flux2:Flux2Klein",
+        "longcat-image-edit": "mige_eval.baselines.longcat_image_edit:LongCatImageEdit",
+        "ultraedit": "mige_eval.baselines.ultraedit:UltraEdit",
         "mige": "mige_model.adapter:MIGEAdapter",
     },
 )

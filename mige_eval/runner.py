@@ -206,6 +206,9 @@ class _Batch:
                 events[sample.id].update(image=None, error=str(exc))
                 continue
             events[sample.id].update(image=self.store.image_name(sample.id), error=None)
+            native = getattr(result, "info", {}).get("native_size")
+            if native:  # the size the model ran at, when the adapter resized its output to the one asked for
+                events[sample.id]["native_size"] = list(native)
             self.counts.generated += 1
         to_score = [s for s in samples if todo[s.id][1] and not events[s.id].get("error")]
         for sample in to_score:

@@ -1,8 +1,8 @@
 """Tokenizers of the real classes with tiny vocabularies, built offline for tiny test models.
 
-No tokenizer can be downloaded here, so tests build CLIP (byte-level BPE), BERT (WordPiece) and T5
-(Unigram) tokenizers from hand-made vocabularies and save them next to the tiny models, as a user's
-checkpoint folder would hold them.
+No tokenizer can be downloaded here, so tests build CLIP and Qwen2 (byte-level BPE), BERT (WordPiece), T5
+(Unigram) and Llama/Mistral (BPE with byte fallback) tokenizers from hand-made vocabularies and save them next
+to the tiny models, as a user's checkpoint folder would hold them.
 """
 from __future__ import annotations
 
@@ -111,3 +111,53 @@ def save(tokenizer, directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     tokenizer.save_pretrained(directory)
     return directory
+
+
+#: Special tokens of the Qwen2 / Qwen2.5-VL / Qwen3 tokenizers that the image pipelines' templates use.
+QWEN_SPECIAL_TOKENS = ("<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>",
+                       "<|video_pad|>")
+
+#: Qwen3's chat template reduced to what ``Flux2KleinPipeline`` renders: user turns, the generation prompt and
+#: the empty thinking block that ``enable_thinking=False`` adds.
+QWEN3_CHAT_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n"
+    "{% if enable_thinking is defined and enable_thinking is false %}<think>\n\n</think>\n\n{% endif %}{% endif %}"
+)
+
+#: Mistral-Small-3's chat template reduced to what ``Flux2Pipeline`` renders: a system turn, user turns whose
+#: content is a list of text parts.
+MISTRAL_CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}"
+    "{% set text = message['content'] if message['content'] is string else "
+    "message['content'] | selectattr('type', 'equalto', 'text') | map(attribute='text') | join('') %}"
+    "{% if message['role'] == 'system' %}[SYSTEM_PROMPT]{{ text }}[/SYSTEM_PROMPT]"
+    "{% elif message['role'] == 'user' %}[INST]{{ text }}[/INST]{% endif %}{% endfor %}"
+)
+
+
+def qwen2_tokenizer(chat_template: str | None = None):
+    """A ``Qwen2Tokenizer``: every byte a token (GPT-2 byte alphabet, no merges) plus the Qwen special tokens."""
+    from transformers import Qwen2Tokenizer
+
+    vocab = {c: i for i, c in enumerate(_bytes_to_unicode().values())}
+    tokenizer = Qwen2Tokenizer(vocab=vocab, merges=[])
+    tokenizer.add_special_tokens({"additional_special_tokens": list(QWEN_SPECIAL_TOKENS)})
+    if chat_template is not None:
+        tokenizer.chat_template = chat_template
+    return tokenizer
+
+
+def llama_tokenizer(extra_special_tokens: tuple[str, ...] = ()):
+    """A ``LlamaTokenizer`` (BPE, byte fallback): unk 0, bos 1, eos/pad 2, bytes, letters, digits, :data:`WORDS`."""
+    from transformers import LlamaTokenizer
+
+    vocab = {"<unk>": 0, "<s>": 1, "</s>": 2}
+    for b in range(256):
+        vocab[f"<0x{b:02X}>"] = len(vocab)
+    for piece in ["▁", *string.ascii_letters, *string.digits, *("▁" + w for w in WORDS)]:
+        vocab.setdefault(piece, len(vocab))
+    tokenizer = LlamaTokenizer(vocab=vocab, merges=[])
+    if extra_special_tokens:
+        tokenizer.add_special_tokens({"additional_special_tokens": list(extra_special_tokens)})
+    return tokenizer

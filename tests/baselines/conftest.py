@@ -6,7 +6,6 @@ adapters as ``model_id`` — the public path a user's local copy of the weights 
 """
 from __future__ import annotations
 
-import string
 from pathlib import Path
 
 import numpy as np
@@ -163,18 +162,6 @@ def blip_diffusion_dir(tmp_path_factory) -> Path:
     return path
 
 
-def _llama_tokenizer():
-    """A ``LlamaTokenizer`` (BPE, byte fallback) with OmniGen's special ids: unk 0, bos 1, eos/pad 2."""
-    from transformers import LlamaTokenizer
-
-    vocab = {"<unk>": 0, "<s>": 1, "</s>": 2}
-    for b in range(256):
-        vocab[f"<0x{b:02X}>"] = len(vocab)
-    for piece in ["▁", *string.ascii_letters, *string.digits, *("▁" + w for w in tiny_tokenizers.WORDS)]:
-        vocab.setdefault(piece, len(vocab))
-    return LlamaTokenizer(vocab=vocab, merges=[])
-
-
 @pytest.fixture(scope="session")
 def omnigen_dir(tmp_path_factory) -> Path:
     """Like ``Shitao/OmniGen-v1-diffusers``: OmniGen transformer (Phi-3 style), SDXL-style VAE, flow matching."""
@@ -183,7 +170,7 @@ def omnigen_dir(tmp_path_factory) -> Path:
 
     from mige_eval.baselines.omnigen import torchvision_free_processor
 
-    tokenizer = _llama_tokenizer()
+    tokenizer = tiny_tokenizers.llama_tokenizer()  # OmniGen's special ids: unk 0, bos 1, eos/pad 2
     head_dim = 16
     transformer = OmniGenTransformer2DModel(
         in_channels=4, patch_size=2, hidden_size=32, num_attention_heads=2, num_key_value_heads=2,
@@ -196,6 +183,28 @@ def omnigen_dir(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("tiny") / "omnigen"
     pipe.save_pretrained(path, safe_serialization=True)
     return path
+
+
+def _tiny_editor(name: str, build: str, **options):
+    """A session fixture: the tiny pipeline ``tiny_editors.<build>`` saves, built once (see tests/tiny_editors.py)."""
+
+    @pytest.fixture(scope="session")
+    def folder(tmp_path_factory) -> Path:
+        import tiny_editors
+
+        return getattr(tiny_editors, build)(tmp_path_factory.mktemp("tiny") / name, **options)
+
+    folder.__doc__ = f"Like the published {name} checkpoint: tiny, random, saved with save_pretrained."
+    return folder
+
+
+kontext_dir = _tiny_editor("flux-kontext", "save_tiny_kontext")
+qwen_edit_dir = _tiny_editor("qwen-image-edit", "save_tiny_qwen_edit", plus=False)
+qwen_edit_plus_dir = _tiny_editor("qwen-image-edit-plus", "save_tiny_qwen_edit", plus=True)
+flux2_dir = _tiny_editor("flux2", "save_tiny_flux2")
+flux2_klein_dir = _tiny_editor("flux2-klein", "save_tiny_flux2_klein")
+longcat_dir = _tiny_editor("longcat-image-edit", "save_tiny_longcat_edit")
+ultraedit_dir = _tiny_editor("ultraedit", "save_tiny_ultraedit")
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,7 @@ from mige_eval.baselines.paint_by_example import PaintByExample
 from mige_eval.errors import MissingWeightsError
 from mige_eval.registry import ADAPTERS
 from mige_eval.types import TASKS
+from pipeline_inputs import comparable
 
 ADAPTER_CLASSES = [InstructPix2Pix, MagicBrush, OmniGen, PaintByExample, BlipDiffusion]
 MODULES = ["instructpix2pix", "magicbrush", "omnigen", "paint_by_example", "blip_diffusion"]
@@ -270,15 +271,4 @@ def test_each_request_is_one_seeded_pipeline_call_with_exactly_its_inputs(e2e, c
     for request, call in zip(requests, calls, strict=True):
         generator = call.pop("generator")
         assert isinstance(generator, torch.Generator) and generator.initial_seed() == request.seed
-        assert _comparable(call) == _comparable(adapter.pipeline_inputs(request))
-
-
-def _comparable(value):
-    """Pipeline arguments with images replaced by (mode, size, pixel bytes), so they compare by content."""
-    if isinstance(value, Image.Image):
-        return (value.mode, value.size, value.tobytes())
-    if isinstance(value, dict):
-        return {k: _comparable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_comparable(v) for v in value]
-    return value
+        assert comparable(call) == comparable(adapter.pipeline_inputs(request))
