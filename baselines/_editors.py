@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 from PIL import Image
 
-from mige_eval.adapters.common import non_negative_float
+from mige_eval.adapters.options import non_negative_float
 from mige_eval.baselines._diffusers import DiffusersAdapter, plain_text, split_placeholders
 from mige_eval.types import Request
 

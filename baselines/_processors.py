@@ -22,7 +22,7 @@ import functools
 import importlib.util
 from typing import Any
 
-from mige_eval.adapters.common import load_pretrained
+from mige_eval.hub import load_pretrained
 
 
 def has_torchvision() -> bool:

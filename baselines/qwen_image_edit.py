@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mige_eval.adapters.common import non_negative_float
+from mige_eval.adapters.options import non_negative_float
 from mige_eval.baselines._diffusers import text_option
 from mige_eval.baselines._editors import ReferenceEditor
 from mige_eval.baselines._processors import qwen_vl_processor_kwargs, vision_preprocessing

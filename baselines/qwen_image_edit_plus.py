@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mige_eval.adapters.common import non_negative_float
+from mige_eval.adapters.options import non_negative_float
 from mige_eval.baselines.qwen_image_edit import QwenImageEdit
 from mige_eval.types import TASKS, Request
 

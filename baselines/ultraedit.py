@@ -33,7 +33,7 @@ from typing import Any
 
 from PIL import Image
 
-from mige_eval.adapters.common import choice, non_negative_float
+from mige_eval.adapters.options import choice, non_negative_float
 from mige_eval.baselines._diffusers import DiffusersAdapter, plain_text, require_image, text_option
 from mige_eval.types import Request
 

@@ -1,4 +1,4 @@
-"""Emu Edit: the ``facebook/emu_edit_test_set`` test split (METRICS.md §4.1), read lazily.
+"""Emu Edit: the ``facebook/emu_edit_test_set`` test split (docs/metrics.md, emuedit), read lazily.
 
 Each row is one instruction edit of an embedded source image. Per row: ``instruction``, ``image``
 (the source, a ``datasets.Image`` struct), ``task`` (one of eight task types), ``split``, ``idx``,

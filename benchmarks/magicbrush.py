@@ -1,4 +1,4 @@
-"""MagicBrush test set (METRICS.md §4.2): the release archive's layout, or the hub's dev split.
+"""MagicBrush test set (docs/metrics.md, magicbrush): the release archive's layout, or the hub's dev split.
 
 Release layout (the unzipped ``test/`` folder, or its parent): ``edit_sessions.json``
 ``{img_id: [{"input", "mask", "output", "instruction"}, ...]}``, ``images/<img_id>/<img_id>-input.png``,

@@ -1,4 +1,4 @@
-"""MIGEBench: instruction-based subject addition and replacement (``EurekaTian/MIGEBench``, METRICS.md §4.4).
+"""MIGEBench: instruction-based subject addition and replacement (``EurekaTian/MIGEBench``, docs/metrics.md, migebench).
 
 ``add_bench.json`` and ``replace_bench.json`` each list records whose image paths carry the authors'
 placeholder prefix (``/path/to/MIGEBench/add/add_target/21_target.jpg``); they are remapped under the

@@ -1,5 +1,5 @@
 """What can be run: every benchmark and model (adapter) with its one-line description, tasks and licence,
-and the metric names, for ``mige-eval list``.
+the metric names and the convention presets, for ``mige-eval list``.
 
 Benchmarks describe themselves in their cards (``description``, ``tasks``, ``license``), adapters in
 class attributes (:attr:`~mige_eval.types.Adapter.description`, ``tasks``, ``license``). Reading them
@@ -66,8 +66,17 @@ def metrics() -> list[Entry]:
     return [Entry(name, "") for name in METRICS]
 
 
+def presets() -> list[Entry]:
+    """Every convention area: its default, then the options ``--preset NAME`` chooses."""
+    from mige_eval.presets import AREAS, GENERATION_AREAS
+
+    return [Entry(area, f"{options[0]} (default), " + ", ".join(options[1:])
+                  + (" — changes the images" if area in GENERATION_AREAS else ""))
+            for area, options in AREAS.items()]
+
+
 #: ``mige-eval list WHAT`` → the function that lists it.
-GROUPS = {"benches": benchmarks, "models": models, "metrics": metrics}
+GROUPS = {"benches": benchmarks, "models": models, "metrics": metrics, "presets": presets}
 
 
 def render(groups: list[str]) -> str:
@@ -78,5 +87,8 @@ def render(groups: list[str]) -> str:
         out.append(f"{group}:")
         width = max((len(e.name) for e in entries), default=0)
         for entry in entries:
-            out += entry.lines(width) if group != "metrics" else [f"  {entry.name}"]
+            if group in ("benches", "models"):
+                out += entry.lines(width)
+            else:
+                out.append(f"  {entry.name:<{width}}  {entry.description}".rstrip())
     return "\n".join(out) + "\n"

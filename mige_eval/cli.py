@@ -1,4 +1,4 @@
-"""The ``mige-eval`` command line (DESIGN.md, contract)."""
+"""The ``mige-eval`` command line (docs/design.md, command line: a contract)."""
 from __future__ import annotations
 
 import contextlib
@@ -96,7 +96,8 @@ DeviceOpt = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N.")
 BatchOpt = typer.Option(8, "--batch-size", min=1, help="Samples per generation and scoring batch.")
 ShardOpt = typer.Option(None, "--shard", help="I/N: this process takes every N-th sample from the I-th "
                                             "(default: from torchrun/accelerate/Slurm variables).")
-PresetOpt = typer.Option([], "--preset", help="Metric convention option (METRICS.md §1); repeatable.")
+PresetOpt = typer.Option([], "--preset", help="A convention option, e.g. clip-l14, jpeg75, single-reference, "
+                                               "multi-turn (`mige-eval list presets` shows them all); repeatable.")
 ClipOpt = typer.Option(None, "--clip-model", help="CLIP backbone: hub id or local directory.")
 DinoOpt = typer.Option(None, "--dino-model", help="DINO backbone: hub id or local directory.")
 DetectorOpt = typer.Option(None, "--detector-model", help="GroundingDINO: hub id or local directory.")
@@ -318,8 +319,8 @@ def _bench_dir_name(bench: str) -> str:
 
 
 @app.command("list")
-def list_(what: str | None = typer.Argument(None, help="benches, models or metrics (default: all).")) -> None:
-    """List the benchmarks and models, each with what it is, its tasks and licence, and the metrics."""
+def list_(what: str | None = typer.Argument(None, help="benches, models, metrics or presets (default: all).")) -> None:
+    """List the benchmarks and models (what each is, its tasks and licence), the metrics and the presets."""
     with user_errors():
         from mige_eval import catalog
         from mige_eval.names import did_you_mean

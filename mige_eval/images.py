@@ -1,6 +1,6 @@
 """Image references and the one decoding rule every stage uses.
 
-Decoding rule (DESIGN.md, METRICS.md §2.1), applied to every input, reference and output:
+Decoding rule (docs/design.md and docs/metrics.md, image decoding), applied to every input, reference and output:
 
 1. the file is decoded completely (a truncated or corrupt file raises :class:`ImageDecodeError`
    naming it), and a zero-size image or one over :data:`MAX_PIXELS` is refused;

@@ -8,6 +8,7 @@ code, and a missing optional package says which extra installs it.
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
 
 from mige_eval.errors import MissingDependencyError
@@ -26,15 +27,24 @@ def require(module: str, *, extra: str, purpose: str) -> Any:
 
 
 def resolve_device(device: str = "auto") -> str:
-    """``auto`` → ``cuda`` when a GPU is visible, else ``cpu``; anything else is checked and returned."""
+    """``auto`` → ``cuda`` when a GPU is visible, else ``cpu``; anything else is checked and returned.
+
+    Under a launcher that starts one process per GPU (``torchrun``, ``accelerate launch``: ``LOCAL_RANK``
+    is set), ``auto`` and ``cuda`` mean this process's own GPU, ``cuda:<LOCAL_RANK>``, so the processes of
+    a sharded run do not all land on the first GPU.
+    """
     torch = require("torch", extra="metrics", purpose="running a model")
     if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        if not torch.cuda.is_available():
+            return "cpu"
+        device = "cuda"
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError(f"--device {device} was asked for, but torch sees no CUDA GPU; use --device cpu")
     if device.split(":")[0] not in ("cpu", "cuda", "mps"):
         raise ValueError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N."
                          f"{did_you_mean(device, ('auto', 'cpu', 'cuda', 'mps'))}")
+    if device == "cuda" and os.environ.get("LOCAL_RANK", "").isdigit():
+        return f"cuda:{int(os.environ['LOCAL_RANK']) % max(1, torch.cuda.device_count())}"
     return device
 
 

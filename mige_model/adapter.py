@@ -1,6 +1,6 @@
 """``--model mige``: MIGE behind the adapter interface, a chunk of samples at a time.
 
-What each task gives the pipeline (MIGE_MODEL.md §3):
+What each task gives the pipeline (docs/mige_model.md):
 
 - ``subject`` (DreamBench): the instruction in the authors' spelling, no whitespace around a placeholder
   (the benchmark's readable ``"a <imagehere> in the jungle"`` becomes ``"a<imagehere>in the jungle"``, as

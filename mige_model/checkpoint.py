@@ -6,7 +6,7 @@ and persistent buffer of :class:`~mige_model.model.MIGEModule` and of the T5 enc
 the right shape, every key of ``model.pth`` must be used or *known* to be unused, and anything else stops
 the load with a :class:`CheckpointError` that names the keys.
 
-Released key → destination (docs/MIGE_MODEL.md §1): ``t5_model.X`` → T5 ``X`` (``decoder.*`` and
+Released key → destination (docs/mige_model.md): ``t5_model.X`` → T5 ``X`` (``decoder.*`` and
 ``lm_head.*`` known-unused); DiT keys → ``dit.`` + key; everything else unchanged. Parameters that
 ``model.pth`` lacks may come from the pretrained component files the release ships (EVA ViT-g, the BLIP-2
 checkpoint, T5 weights), as the authors' training built them; ``Components.source`` records which file

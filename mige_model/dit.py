@@ -4,7 +4,7 @@ The released ``model.pth`` keeps the DiT at the top level of the MIGE module (``
 ``t_embedder.``, ``t_block.``, ``y_embedder.``, ``blocks.N.``, ``final_layer.``, ``pos_embed``);
 :class:`PixArtDiT` uses exactly those names, so loading is an identity mapping of keys.
 
-Inputs as MIGE builds them (docs/MIGE_MODEL.md §2-§4):
+Inputs as MIGE builds them (docs/mige_model.md):
 
 - ``x`` = [noisy latent (4 ch), conditional latent (4 ch)] along channels, see :func:`concat_condition`
   (zeros = blank canvas for subject generation and for the "no source" guidance branch);

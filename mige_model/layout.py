@@ -1,6 +1,6 @@
 """Where MIGE's files are and how to read them: hub or local folder, released or converted layout.
 
-Two layouts are understood (docs/MIGE_MODEL.md §1):
+Two layouts are understood (docs/mige_model.md):
 
 - *released*, as the authors publish it on the hub: ``model.pth`` (a ``torch.save``d dict whose
   ``state_dict`` holds the whole module), ``sd-vae-ft-ema/`` (diffusers AutoencoderKL), ``t5-v1_1-xxl/``
@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from mige_eval.errors import MissingDependencyError, MissingWeightsError
-from mige_eval.hub import hub_offline, is_local, load_pretrained
+from mige_eval.hub import is_local, load_pretrained, snapshot
 from mige_model.config import CONFIG_NAME
 
 DEFAULT_MODEL_ID = "EurekaTian/MIGE"
@@ -58,8 +58,8 @@ def download_command(model_id: str, *patterns: str) -> str:
 def locate(model_id: str | os.PathLike, *, revision: str | None) -> tuple[Path, str | None]:
     """The local folder holding the model, and the hub commit it came from (``None`` for a local folder).
 
-    A hub id goes through ``huggingface_hub.snapshot_download`` (the Hugging Face cache; offline when
-    ``HF_HUB_OFFLINE=1``), fetching only :data:`HUB_PATTERNS`.
+    A hub id goes through the Hugging Face cache (:func:`mige_eval.hub.snapshot`: the cache only when
+    ``HF_HUB_OFFLINE=1`` or the hub cannot be reached), fetching only :data:`HUB_PATTERNS`.
     """
     text = str(model_id)
     if is_local(model_id):
@@ -74,19 +74,10 @@ def locate(model_id: str | os.PathLike, *, revision: str | None) -> tuple[Path, 
     if not _HUB_ID.match(text):
         raise MissingWeightsError(f"MIGE model {text!r} is neither an existing directory nor a Hugging Face hub id "
                                   f"(owner/name, e.g. {DEFAULT_MODEL_ID})")
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError
-
-    try:
-        root = Path(snapshot_download(text, revision=revision, allow_patterns=list(HUB_PATTERNS)))
-    except (LocalEntryNotFoundError, RepositoryNotFoundError, HfHubHTTPError, OSError) as exc:
-        raise MissingWeightsError(
-            f"MIGE weights {text!r}" + (f" at revision {revision!r}" if revision else "")
-            + " are not available locally" + (" and HF_HUB_OFFLINE is set" if hub_offline() else "")
-            + f". On a machine with network access, fetch them with `{download_command(text)}` (they land in "
-            f"the Hugging Face cache; copy ~/.cache/huggingface or set HF_HOME), or convert them there with "
-            f"`mige-eval convert-mige {text} DIR` and pass DIR instead of the id (loader said: {exc})"
-        ) from exc
+    fetch_with = (f"`{download_command(text)}`, or convert them there with `mige-eval convert-mige {text} DIR` and "
+                  "pass DIR instead of the id")
+    root = snapshot(text, revision=revision, allow_patterns=list(HUB_PATTERNS), what="MIGE weights",
+                    fetch_with=fetch_with)
     return root, root.name
 
 

@@ -7,7 +7,7 @@ is a transformers ``T5EncoderModel`` held outside (it is freed or offloaded afte
 mapping is: DiT keys gain ``dit.``, ``t5_model.`` keys go to T5, everything else is unchanged
 (:mod:`mige_model.checkpoint`).
 
-One reference image becomes 32 instruction tokens (MIGE_MODEL.md §2):
+One reference image becomes 32 instruction tokens (docs/mige_model.md):
 
     semantic = Qformer(query_tokens, bf16(ln_vision(visual_encoder(image_224))))  32 × 768
     visual   = dit.embed_patches([vae_latent_512 (unscaled), 4 zero channels])    1024 × 1152

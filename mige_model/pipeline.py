@@ -4,7 +4,7 @@
     image = pipe("add<imagehere>to<imagehere>", [entity, source], source=source, task="subject_add", seed=0)
     images = pipe.generate([pipe.job(...), pipe.job(...)], batch_size=5)
 
-A call works on a chunk of samples (:class:`Job`), stage by stage (MIGE_MODEL.md §2-§6):
+A call works on a chunk of samples (:class:`Job`), stage by stage (docs/mige_model.md):
 
 1. for every sample, the prompt is built as the released scripts build it for the task
    (:mod:`mige_model.text`), checked against the images, and split at its placeholders;

@@ -3,7 +3,7 @@
 The released images come from DPM-Solver's own PyTorch code (``NoiseScheduleVP('discrete')`` and
 ``DPM_Solver(algorithm_type="dpmsolver++")``, method ``multistep``, order 2, ``time_uniform``), not from a
 diffusers scheduler, which rounds the time grid to integers and finishes differently. This module
-re-implements that path and nothing else (MIGE_MODEL.md §4):
+re-implements that path and nothing else (docs/mige_model.md):
 
 * schedule: β linear from 1e-4 to 0.02 over N = 1000 steps; log α_n = ½ Σ_{i≤n} log(1 − β_i) on the grid
   t_n = n/N, and log α(t) piecewise-linear in t between grid points; σ_t = √(1 − α_t²),

@@ -4,7 +4,7 @@ MIGE sees an instruction as text interleaved with images: every ``<imagehere>`` 
 where one reference image's 32 query tokens are spliced in. The released weights were trained and run on
 prompts cleaned by BLIP's caption processor (as the authors configure it: 88 words) and wrapped in a
 fixed prefix per task, so a prompt built any other way is a different input. This module builds those
-exact strings (MIGE_MODEL.md §3, "Text processor", "Prompts per task", "Placeholders").
+exact strings (docs/mige_model.md, "Text processor", "Prompts per task", "Placeholders").
 """
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ def write_migebench(root: Path, records: Sequence[tuple[str, int, str, tuple[int
     """``add_bench.json`` / ``replace_bench.json`` with the authors' placeholder paths and every image folder.
 
     ``records`` holds (subset, idx, object, source size); entities are 32×32. Field values follow the two
-    records of the authors' ``example_subject_edit.json`` (METRICS.md §4.4).
+    records of the authors' ``example_subject_edit.json`` (docs/metrics.md, migebench).
     """
     by_subset: dict[str, list[dict]] = {"add": [], "replace": []}
     for n, (subset, idx, obj, size) in enumerate(records):

@@ -1,6 +1,6 @@
 """The CLIP and DINO backbones: where their files come from, how an image or a text is prepared, one forward pass.
 
-Why explicit: METRICS.md §2 fixes every step. The processors shipped with the checkpoints are never
+Why explicit: the published conventions (docs/metrics.md, "Backbones") fix every step. The processors shipped with the checkpoints are never
 used (``facebook/dino-vits16``'s squashes images bilinearly to 224² without a crop); the transforms
 below apply the published recipes on 8-bit RGB PIL images with the rounding of §2.1. Where the files
 come from, what identifies them and when they load is the :class:`~mige_eval.metrics.checkpoint.Checkpoint`

@@ -1,4 +1,4 @@
-"""Subject crops (METRICS.md §3.6): find the instructed subject in an output and cut it out as MIGE did.
+"""Subject crops (docs/metrics.md, subject_dino and subject_clip_i): find the instructed subject in an output and cut it out as MIGE did.
 
 The procedure is pure functions over an injected detector and segmenter (any objects with the
 ``detect`` / ``segment`` of :mod:`mige_eval.metrics.grounding`), so it is tested pixel for pixel:

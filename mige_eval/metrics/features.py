@@ -125,7 +125,7 @@ class FeatureStore:
         return self._lookup(space, kind, keys, encode)
 
     def text_features(self, texts: Sequence[str]) -> TextFeatures:
-        """CLIP embeddings of ``texts`` with their token ids and truncation flags (METRICS.md §2.2)."""
+        """CLIP embeddings of ``texts`` with their token ids and truncation flags (docs/metrics.md, CLIP)."""
         if not texts:
             return TextFeatures(np.zeros((0, 0), dtype=np.float32), [], [])
         model = self.backbones("clip")

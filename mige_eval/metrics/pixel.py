@@ -1,4 +1,4 @@
-"""``l1`` and ``l2``: pixel distance to the reference (METRICS.md §3.5), as the MagicBrush script computes it.
+"""``l1`` and ``l2``: pixel distance to the reference (docs/metrics.md, l1 and l2), as the MagicBrush script computes it.
 
 Both images are 8-bit RGB. The output is resized to the reference's (W, H) with bicubic (a no-op
 when the sizes match); both become floats in [0, 1]; then, over all 3·H·W values,

@@ -1,4 +1,4 @@
-"""``dino``, ``clip_i``, ``clip_t`` and ``clip_dir`` (METRICS.md §3.2–3.4): pure functions on features, and their
+"""``dino``, ``clip_i``, ``clip_t`` and ``clip_dir`` (docs/metrics.md, metric definitions): pure functions on features, and their
 metrics.
 
 The functions are the published definitions on feature vectors, computed in float64:

@@ -1,4 +1,4 @@
-"""``subject_dino`` and ``subject_clip_i`` (METRICS.md §3.6): does the output keep the subject the user gave?
+"""``subject_dino`` and ``subject_clip_i`` (docs/metrics.md, subject_dino and subject_clip_i): does the output keep the subject the user gave?
 
 Each compares the subject cut out of the output (:mod:`mige_eval.metrics.crops`: GroundingDINO box,
 SAM mask, black background) with the sample's subject photo (MIGEBench's black-background entity, or

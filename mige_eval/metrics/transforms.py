@@ -1,4 +1,4 @@
-"""Geometric transforms with the exact rounding METRICS.md §2.1 prescribes.
+"""Geometric transforms with the exact rounding of the published scripts (docs/metrics.md, image decoding).
 
 All resizing happens on 8-bit RGB PIL images with an explicitly named filter; conversion to float
 comes afterwards. These are the only resize/crop helpers the metrics use.

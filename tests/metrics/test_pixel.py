@@ -1,4 +1,4 @@
-"""l1 and l2 (METRICS.md §3.5) against a hand-written numpy computation on real DreamBench photos."""
+"""l1 and l2 (docs/metrics.md, l1 and l2) against a hand-written numpy computation on real DreamBench photos."""
 from __future__ import annotations
 
 import io

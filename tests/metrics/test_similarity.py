@@ -138,7 +138,7 @@ def test_long_caption_is_truncated_with_end_of_text_last(dreambench_photos, make
     assert text.truncated == [True] and len(ids) == 77
     assert ids[0] == tok.bos_token_id and ids[-1] == tok.eos_token_id
     assert list(ids[:76]) == tok(LONG_CAPTION)["input_ids"][:76]
-    # METRICS.md §2.2 (I): the transformers truncation gives the openai rule's ids.
+    # docs/metrics.md, CLIP (I): the transformers truncation gives the openai rule's ids.
     assert list(ids) == tok(LONG_CAPTION, truncation=True, max_length=77)["input_ids"]
 
 

@@ -1,6 +1,6 @@
 """Strict loading of MIGE's released checkpoint, conversion to safetensors, and ``mige-eval convert-mige``.
 
-The released key names are written out below from docs/MIGE_MODEL.md §1-§2 and the attribute names of
+The released key names are written out below from docs/mige_model.md and the attribute names of
 the authors' modules (LAVIS EVA ViT and Q-Former, FFM, PixArt-α, T5), for the tiny depths of
 ``tests/tiny_mige.py`` — not derived from our module — so the builder, our module and the documented
 names must all agree.
@@ -389,6 +389,7 @@ def _offline_cache(monkeypatch, cache: Path) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(cache.parent))
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
 
@@ -398,7 +399,7 @@ def test_hub_id_offline_without_cache_says_how_to_fetch(tmp_path, monkeypatch):
     with pytest.raises(MissingWeightsError) as caught:
         load_components("EurekaTian/MIGE")
     message = str(caught.value)
-    assert "'EurekaTian/MIGE' are not available locally and HF_HUB_OFFLINE is set" in message
+    assert "MIGE weights 'EurekaTian/MIGE' is not available locally and HF_HUB_OFFLINE is set" in message
     assert "hf download EurekaTian/MIGE --include model.pth" in message
     assert "mige-eval convert-mige EurekaTian/MIGE DIR" in message
 
