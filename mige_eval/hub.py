@@ -129,16 +129,20 @@ def missing_files_error(exc: BaseException) -> BaseException | None:
     """The error in ``exc``'s chain that says the model's files are absent, or None for any other failure.
 
     Absent: huggingface_hub's "not found / gated / offline" errors, raised as such or chained under the
-    ``OSError`` of a loader; or a loader's bare ``OSError`` naming a file missing from a folder. Anything
+    ``OSError`` of a loader; or a chain of a loader's plain ``OSError`` (no errno) naming a file missing from a
+    folder or the cache. Anything
     else (a config that is not JSON, a broken weight file, a ``TypeError``) is not about missing files.
     """
     if not isinstance(exc, OSError) and not _is_a(exc, MISSING_ERRORS):
         return None
-    for link in _chain(exc):
+    links = list(_chain(exc))
+    for link in links:
         if _is_a(link, MISSING_ERRORS):
             return link
-    bare = type(exc) is OSError and exc.errno is None and exc.__cause__ is None and exc.__context__ is None
-    return exc if bare else None
+    # transformers re-raises its own "Can't load ... / does not appear to have a file" OSError while handling
+    # the first one: the chain then ends in a plain OSError (no errno: no operating-system failure).
+    root = links[-1]
+    return root if type(root) is OSError and root.errno is None else None
 
 
 def _why_local_only() -> str:

@@ -379,6 +379,8 @@ def run(opts: RunOptions, progress: Progress = no_progress, log: Callable[[str],
         if session.claimed:
             session.finish(outcome, batcher.counts.to_json(), {"environment": session.header["environment"],
                                                                "backbones_used": used} if used else None)
+            if outcome != "completed":  # what was finished before the interruption or failure is reported
+                merge(store, bench, name, all_samples)
     summary = merge(store, bench, name, all_samples)
     return RunResult(run_dir, summary, batcher.counts.generated, batcher.counts.samples_scored,
                      batcher.counts.failed)

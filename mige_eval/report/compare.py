@@ -135,7 +135,7 @@ def _metrics(runs: Sequence[RunInfo], wanted: Sequence[str] | None) -> tuple[lis
         metrics, notes = list(wanted), []
     else:
         metrics = [m for m in runs[0].keys() if all(m in names for names in having)]
-        notes = [f"{m}: not in every run, not compared" for m in dict.fromkeys(m for names in having for m in names)
+        notes = [f"{m}: not in every run, not compared" for m in sorted({m for names in having for m in names})
                  if m not in metrics]
     problems = []
     for metric in metrics:

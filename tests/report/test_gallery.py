@@ -182,7 +182,7 @@ def test_a_folder_with_other_files_is_not_replaced_by_a_gallery(tmp_path, dreamb
     out = tmp_path / "paper"
     out.mkdir()
     (out / "main.tex").write_text("\\documentclass{article}")
-    with pytest.raises(ValueError, match=r"--output .*paper holds files a gallery does not \(main.tex\)"):
+    with pytest.raises(ValueError, match=r"--out .*paper holds files a gallery does not \(main.tex\)"):
         render([tmp_path / "runs"], "html", output=out)
     assert [p.name for p in out.iterdir()] == ["main.tex"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["paper", "runs"]
