@@ -23,6 +23,7 @@ inspect). This module owns the rest:
   adapters that name :attr:`~DiffusersAdapter.quantizable` components, ``quantize`` (bitsandbytes 4- or 8-bit
   weights through diffusers' ``PipelineQuantizationConfig``). All three need a CUDA device.
 """
+
 from __future__ import annotations
 
 import abc
@@ -138,9 +139,20 @@ class DiffusersAdapter(Adapter):
     #: Pipeline components that ``quantize`` loads in 4 or 8 bits (the large ones); empty: no ``quantize``.
     quantizable: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, *, model_id: str | None, revision: str, device: str, dtype: str, steps: int,
-                 resolution: int, cpu_offload: bool, attention_slicing: bool, group_offload: bool = False,
-                 quantize: str = "none") -> None:
+    def __init__(
+        self,
+        *,
+        model_id: str | None,
+        revision: str,
+        device: str,
+        dtype: str,
+        steps: int,
+        resolution: int,
+        cpu_offload: bool,
+        attention_slicing: bool,
+        group_offload: bool = False,
+        quantize: str = "none",
+    ) -> None:
         if model_id is not None and (not isinstance(model_id, str) or not model_id.strip()):
             raise ValueError(f"model_id must be a Hugging Face id or a local directory, got {model_id!r}")
         if not isinstance(revision, str) or not revision:
@@ -160,12 +172,15 @@ class DiffusersAdapter(Adapter):
         self.dtype = "fp32" if dtype == "auto" else dtype
         self._torch_dtype = resolve_dtype(self.dtype, self.device)
         if self.cpu_offload and not self.device.startswith("cuda"):
-            raise ValueError(f"cpu_offload moves weights between the CPU and a CUDA GPU; it needs a CUDA device, "
-                             f"not {self.device}")
+            raise ValueError(
+                f"cpu_offload moves weights between the CPU and a CUDA GPU; it needs a CUDA device, not {self.device}"
+            )
         self.group_offload = flag("group_offload", group_offload)
         if self.group_offload and not self.device.startswith("cuda"):
-            raise ValueError(f"group_offload streams layers between the CPU and a CUDA GPU; it needs a CUDA device, "
-                             f"not {self.device}")
+            raise ValueError(
+                f"group_offload streams layers between the CPU and a CUDA GPU; it needs a CUDA device, "
+                f"not {self.device}"
+            )
         if self.group_offload and self.cpu_offload:
             raise ValueError("cpu_offload and group_offload are two ways of offloading the same weights; choose one")
         self.quantize = choice("quantize", quantize, tuple(QUANTIZATION_BACKENDS))
@@ -173,8 +188,9 @@ class DiffusersAdapter(Adapter):
             if not self.quantizable:
                 raise ValueError(f"quantize={self.quantize}: the {self.name} adapter has no quantised loading")
             if not self.device.startswith("cuda"):
-                raise ValueError(f"quantize={self.quantize} runs bitsandbytes kernels, which need a CUDA device, "
-                                 f"not {self.device}")
+                raise ValueError(
+                    f"quantize={self.quantize} runs bitsandbytes kernels, which need a CUDA device, not {self.device}"
+                )
         self._pipeline: Any = None
 
     # -- what each baseline defines -------------------------------------------------------------------
@@ -202,10 +218,17 @@ class DiffusersAdapter(Adapter):
 
     def config(self) -> dict[str, Any]:
         return {
-            "model_id": self.model_id, "revision": self.revision, "device": self.device, "dtype": self.dtype,
-            "steps": self.steps, "resolution": self.resolution, "cpu_offload": self.cpu_offload,
-            "attention_slicing": self.attention_slicing, "group_offload": self.group_offload,
-            "quantize": self.quantize, **self._settings(),
+            "model_id": self.model_id,
+            "revision": self.revision,
+            "device": self.device,
+            "dtype": self.dtype,
+            "steps": self.steps,
+            "resolution": self.resolution,
+            "cpu_offload": self.cpu_offload,
+            "attention_slicing": self.attention_slicing,
+            "group_offload": self.group_offload,
+            "quantize": self.quantize,
+            **self._settings(),
         }
 
     def output_size(self, request: Request) -> tuple[int, int]:
@@ -214,8 +237,10 @@ class DiffusersAdapter(Adapter):
             return self.native_size(request)
         size = tuple(request.size)
         if len(size) != 2 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in size):
-            raise ValueError(f"{self.name}: sample {request.id} asks for output size {request.size!r}; "
-                             "expected (width, height) in pixels")
+            raise ValueError(
+                f"{self.name}: sample {request.id} asks for output size {request.size!r}; "
+                "expected (width, height) in pixels"
+            )
         return size  # type: ignore[return-value]
 
     def generation_size(self, request: Request) -> tuple[int, int]:
@@ -225,8 +250,10 @@ class DiffusersAdapter(Adapter):
     def pipeline_inputs(self, request: Request) -> dict[str, Any]:
         """Exactly what the pipeline receives for ``request``, except the generator; checks the request."""
         if request.task not in self.tasks:
-            raise ValueError(f"{self.name}: sample {request.id} has task {request.task!r}; this adapter supports "
-                             f"{', '.join(sorted(self.tasks))}")
+            raise ValueError(
+                f"{self.name}: sample {request.id} has task {request.task!r}; this adapter supports "
+                f"{', '.join(sorted(self.tasks))}"
+            )
         n = count_placeholders(request.instruction)
         if n != len(request.instruction_images):
             raise ValueError(
@@ -254,8 +281,9 @@ class DiffusersAdapter(Adapter):
         kwargs: dict[str, Any] = {"load_in_8bit": True}
         if backend == "bitsandbytes_4bit":
             kwargs = {"load_in_4bit": True, "bnb_4bit_quant_type": "nf4", "bnb_4bit_compute_dtype": self._torch_dtype}
-        return PipelineQuantizationConfig(quant_backend=backend, quant_kwargs=kwargs,
-                                          components_to_quantize=list(self.quantizable))
+        return PipelineQuantizationConfig(
+            quant_backend=backend, quant_kwargs=kwargs, components_to_quantize=list(self.quantizable)
+        )
 
     def _pipeline_type(self) -> type:
         """The pipeline class ``from_pretrained`` is called on."""
@@ -271,16 +299,27 @@ class DiffusersAdapter(Adapter):
         with warnings.catch_warnings(), deprecated_pipeline_alias(pipeline_class):
             # recent diffusers deprecate torch_dtype for dtype, which older ones reject: keep torch_dtype, quietly
             warnings.filterwarnings("ignore", message=".*torch_dtype.*", category=FutureWarning)
-            pipe = load_pretrained(pipeline_class, self.model_id, what=f"{self.name} model", revision=self.revision,
-                                   torch_dtype=self._torch_dtype, **self._load_kwargs(), **extra)
+            pipe = load_pretrained(
+                pipeline_class,
+                self.model_id,
+                what=f"{self.name} model",
+                revision=self.revision,
+                torch_dtype=self._torch_dtype,
+                **self._load_kwargs(),
+                **extra,
+            )
         self._prepare(pipe)
         if self.cpu_offload:
             pipe.enable_model_cpu_offload(device=self.device)
         elif self.group_offload:
             import torch
 
-            pipe.enable_group_offload(onload_device=torch.device(self.device), offload_device=torch.device("cpu"),
-                                      offload_type="leaf_level", use_stream=True)
+            pipe.enable_group_offload(
+                onload_device=torch.device(self.device),
+                offload_device=torch.device("cpu"),
+                offload_type="leaf_level",
+                use_stream=True,
+            )
         else:
             pipe.to(self.device)
         if self.attention_slicing:

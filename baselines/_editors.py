@@ -16,6 +16,7 @@ near one megapixel and choose the output's aspect ratio themselves. On top of :c
   result is resized to ``request.size`` afterwards; the native size travels as ``image.info["native_size"]``;
 - **precision**: ``dtype=auto`` is bf16 on CUDA, the precision every one of these model cards loads.
 """
+
 from __future__ import annotations
 
 import abc
@@ -55,15 +56,15 @@ class ReferenceEditor(DiffusersAdapter):
         """(prompt, conditioning images in order) for ``request``; checks the number of images."""
         images = list(request.instruction_images) or ([request.source] if request.source is not None else [])
         if not images:
-            raise ValueError(f"{self.name}: sample {request.id} has neither instruction images nor a source image "
-                             "to condition on")
+            raise ValueError(
+                f"{self.name}: sample {request.id} has neither instruction images nor a source image to condition on"
+            )
         if len(images) > self.max_images:
             raise ValueError(
                 f"{self.name}: sample {request.id} has {len(images)} conditioning images; the model takes at most "
                 f"{self.max_images} ({self.max_images_source})"
             )
-        prompt = plain_text(request) if len(images) == 1 else named_references(request.instruction,
-                                                                                self.reference_name)
+        prompt = plain_text(request) if len(images) == 1 else named_references(request.instruction, self.reference_name)
         return prompt, [image.convert("RGB") for image in images]
 
     def size_reference(self, request: Request) -> Image.Image:
@@ -96,16 +97,35 @@ class GuidedEditor(ReferenceEditor):
     default_steps: ClassVar[int] = 1
     default_guidance_scale: ClassVar[float] = 1.0
 
-    def __init__(self, *, model_id: str | None = None, revision: str = "main", device: str = "auto",
-                 dtype: str = "auto", steps: int | None = None, guidance_scale: float | None = None,
-                 resolution: int = 1024, cpu_offload: bool = False, group_offload: bool = False,
-                 quantize: str = "none") -> None:
+    def __init__(
+        self,
+        *,
+        model_id: str | None = None,
+        revision: str = "main",
+        device: str = "auto",
+        dtype: str = "auto",
+        steps: int | None = None,
+        guidance_scale: float | None = None,
+        resolution: int = 1024,
+        cpu_offload: bool = False,
+        group_offload: bool = False,
+        quantize: str = "none",
+    ) -> None:
         self.guidance_scale = non_negative_float(
-            "guidance_scale", self.default_guidance_scale if guidance_scale is None else guidance_scale)
-        super().__init__(model_id=model_id, revision=revision, device=device, dtype=dtype,
-                         steps=self.default_steps if steps is None else steps, resolution=resolution,
-                         cpu_offload=cpu_offload, attention_slicing=False, group_offload=group_offload,
-                         quantize=quantize)
+            "guidance_scale", self.default_guidance_scale if guidance_scale is None else guidance_scale
+        )
+        super().__init__(
+            model_id=model_id,
+            revision=revision,
+            device=device,
+            dtype=dtype,
+            steps=self.default_steps if steps is None else steps,
+            resolution=resolution,
+            cpu_offload=cpu_offload,
+            attention_slicing=False,
+            group_offload=group_offload,
+            quantize=quantize,
+        )
 
     def _settings(self) -> dict[str, Any]:
         return {"guidance_scale": self.guidance_scale}

@@ -16,6 +16,7 @@ With torchvision installed the checkpoints' own processors load and nothing here
 resize slightly differently, so Qwen2.5-VL sees marginally different pixels with and without torchvision; the
 Qwen and LongCat adapters record which one ran as ``vision_preprocessing`` in their config.
 """
+
 from __future__ import annotations
 
 import functools
@@ -41,8 +42,9 @@ def still_image_processor_class() -> type:
     from transformers import Qwen2VLProcessor
 
     class StillImageQwen2VLProcessor(Qwen2VLProcessor):
-        def __init__(self, image_processor: Any = None, tokenizer: Any = None, chat_template: Any = None,
-                     **kwargs: Any) -> None:
+        def __init__(
+            self, image_processor: Any = None, tokenizer: Any = None, chat_template: Any = None, **kwargs: Any
+        ) -> None:
             # a processor's parts are the modality arguments of its __init__: here two, no video processor
             super().__init__(image_processor, tokenizer, None, chat_template=chat_template, **kwargs)
 
@@ -70,5 +72,4 @@ def qwen_vl_processor_kwargs(component: str, model_id: str, *, what: str, revisi
     """``from_pretrained`` arguments supplying the Qwen2-VL processor ``component`` when torchvision is missing."""
     if has_torchvision():  # the checkpoint's own processor loads
         return {}
-    return {component: load_processor(still_image_processor_class(), model_id, component, what=what,
-                                      revision=revision)}
+    return {component: load_processor(still_image_processor_class(), model_id, component, what=what, revision=revision)}

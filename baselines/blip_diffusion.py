@@ -23,6 +23,7 @@ DreamBench's "a <imagehere> in the jungle" with "dog" becomes target "dog", prom
 <imagehere>" becomes target "red dog", prompt "" — the pipeline then writes the DreamBench caption exactly
 ("a dog in the jungle", "a red dog") instead of repeating the subject.
 """
+
 from __future__ import annotations
 
 import functools
@@ -56,8 +57,10 @@ def class_noun(request: Request) -> str:
     """The subject's class noun: DreamBench's ``meta["class_noun"]``, else ``request.object``."""
     noun = request.meta.get("class_noun") or request.object
     if not isinstance(noun, str) or not noun.strip():
-        raise ValueError(f"blip-diffusion: sample {request.id} names no subject class (meta['class_noun'] or "
-                         "object), which BLIP-Diffusion's Q-Former needs")
+        raise ValueError(
+            f"blip-diffusion: sample {request.id} names no subject class (meta['class_noun'] or "
+            "object), which BLIP-Diffusion's Q-Former needs"
+        )
     return " ".join(noun.split())
 
 
@@ -69,10 +72,22 @@ class BlipDiffusion(DiffusersAdapter):
     pipeline_class = "BlipDiffusionPipeline"
     default_model_id = "Salesforce/blipdiffusion"
 
-    def __init__(self, *, model_id: str | None = None, revision: str = "main", device: str = "auto",
-                 dtype: str = "auto", steps: int = 50, guidance_scale: float = 7.5, resolution: int = 512,
-                 negative_prompt: str = NEGATIVE_PROMPT, prompt_strength: float = 1.0, prompt_reps: int = 20,
-                 cpu_offload: bool = False, attention_slicing: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        model_id: str | None = None,
+        revision: str = "main",
+        device: str = "auto",
+        dtype: str = "auto",
+        steps: int = 50,
+        guidance_scale: float = 7.5,
+        resolution: int = 512,
+        negative_prompt: str = NEGATIVE_PROMPT,
+        prompt_strength: float = 1.0,
+        prompt_reps: int = 20,
+        cpu_offload: bool = False,
+        attention_slicing: bool = False,
+    ) -> None:
         self.guidance_scale = non_negative_float("guidance_scale", guidance_scale)
         if not isinstance(negative_prompt, str):
             raise ValueError(f"negative_prompt must be text, got {negative_prompt!r}")
@@ -80,28 +95,45 @@ class BlipDiffusion(DiffusersAdapter):
         self.prompt_strength = non_negative_float("prompt_strength", prompt_strength)
         self.prompt_reps = positive_int("prompt_reps", prompt_reps)
         if int(self.prompt_strength * self.prompt_reps) < 1:
-            raise ValueError(f"prompt_strength x prompt_reps must be at least 1 (the prompt is repeated that many "
-                             f"times), got {self.prompt_strength} x {self.prompt_reps}")
-        super().__init__(model_id=model_id, revision=revision, device=device, dtype=dtype, steps=steps,
-                         resolution=resolution, cpu_offload=cpu_offload, attention_slicing=attention_slicing)
+            raise ValueError(
+                f"prompt_strength x prompt_reps must be at least 1 (the prompt is repeated that many "
+                f"times), got {self.prompt_strength} x {self.prompt_reps}"
+            )
+        super().__init__(
+            model_id=model_id,
+            revision=revision,
+            device=device,
+            dtype=dtype,
+            steps=steps,
+            resolution=resolution,
+            cpu_offload=cpu_offload,
+            attention_slicing=attention_slicing,
+        )
 
     def _settings(self) -> dict[str, Any]:
-        return {"guidance_scale": self.guidance_scale, "negative_prompt": self.negative_prompt,
-                "prompt_strength": self.prompt_strength, "prompt_reps": self.prompt_reps}
+        return {
+            "guidance_scale": self.guidance_scale,
+            "negative_prompt": self.negative_prompt,
+            "prompt_strength": self.prompt_strength,
+            "prompt_reps": self.prompt_reps,
+        }
 
     def _prepare(self, pipe: Any) -> None:
         tokenizer = pipe.qformer.tokenizer
         if set(tokenizer.get_vocab()) <= set(tokenizer.all_special_tokens):
             # transformers 5 builds an empty-vocabulary tokenizer, silently, when the files are missing offline
-            raise MissingWeightsError(weights_hint(
-                tokenizer.name_or_path, what="the tokenizer that BLIP-Diffusion's Q-Former loads by name,"
-            ) + " (the tokenizer that loaded has no vocabulary, so every class noun would be unknown)")
+            raise MissingWeightsError(
+                weights_hint(tokenizer.name_or_path, what="the tokenizer that BLIP-Diffusion's Q-Former loads by name,")
+                + " (the tokenizer that loaded has no vocabulary, so every class noun would be unknown)"
+            )
         transformers5_compat(pipe)
 
     def _inputs(self, request: Request) -> dict[str, Any]:
         if len(request.instruction_images) != 1:
-            raise ValueError(f"{self.name}: sample {request.id} has {len(request.instruction_images)} instruction "
-                             f"images; BLIP-Diffusion takes one subject photo, marked by one {PLACEHOLDER}")
+            raise ValueError(
+                f"{self.name}: sample {request.id} has {len(request.instruction_images)} instruction "
+                f"images; BLIP-Diffusion takes one subject photo, marked by one {PLACEHOLDER}"
+            )
         noun = class_noun(request)
         prompt, target = blip_prompt(request.instruction, noun)
         width, height = self.generation_size(request)
@@ -173,15 +205,25 @@ def _legacy_qformer(qformer_class: type) -> type:
 @functools.cache
 def _legacy_attention(attention_class: type) -> type:
     class LegacyCallAttention(attention_class):
-        def forward(self, hidden_states: Any, attention_mask: Any = None, head_mask: Any = None,
-                    encoder_hidden_states: Any = None, encoder_attention_mask: Any = None,
-                    past_key_value: Any = None, output_attentions: bool = False) -> tuple[Any, None]:
+        def forward(
+            self,
+            hidden_states: Any,
+            attention_mask: Any = None,
+            head_mask: Any = None,
+            encoder_hidden_states: Any = None,
+            encoder_attention_mask: Any = None,
+            past_key_value: Any = None,
+            output_attentions: bool = False,
+        ) -> tuple[Any, None]:
             """The transformers 4 call: (output, present key/value); no head mask, cache or attention maps."""
             if head_mask is not None or past_key_value is not None or output_attentions:
                 raise ValueError("the BLIP-Diffusion Q-Former takes no head mask, cache or attention output")
-            output = super().forward(hidden_states, attention_mask=attention_mask,
-                                     encoder_hidden_states=encoder_hidden_states,
-                                     encoder_attention_mask=encoder_attention_mask)
+            output = super().forward(
+                hidden_states,
+                attention_mask=attention_mask,
+                encoder_hidden_states=encoder_hidden_states,
+                encoder_attention_mask=encoder_attention_mask,
+            )
             return output, None
 
     return LegacyCallAttention
@@ -190,15 +232,22 @@ def _legacy_attention(attention_class: type) -> type:
 @functools.cache
 def _causal_clip_encoder(encoder_class: type) -> type:
     class CausalMaskCLIPEncoder(encoder_class):
-        def forward(self, inputs_embeds: Any, attention_mask: Any = None, causal_attention_mask: Any = None,
-                    output_attentions: bool | None = None, output_hidden_states: bool | None = None,
-                    return_dict: bool | None = None) -> Any:
+        def forward(
+            self,
+            inputs_embeds: Any,
+            attention_mask: Any = None,
+            causal_attention_mask: Any = None,
+            output_attentions: bool | None = None,
+            output_hidden_states: bool | None = None,
+            return_dict: bool | None = None,
+        ) -> Any:
             """The transformers 4 call: both additive masks apply, summed as transformers 4 attention summed them."""
             if output_attentions or output_hidden_states:
                 raise ValueError("the BLIP-Diffusion text encoder returns no attention maps or hidden states")
             if causal_attention_mask is not None:
-                attention_mask = causal_attention_mask if attention_mask is None else (
-                    attention_mask + causal_attention_mask)
+                attention_mask = (
+                    causal_attention_mask if attention_mask is None else (attention_mask + causal_attention_mask)
+                )
             return super().forward(inputs_embeds, attention_mask=attention_mask)
 
     return CausalMaskCLIPEncoder

@@ -24,6 +24,7 @@ Prompt mapping: with several images the k-th ``<imagehere>`` becomes "image k", 
 multi-reference prompting guide ("The person from image 1 is petting the cat from image 2"); with one image the
 prompt is the plain instruction. The pipeline rejects images under 64 pixels a side.
 """
+
 from __future__ import annotations
 
 import math
@@ -73,8 +74,13 @@ class Flux2(GuidedEditor):
 
     def _prepare(self, pipe: Any) -> None:
         if self.chat_processor is not None and getattr(pipe, self.chat_processor) is None:
-            processor = load_processor(text_chat_processor_class(), self.model_id, self.chat_processor,
-                                       what=f"{self.name} model", revision=self.revision)
+            processor = load_processor(
+                text_chat_processor_class(),
+                self.model_id,
+                self.chat_processor,
+                what=f"{self.name} model",
+                revision=self.revision,
+            )
             pipe.register_modules(**{self.chat_processor: processor})
 
     def _inputs(self, request: Request) -> dict[str, Any]:

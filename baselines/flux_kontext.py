@@ -16,6 +16,7 @@ Prompt mapping: Kontext takes one image and no image tokens, so the prompt is th
 the caption, "a dog in the jungle", with the subject photo as the image; Emu Edit / MagicBrush: the instruction
 with the source). Tasks: ``edit`` and ``subject`` (one reference image).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -25,8 +26,22 @@ from mige_eval.types import Request
 
 #: (width, height) FLUX.1 Kontext was trained at (black-forest-labs/flux ``PREFERRED_KONTEXT_RESOLUTIONS``).
 KONTEXT_RESOLUTIONS = (
-    (672, 1568), (688, 1504), (720, 1456), (752, 1392), (800, 1328), (832, 1248), (880, 1184), (944, 1104),
-    (1024, 1024), (1104, 944), (1184, 880), (1248, 832), (1328, 800), (1392, 752), (1456, 720), (1504, 688),
+    (672, 1568),
+    (688, 1504),
+    (720, 1456),
+    (752, 1392),
+    (800, 1328),
+    (832, 1248),
+    (880, 1184),
+    (944, 1104),
+    (1024, 1024),
+    (1104, 944),
+    (1184, 880),
+    (1248, 832),
+    (1328, 800),
+    (1392, 752),
+    (1456, 720),
+    (1504, 688),
     (1568, 672),
 )
 

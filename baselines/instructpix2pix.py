@@ -17,6 +17,7 @@ Published inference settings, all overridable with ``--model-arg``:
 
 Prompt mapping: the pipeline gets the plain instruction (``request.prompt``) and the source image.
 """
+
 from __future__ import annotations
 
 import math
@@ -47,20 +48,44 @@ class InstructPix2Pix(DiffusersAdapter):
     pipeline_class = "StableDiffusionInstructPix2PixPipeline"
     default_model_id = "timbrooks/instruct-pix2pix"
 
-    def __init__(self, *, model_id: str | None = None, revision: str = "main", device: str = "auto",
-                 dtype: str = "auto", steps: int = 100, guidance_scale: float = 7.5,
-                 image_guidance_scale: float = 1.5, resolution: int = 512, scheduler: str = "euler_ancestral",
-                 safety_checker: bool = False, cpu_offload: bool = False, attention_slicing: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        model_id: str | None = None,
+        revision: str = "main",
+        device: str = "auto",
+        dtype: str = "auto",
+        steps: int = 100,
+        guidance_scale: float = 7.5,
+        image_guidance_scale: float = 1.5,
+        resolution: int = 512,
+        scheduler: str = "euler_ancestral",
+        safety_checker: bool = False,
+        cpu_offload: bool = False,
+        attention_slicing: bool = False,
+    ) -> None:
         self.guidance_scale = non_negative_float("guidance_scale", guidance_scale)
         self.image_guidance_scale = non_negative_float("image_guidance_scale", image_guidance_scale)
         self.scheduler = choice("scheduler", scheduler, SCHEDULERS)
         self.safety_checker = flag("safety_checker", safety_checker)
-        super().__init__(model_id=model_id, revision=revision, device=device, dtype=dtype, steps=steps,
-                         resolution=resolution, cpu_offload=cpu_offload, attention_slicing=attention_slicing)
+        super().__init__(
+            model_id=model_id,
+            revision=revision,
+            device=device,
+            dtype=dtype,
+            steps=steps,
+            resolution=resolution,
+            cpu_offload=cpu_offload,
+            attention_slicing=attention_slicing,
+        )
 
     def _settings(self) -> dict[str, Any]:
-        return {"guidance_scale": self.guidance_scale, "image_guidance_scale": self.image_guidance_scale,
-                "scheduler": self.scheduler, "safety_checker": self.safety_checker}
+        return {
+            "guidance_scale": self.guidance_scale,
+            "image_guidance_scale": self.image_guidance_scale,
+            "scheduler": self.scheduler,
+            "safety_checker": self.safety_checker,
+        }
 
     def _load_kwargs(self) -> dict[str, Any]:
         return safety_checker_kwargs(self.safety_checker)

@@ -11,6 +11,7 @@ Published inference settings (the model card's diffusers example), all overridab
 
 Prompt mapping: the plain instruction with the source image (one input image only).
 """
+
 from __future__ import annotations
 
 import math
@@ -31,8 +32,10 @@ def longcat_size(reference_size: tuple[int, int]) -> tuple[int, int]:
     ratio = reference_size[0] / reference_size[1]
     width = math.sqrt(LONGCAT_AREA * ratio)
     height = width / ratio
-    return (int(width if width % 16 == 0 else (width // 16 + 1) * 16),
-            int(height if height % 16 == 0 else (height // 16 + 1) * 16))
+    return (
+        int(width if width % 16 == 0 else (width // 16 + 1) * 16),
+        int(height if height % 16 == 0 else (height // 16 + 1) * 16),
+    )
 
 
 class LongCatImageEdit(ReferenceEditor):
@@ -44,22 +47,46 @@ class LongCatImageEdit(ReferenceEditor):
     default_model_id = "meituan-longcat/LongCat-Image-Edit"
     quantizable = ("transformer", "text_encoder")
 
-    def __init__(self, *, model_id: str | None = None, revision: str = "main", device: str = "auto",
-                 dtype: str = "auto", steps: int = 50, guidance_scale: float = 4.5, negative_prompt: str = "",
-                 cpu_offload: bool = False, group_offload: bool = False, quantize: str = "none") -> None:
+    def __init__(
+        self,
+        *,
+        model_id: str | None = None,
+        revision: str = "main",
+        device: str = "auto",
+        dtype: str = "auto",
+        steps: int = 50,
+        guidance_scale: float = 4.5,
+        negative_prompt: str = "",
+        cpu_offload: bool = False,
+        group_offload: bool = False,
+        quantize: str = "none",
+    ) -> None:
         self.guidance_scale = non_negative_float("guidance_scale", guidance_scale)
         self.negative_prompt = text_option("negative_prompt", negative_prompt)
-        super().__init__(model_id=model_id, revision=revision, device=device, dtype=dtype, steps=steps,
-                         resolution=1024, cpu_offload=cpu_offload, attention_slicing=False,
-                         group_offload=group_offload, quantize=quantize)
+        super().__init__(
+            model_id=model_id,
+            revision=revision,
+            device=device,
+            dtype=dtype,
+            steps=steps,
+            resolution=1024,
+            cpu_offload=cpu_offload,
+            attention_slicing=False,
+            group_offload=group_offload,
+            quantize=quantize,
+        )
 
     def _settings(self) -> dict[str, Any]:
-        return {"guidance_scale": self.guidance_scale, "negative_prompt": self.negative_prompt,
-                "vision_preprocessing": vision_preprocessing()}
+        return {
+            "guidance_scale": self.guidance_scale,
+            "negative_prompt": self.negative_prompt,
+            "vision_preprocessing": vision_preprocessing(),
+        }
 
     def _load_kwargs(self) -> dict[str, Any]:
-        return qwen_vl_processor_kwargs("text_processor", self.model_id, what=f"{self.name} model",
-                                        revision=self.revision)
+        return qwen_vl_processor_kwargs(
+            "text_processor", self.model_id, what=f"{self.name} model", revision=self.revision
+        )
 
     def model_size(self, reference_size: tuple[int, int]) -> tuple[int, int]:
         return longcat_size(reference_size)

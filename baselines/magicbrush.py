@@ -11,6 +11,7 @@ The model is an InstructPix2Pix checkpoint, so everything but the weights is :mo
   sampling: the defaults of the authors' evaluation script ``edit_cli_single_multi_turn.py`` (the
   InstructPix2Pix sampler, run on the MagicBrush checkpoint).
 """
+
 from __future__ import annotations
 
 from mige_eval.baselines.instructpix2pix import InstructPix2Pix

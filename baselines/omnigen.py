@@ -24,6 +24,7 @@ diffusers' OmniGen processor needs torchvision only for ``ToTensor`` and ``Norma
 torchvision and gives the same images. OmniGen's transformer has no sliced attention: the adapter has no
 ``attention_slicing`` option.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -66,18 +67,40 @@ class OmniGen(DiffusersAdapter):
     size_multiple = 16
     cuda_dtype = "bf16"
 
-    def __init__(self, *, model_id: str | None = None, revision: str = "main", device: str = "auto",
-                 dtype: str = "auto", steps: int = 50, guidance_scale: float = 2.5, img_guidance_scale: float = 1.6,
-                 resolution: int = 1024, max_input_image_size: int = 1024, cpu_offload: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        model_id: str | None = None,
+        revision: str = "main",
+        device: str = "auto",
+        dtype: str = "auto",
+        steps: int = 50,
+        guidance_scale: float = 2.5,
+        img_guidance_scale: float = 1.6,
+        resolution: int = 1024,
+        max_input_image_size: int = 1024,
+        cpu_offload: bool = False,
+    ) -> None:
         self.guidance_scale = non_negative_float("guidance_scale", guidance_scale)
         self.img_guidance_scale = non_negative_float("img_guidance_scale", img_guidance_scale)
         self.max_input_image_size = positive_int("max_input_image_size", max_input_image_size)
-        super().__init__(model_id=model_id, revision=revision, device=device, dtype=dtype, steps=steps,
-                         resolution=resolution, cpu_offload=cpu_offload, attention_slicing=False)
+        super().__init__(
+            model_id=model_id,
+            revision=revision,
+            device=device,
+            dtype=dtype,
+            steps=steps,
+            resolution=resolution,
+            cpu_offload=cpu_offload,
+            attention_slicing=False,
+        )
 
     def _settings(self) -> dict[str, Any]:
-        return {"guidance_scale": self.guidance_scale, "img_guidance_scale": self.img_guidance_scale,
-                "max_input_image_size": self.max_input_image_size}
+        return {
+            "guidance_scale": self.guidance_scale,
+            "img_guidance_scale": self.img_guidance_scale,
+            "max_input_image_size": self.max_input_image_size,
+        }
 
     def native_size(self, request: Request) -> tuple[int, int]:
         if request.source is None:
@@ -90,8 +113,9 @@ class OmniGen(DiffusersAdapter):
         elif request.source is not None:
             prompt, images = f"{image_tag(1)} {plain_text(request)}", [request.source]
         else:
-            raise ValueError(f"{self.name}: sample {request.id} has neither instruction images nor a source image "
-                             "to condition on")
+            raise ValueError(
+                f"{self.name}: sample {request.id} has neither instruction images nor a source image to condition on"
+            )
         width, height = self.generation_size(request)
         return {
             "prompt": prompt,

@@ -18,6 +18,7 @@ the region to repaint, MagicBrush's convention; resized with nearest-neighbour),
 subject photo: the instruction image ``request.meta["subject_index"]`` names, or, without that key, the one
 instruction image whose pixels differ from the source's. A request without a mask fails with its sample id.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -43,8 +44,10 @@ def subject_photo(request: Request) -> Image.Image:
     index = request.meta.get("subject_index")
     if index is not None:
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(images):
-            raise ValueError(f"sample {request.id}: meta['subject_index'] = {index!r} does not name one of its "
-                             f"{len(images)} instruction image(s)")
+            raise ValueError(
+                f"sample {request.id}: meta['subject_index'] = {index!r} does not name one of its "
+                f"{len(images)} instruction image(s)"
+            )
         return images[index]
     source = request.source
     candidates = [image for image in images if source is None or not _same_pixels(image, source)]
@@ -65,13 +68,32 @@ class PaintByExample(DiffusersAdapter):
     pipeline_class = "PaintByExamplePipeline"
     default_model_id = "Fantasy-Studio/Paint-by-Example"
 
-    def __init__(self, *, model_id: str | None = None, revision: str = "main", device: str = "auto",
-                 dtype: str = "auto", steps: int = 50, guidance_scale: float = 5.0, resolution: int = 512,
-                 safety_checker: bool = False, cpu_offload: bool = False, attention_slicing: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        model_id: str | None = None,
+        revision: str = "main",
+        device: str = "auto",
+        dtype: str = "auto",
+        steps: int = 50,
+        guidance_scale: float = 5.0,
+        resolution: int = 512,
+        safety_checker: bool = False,
+        cpu_offload: bool = False,
+        attention_slicing: bool = False,
+    ) -> None:
         self.guidance_scale = non_negative_float("guidance_scale", guidance_scale)
         self.safety_checker = flag("safety_checker", safety_checker)
-        super().__init__(model_id=model_id, revision=revision, device=device, dtype=dtype, steps=steps,
-                         resolution=resolution, cpu_offload=cpu_offload, attention_slicing=attention_slicing)
+        super().__init__(
+            model_id=model_id,
+            revision=revision,
+            device=device,
+            dtype=dtype,
+            steps=steps,
+            resolution=resolution,
+            cpu_offload=cpu_offload,
+            attention_slicing=attention_slicing,
+        )
 
     def _settings(self) -> dict[str, Any]:
         return {"guidance_scale": self.guidance_scale, "safety_checker": self.safety_checker}

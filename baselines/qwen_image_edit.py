@@ -14,6 +14,7 @@ overridable with ``--model-arg``:
 Prompt mapping: the plain instruction with the source image (one input image only). The README recommends
 rewriting prompts with an LLM for stability; the adapter does not (no network model in an evaluation).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -46,19 +47,42 @@ class QwenImageEdit(ReferenceEditor):
     size_multiple = 32
     quantizable = ("transformer", "text_encoder")
 
-    def __init__(self, *, model_id: str | None = None, revision: str = "main", device: str = "auto",
-                 dtype: str = "auto", steps: int = 50, true_cfg_scale: float = 4.0, negative_prompt: str = " ",
-                 resolution: int = 1024, cpu_offload: bool = False, group_offload: bool = False,
-                 quantize: str = "none") -> None:
+    def __init__(
+        self,
+        *,
+        model_id: str | None = None,
+        revision: str = "main",
+        device: str = "auto",
+        dtype: str = "auto",
+        steps: int = 50,
+        true_cfg_scale: float = 4.0,
+        negative_prompt: str = " ",
+        resolution: int = 1024,
+        cpu_offload: bool = False,
+        group_offload: bool = False,
+        quantize: str = "none",
+    ) -> None:
         self.true_cfg_scale = non_negative_float("true_cfg_scale", true_cfg_scale)
         self.negative_prompt = text_option("negative_prompt", negative_prompt)
-        super().__init__(model_id=model_id, revision=revision, device=device, dtype=dtype, steps=steps,
-                         resolution=resolution, cpu_offload=cpu_offload, attention_slicing=False,
-                         group_offload=group_offload, quantize=quantize)
+        super().__init__(
+            model_id=model_id,
+            revision=revision,
+            device=device,
+            dtype=dtype,
+            steps=steps,
+            resolution=resolution,
+            cpu_offload=cpu_offload,
+            attention_slicing=False,
+            group_offload=group_offload,
+            quantize=quantize,
+        )
 
     def _settings(self) -> dict[str, Any]:
-        return {"true_cfg_scale": self.true_cfg_scale, "negative_prompt": self.negative_prompt,
-                "vision_preprocessing": vision_preprocessing()}
+        return {
+            "true_cfg_scale": self.true_cfg_scale,
+            "negative_prompt": self.negative_prompt,
+            "vision_preprocessing": vision_preprocessing(),
+        }
 
     def _load_kwargs(self) -> dict[str, Any]:
         return qwen_vl_processor_kwargs("processor", self.model_id, what=f"{self.name} model", revision=self.revision)

@@ -20,6 +20,7 @@ so with several images the k-th ``<imagehere>`` becomes "Picture k" (MIGEBench a
 middle of Picture 2", entity then source). With one image (DreamBench, Emu Edit, MagicBrush) the prompt is the
 plain instruction.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -40,14 +41,36 @@ class QwenImageEditPlus(QwenImageEdit):
     max_images_source = "Qwen-Image-Edit-2509 model card: optimal with 1 to 3 input images"
     reference_name = "Picture {k}"
 
-    def __init__(self, *, model_id: str | None = None, revision: str = "main", device: str = "auto",
-                 dtype: str = "auto", steps: int = 40, true_cfg_scale: float = 4.0, guidance_scale: float = 1.0,
-                 negative_prompt: str = " ", resolution: int = 1024, cpu_offload: bool = False,
-                 group_offload: bool = False, quantize: str = "none") -> None:
+    def __init__(
+        self,
+        *,
+        model_id: str | None = None,
+        revision: str = "main",
+        device: str = "auto",
+        dtype: str = "auto",
+        steps: int = 40,
+        true_cfg_scale: float = 4.0,
+        guidance_scale: float = 1.0,
+        negative_prompt: str = " ",
+        resolution: int = 1024,
+        cpu_offload: bool = False,
+        group_offload: bool = False,
+        quantize: str = "none",
+    ) -> None:
         self.guidance_scale = non_negative_float("guidance_scale", guidance_scale)
-        super().__init__(model_id=model_id, revision=revision, device=device, dtype=dtype, steps=steps,
-                         true_cfg_scale=true_cfg_scale, negative_prompt=negative_prompt, resolution=resolution,
-                         cpu_offload=cpu_offload, group_offload=group_offload, quantize=quantize)
+        super().__init__(
+            model_id=model_id,
+            revision=revision,
+            device=device,
+            dtype=dtype,
+            steps=steps,
+            true_cfg_scale=true_cfg_scale,
+            negative_prompt=negative_prompt,
+            resolution=resolution,
+            cpu_offload=cpu_offload,
+            group_offload=group_offload,
+            quantize=quantize,
+        )
 
     def _settings(self) -> dict[str, Any]:
         return {**super()._settings(), "guidance_scale": self.guidance_scale}

@@ -26,6 +26,7 @@ masks (``BleachNick/SD3_UltraEdit_freeform``). ``dtype=auto`` is fp16 on CUDA, a
 
 Prompt mapping: the plain instruction (``request.prompt``) and the source image.
 """
+
 from __future__ import annotations
 
 import functools
@@ -57,14 +58,29 @@ def ultraedit_pipeline_class() -> type:
             return torch.cat([latents, latents, torch.zeros_like(latents)]) if guided else latents
 
         @torch.no_grad()
-        def __call__(self, prompt: str, image: Any, mask_image: Any = None, num_inference_steps: int = 50,
-                     guidance_scale: float = 7.5, image_guidance_scale: float = 1.5, negative_prompt: str = "",
-                     generator: Any = None, output_type: str = "pil") -> Any:
+        def __call__(
+            self,
+            prompt: str,
+            image: Any,
+            mask_image: Any = None,
+            num_inference_steps: int = 50,
+            guidance_scale: float = 7.5,
+            image_guidance_scale: float = 1.5,
+            negative_prompt: str = "",
+            generator: Any = None,
+            output_type: str = "pil",
+        ) -> Any:
             device = self._execution_device
             guided = guidance_scale > 1.0 and image_guidance_scale >= 1.0
             embeds, negative, pooled, negative_pooled = self.encode_prompt(
-                prompt=prompt, prompt_2=None, prompt_3=None, device=device, do_classifier_free_guidance=guided,
-                negative_prompt=negative_prompt, max_sequence_length=self.tokenizer_max_length)
+                prompt=prompt,
+                prompt_2=None,
+                prompt_3=None,
+                device=device,
+                do_classifier_free_guidance=guided,
+                negative_prompt=negative_prompt,
+                max_sequence_length=self.tokenizer_max_length,
+            )
             if guided:
                 embeds = torch.cat([embeds, negative, negative])
                 pooled = torch.cat([pooled, negative_pooled, negative_pooled])
@@ -75,19 +91,29 @@ def ultraedit_pipeline_class() -> type:
             if channels * (1 + len(conditions)) != self.transformer.config.in_channels:
                 raise ValueError(
                     f"this UltraEdit transformer takes {self.transformer.config.in_channels} input channels: "
-                    f"{channels} noise + {channels} image" + (f" + {channels} mask" if mask_image is None else "")
-                    + " latent channels; " + ("pass a mask image (mask=blank)" if mask_image is None
-                                              else "this checkpoint was trained without masks (mask=none)")
+                    f"{channels} noise + {channels} image"
+                    + (f" + {channels} mask" if mask_image is None else "")
+                    + " latent channels; "
+                    + (
+                        "pass a mask image (mask=blank)"
+                        if mask_image is None
+                        else "this checkpoint was trained without masks (mask=none)"
+                    )
                 )
-            latents = randn_tensor((1, channels, *conditions[0].shape[-2:]), generator=generator, device=device,
-                                   dtype=embeds.dtype)
+            latents = randn_tensor(
+                (1, channels, *conditions[0].shape[-2:]), generator=generator, device=device, dtype=embeds.dtype
+            )
             self.scheduler.set_timesteps(num_inference_steps, device=device)
             for t in self.scheduler.timesteps:
                 model_input = torch.cat([latents] * 3) if guided else latents
                 model_input = torch.cat([model_input, *conditions], dim=1)
-                noise = self.transformer(hidden_states=model_input, timestep=t.expand(model_input.shape[0]),
-                                         encoder_hidden_states=embeds, pooled_projections=pooled,
-                                         return_dict=False)[0]
+                noise = self.transformer(
+                    hidden_states=model_input,
+                    timestep=t.expand(model_input.shape[0]),
+                    encoder_hidden_states=embeds,
+                    pooled_projections=pooled,
+                    return_dict=False,
+                )[0]
                 if guided:
                     text, image_only, uncond = noise.chunk(3)
                     noise = uncond + guidance_scale * (text - image_only) + image_guidance_scale * (image_only - uncond)
@@ -104,27 +130,54 @@ class UltraEdit(DiffusersAdapter):
     name = "ultraedit"
     tasks = frozenset({"edit"})
     description = "UltraEdit (Zhao et al., NeurIPS 2024): SD3 instruction editing with optional region masks"
-    license = ("other (model card); fine-tuned from Stable Diffusion 3 Medium, whose Stability AI licence is "
-               "non-commercial")
+    license = (
+        "other (model card); fine-tuned from Stable Diffusion 3 Medium, whose Stability AI licence is non-commercial"
+    )
     default_model_id = "BleachNick/SD3_UltraEdit_w_mask"
     size_multiple = 16  # VAE 8 x transformer patch 2
     quantizable = ("transformer", "text_encoder_3")
 
-    def __init__(self, *, model_id: str | None = None, revision: str = "main", device: str = "auto",
-                 dtype: str = "auto", steps: int = 50, guidance_scale: float = 7.5, image_guidance_scale: float = 1.5,
-                 negative_prompt: str = "", resolution: int = 512, mask: str = "blank", cpu_offload: bool = False,
-                 group_offload: bool = False, quantize: str = "none") -> None:
+    def __init__(
+        self,
+        *,
+        model_id: str | None = None,
+        revision: str = "main",
+        device: str = "auto",
+        dtype: str = "auto",
+        steps: int = 50,
+        guidance_scale: float = 7.5,
+        image_guidance_scale: float = 1.5,
+        negative_prompt: str = "",
+        resolution: int = 512,
+        mask: str = "blank",
+        cpu_offload: bool = False,
+        group_offload: bool = False,
+        quantize: str = "none",
+    ) -> None:
         self.guidance_scale = non_negative_float("guidance_scale", guidance_scale)
         self.image_guidance_scale = non_negative_float("image_guidance_scale", image_guidance_scale)
         self.negative_prompt = text_option("negative_prompt", negative_prompt)
         self.mask = choice("mask", mask, MASKS)
-        super().__init__(model_id=model_id, revision=revision, device=device, dtype=dtype, steps=steps,
-                         resolution=resolution, cpu_offload=cpu_offload, attention_slicing=False,
-                         group_offload=group_offload, quantize=quantize)
+        super().__init__(
+            model_id=model_id,
+            revision=revision,
+            device=device,
+            dtype=dtype,
+            steps=steps,
+            resolution=resolution,
+            cpu_offload=cpu_offload,
+            attention_slicing=False,
+            group_offload=group_offload,
+            quantize=quantize,
+        )
 
     def _settings(self) -> dict[str, Any]:
-        return {"guidance_scale": self.guidance_scale, "image_guidance_scale": self.image_guidance_scale,
-                "negative_prompt": self.negative_prompt, "mask": self.mask}
+        return {
+            "guidance_scale": self.guidance_scale,
+            "image_guidance_scale": self.image_guidance_scale,
+            "negative_prompt": self.negative_prompt,
+            "mask": self.mask,
+        }
 
     def _pipeline_type(self) -> type:
         return ultraedit_pipeline_class()

@@ -4,6 +4,7 @@ A card says where the data lives (dataset id and pinned revision), which tasks, 
 the benchmark has, the sample counts to check, and the paper table it belongs to. The loader turns a
 local copy of the published layout into :class:`~mige_eval.types.Sample` records, lazily.
 """
+
 from __future__ import annotations
 
 import abc
@@ -114,8 +115,13 @@ class Benchmark(abc.ABC):
     #: The benchmark-specific preset areas this loader reads (``mige_eval.presets.BENCH_AREAS``).
     preset_areas: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, card: Card, data: Path | None = None, presets: Presets | None = None,
-                 options: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        card: Card,
+        data: Path | None = None,
+        presets: Presets | None = None,
+        options: dict[str, Any] | None = None,
+    ):
         self.card = card
         self.presets = presets or Presets.from_names()
         self.options = dict(options or {})
@@ -214,8 +220,12 @@ class Benchmark(abc.ABC):
         of their background). The default passes them through."""
         return list(samples)
 
-    def generate(self, generate: Callable[[list[Request]], Sequence[Image.Image]], requests: Sequence[Request],
-                 load: Callable[[ImageRef], Image.Image]) -> Sequence[Image.Image]:
+    def generate(
+        self,
+        generate: Callable[[list[Request]], Sequence[Image.Image]],
+        requests: Sequence[Request],
+        load: Callable[[ImageRef], Image.Image],
+    ) -> Sequence[Image.Image]:
         """Run the adapter on the requests: one call by default; a multi-turn benchmark chains turns here.
         ``load`` decodes images the requests refer to. Exceptions from ``generate`` propagate unchanged."""
         return generate(list(requests))
@@ -273,12 +283,14 @@ class Benchmark(abc.ABC):
 
 def compare_counts(name: str, actual: dict[str, int], expected: dict[str, Any]) -> list[str]:
     """One line per count the card states that the data does not have."""
-    return [f"{name}: {key} is {actual[key]}, the card expects {expected[key]}"
-            for key in actual if key in expected and actual[key] != expected[key]]
+    return [
+        f"{name}: {key} is {actual[key]}, the card expects {expected[key]}"
+        for key in actual
+        if key in expected and actual[key] != expected[key]
+    ]
 
 
-def resolve_inside(root: Path, relative: str | os.PathLike, *, what: str,
-                   links_within: Path | None = None) -> Path:
+def resolve_inside(root: Path, relative: str | os.PathLike, *, what: str, links_within: Path | None = None) -> Path:
     """``root / relative``, refusing absolute paths, ``..`` that leaves ``root``, and links that resolve
     outside ``root`` (or outside ``links_within`` when given)."""
     rel = Path(relative)

@@ -16,6 +16,7 @@ identifier and class tokens. Each sample is one (subject, prompt) pair:
 
 The 25 prompts of a subject share its input photo, so confidence intervals resample subjects.
 """
+
 from __future__ import annotations
 
 import re
@@ -88,8 +89,10 @@ class DreamBench(Benchmark):
         root = self.root
         prompts_path = self.file(PROMPTS_FILE, what="prompt file")
         if not prompts_path.is_file():
-            raise DataError(f"dreambench: {prompts_path} is missing; {data_option(self.name)} must be the DreamBooth "
-                            "'dataset' folder")
+            raise DataError(
+                f"dreambench: {prompts_path} is missing; {data_option(self.name)} must be the DreamBooth "
+                "'dataset' folder"
+            )
         classes, object_templates, live_templates = parse_prompts_file(
             prompts_path.read_text(encoding="utf-8"), str(prompts_path)
         )
@@ -118,8 +121,12 @@ class DreamBench(Benchmark):
                     caption=caption,
                     subject_photo=input_ref,
                     object=class_noun,
-                    meta={"subject": subject, "class_noun": class_noun, "prompt_index": index,
-                          "input_photo": input_ref.label},
+                    meta={
+                        "subject": subject,
+                        "class_noun": class_noun,
+                        "prompt_index": index,
+                        "input_photo": input_ref.label,
+                    },
                 )
 
     def cluster(self, sample: Sample | BrokenSample) -> str | None:
@@ -131,8 +138,11 @@ class DreamBench(Benchmark):
             from mige_eval.metrics.crops import PROCEDURE, subject_extractor
 
             extractor = subject_extractor(ctx).prepare()
-            settings["segmenter"] = {"procedure": PROCEDURE, "detector": extractor.detector.fingerprint,
-                                     "sam": extractor.segmenter.fingerprint}
+            settings["segmenter"] = {
+                "procedure": PROCEDURE,
+                "detector": extractor.detector.fingerprint,
+                "sam": extractor.segmenter.fingerprint,
+            }
         return settings
 
     def prepare_inputs(self, samples: Sequence[Sample], ctx: ScoringContext) -> list[Sample]:
@@ -140,8 +150,9 @@ class DreamBench(Benchmark):
         ``inputs/<subject>-<photo>.png`` in the run directory for inspection)."""
         if self.presets["dreambench_input_form"] != "segmented":
             return list(samples)
-        todo = {s.instruction_images[0].label: s for s in samples
-                if s.instruction_images[0].label not in self._segmented}
+        todo = {
+            s.instruction_images[0].label: s for s in samples if s.instruction_images[0].label not in self._segmented
+        }
         if todo:
             from mige_eval.images import encode_png
             from mige_eval.metrics.crops import normalize_prompt, subject_extractor
@@ -165,9 +176,11 @@ class DreamBench(Benchmark):
         if not self._segmented:
             return []
         whole = sorted(label for label, (_, flags) in self._segmented.items() if flags)
-        return [f"dreambench: inputs segmented with Grounded-SAM (class noun as the prompt) for "
-                f"{len(self._segmented)} photos" + (f"; nothing was cut from {', '.join(whole)}, given whole"
-                                                    if whole else "")]
+        return [
+            f"dreambench: inputs segmented with Grounded-SAM (class noun as the prompt) for "
+            f"{len(self._segmented)} photos"
+            + (f"; nothing was cut from {', '.join(whole)}, given whole" if whole else "")
+        ]
 
     def data_problems(self, samples: list[Sample | BrokenSample]) -> list[str]:
         """Subjects, photos and samples against the card (30, 158, 750)."""

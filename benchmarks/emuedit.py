@@ -20,6 +20,7 @@ CLIP-T scores a caption that does not describe the edit. Option ``emu_caption_fi
 The filter only decides which values count, never which images are generated, so one run serves all
 three; the rows keep their records and the flag ``emu_identical_captions`` counts the exclusions.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -46,8 +47,10 @@ class EmuEdit(Benchmark):
         super().__init__(*args, **kwargs)
         self.caption_filter = self.options.get("emu_caption_filter") or BENCH_OPTION_DEFAULTS["emu_caption_filter"]
         if self.caption_filter not in CAPTION_FILTERS:
-            raise DataError(f"emuedit: --emu-caption-filter {self.caption_filter!r} is not one of "
-                            f"{', '.join(CAPTION_FILTERS)}.{did_you_mean(self.caption_filter, CAPTION_FILTERS)}")
+            raise DataError(
+                f"emuedit: --emu-caption-filter {self.caption_filter!r} is not one of "
+                f"{', '.join(CAPTION_FILTERS)}.{did_you_mean(self.caption_filter, CAPTION_FILTERS)}"
+            )
         self._stats: Counter[str] = Counter()
         self._tasks: Counter[str] = Counter()
 
@@ -71,8 +74,12 @@ class EmuEdit(Benchmark):
                 usable = isinstance(idx, int) and not isinstance(idx, bool) and idx not in seen
                 if usable:  # its id is taken: a later row with the same idx is a repeat, not a collision
                     seen[idx] = row
-                yield BrokenSample(id=str(idx) if usable else f"row{row}", task="edit",
-                                   subset=str(record.get("task") or "unknown"), error=str(exc))
+                yield BrokenSample(
+                    id=str(idx) if usable else f"row{row}",
+                    task="edit",
+                    subset=str(record.get("task") or "unknown"),
+                    error=str(exc),
+                )
                 continue
             seen[sample.meta["idx"]] = row
             self._stats["identical_captions"] += sample.meta["identical_captions"]
@@ -112,16 +119,23 @@ class EmuEdit(Benchmark):
         rows, same = self._stats["rows"], self._stats["identical_captions"]
         if not same:
             return []
-        effect = {"text": "clip_t and clip_dir leave them out, the other metrics keep them",
-                  "none": "every metric keeps them (clip_dir is null there)",
-                  "identical": "no metric counts them"}[self.caption_filter]
-        return [f"emuedit: {same} of {rows} rows have input_caption equal to output_caption; "
-                f"--emu-caption-filter {self.caption_filter}: {effect}"]
+        effect = {
+            "text": "clip_t and clip_dir leave them out, the other metrics keep them",
+            "none": "every metric keeps them (clip_dir is null there)",
+            "identical": "no metric counts them",
+        }[self.caption_filter]
+        return [
+            f"emuedit: {same} of {rows} rows have input_caption equal to output_caption; "
+            f"--emu-caption-filter {self.caption_filter}: {effect}"
+        ]
 
     def data_problems(self, samples: list[Sample | BrokenSample]) -> list[str]:
         actual = {"rows": self._stats["rows"], "identical_captions": self._stats["identical_captions"]}
         problems = compare_counts(self.name, actual, self.card.expected)
         expected_tasks = self.card.extra.get("task_counts", {})
-        problems += compare_counts(self.name, {f"task {t}": self._tasks[t] for t in expected_tasks},
-                                   {f"task {t}": n for t, n in expected_tasks.items()})
+        problems += compare_counts(
+            self.name,
+            {f"task {t}": self._tasks[t] for t in expected_tasks},
+            {f"task {t}": n for t, n in expected_tasks.items()},
+        )
         return problems

@@ -6,6 +6,7 @@ and a source archive of a GitHub repository at a pinned commit. Checksums come f
 the one ``download`` writes next to the data (``mige-eval-manifest.json``: sha256 of every file as
 fetched), and the HF cache's own, where a snapshot file is a link to a blob named by its sha256.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -34,11 +35,18 @@ def hub_snapshot(source: dict[str, Any], *, name: str, local_dir: Path | None = 
     try:
         from huggingface_hub import snapshot_download
     except ImportError as exc:
-        raise DataError(f"{name}: reading {repo} from the Hugging Face hub needs huggingface_hub "
-                        f"(pip install 'mige-eval[data]'), or pass {data_option(name)} with a local copy") from exc
+        raise DataError(
+            f"{name}: reading {repo} from the Hugging Face hub needs huggingface_hub "
+            f"(pip install 'mige-eval[data]'), or pass {data_option(name)} with a local copy"
+        ) from exc
     try:
-        path = snapshot_download(repo_id=repo, repo_type="dataset", revision=revision,
-                                 allow_patterns=source.get("allow_patterns"), local_dir=local_dir)
+        path = snapshot_download(
+            repo_id=repo,
+            repo_type="dataset",
+            revision=revision,
+            allow_patterns=source.get("allow_patterns"),
+            local_dir=local_dir,
+        )
     except (OSError, ValueError) as exc:
         raise DataError(
             f"{name}: cannot get the dataset {repo} at revision {revision} from the Hugging Face hub or its "
@@ -61,8 +69,10 @@ def github_archive(source: dict[str, Any], *, name: str, to: Path) -> Path:
             with urllib.request.urlopen(url, timeout=60) as response, archive.open("wb") as out:
                 shutil.copyfileobj(response, out)
         except (urllib.error.URLError, OSError, ValueError) as exc:
-            raise DataError(f"{name}: cannot download {url} ({exc}). Download it by hand, unpack it and pass "
-                            f"its '{inner}' folder with {data_option(name)}.") from exc
+            raise DataError(
+                f"{name}: cannot download {url} ({exc}). Download it by hand, unpack it and pass "
+                f"its '{inner}' folder with {data_option(name)}."
+            ) from exc
         try:
             with tarfile.open(archive, "r:gz") as tar:
                 _extract(tar, Path(tmp) / "x")
@@ -91,8 +101,11 @@ def _extract(tar: tarfile.TarFile, dest: Path) -> None:
 
 def data_files(root: Path) -> list[Path]:
     """Every file of a dataset copy, sorted, without the manifest and download state."""
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST
-                  and not any(part in _SKIP for part in p.relative_to(root).parts))
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file() and p.name != MANIFEST and not any(part in _SKIP for part in p.relative_to(root).parts)
+    )
 
 
 def sha256_file(path: Path) -> str:

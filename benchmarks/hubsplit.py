@@ -12,6 +12,7 @@ is a struct of ``bytes`` and ``path`` (the ``datasets.Image`` feature); :meth:`S
 an :class:`~mige_eval.images.ImageRef` whose bytes are read when a stage decodes it, one parquet row
 group at a time (the last few kept, since samples are taken in order).
 """
+
 from __future__ import annotations
 
 import json
@@ -40,10 +41,12 @@ def _check_complete(shards: list[Path], pattern: re.Pattern[str], what: str) -> 
     if len(totals) == 1 and sorted(found) == expected:
         return
     missing = [f"{k:05d}-of-{n:05d}" for k, n in expected if (k, n) not in found]
-    raise DataError(f"{what}: the parquet shards in {shards[0].parent} are not one complete set "
-                    f"(found {', '.join(p.name for p in shards)}"
-                    + (f"; missing {', '.join(missing)}" if missing else "")
-                    + "); copy or download the whole split again")
+    raise DataError(
+        f"{what}: the parquet shards in {shards[0].parent} are not one complete set "
+        f"(found {', '.join(p.name for p in shards)}"
+        + (f"; missing {', '.join(missing)}" if missing else "")
+        + "); copy or download the whole split again"
+    )
 
 
 class SplitTable:
@@ -103,11 +106,12 @@ class SplitTable:
     def require(self, names: list[str], what: str) -> None:
         """Every file has these columns (a file that lacks one fails the benchmark)."""
         for i, path in enumerate(self.files):
-            have = (self._parquet[i].schema_arrow.names if self.format == "parquet" else self._tables[i].column_names)
+            have = self._parquet[i].schema_arrow.names if self.format == "parquet" else self._tables[i].column_names
             missing = [n for n in names if n not in have]
             if missing:
-                raise DataError(f"{what}: {self.label(path)} lacks the column(s) {', '.join(missing)}; "
-                                f"it has {', '.join(have)}")
+                raise DataError(
+                    f"{what}: {self.label(path)} lacks the column(s) {', '.join(missing)}; it has {', '.join(have)}"
+                )
 
     def columns(self, names: list[str]) -> dict[str, list[Any]]:
         """The named (small) columns of every row as Python values; image bytes are not read."""
@@ -115,13 +119,15 @@ class SplitTable:
         out: dict[str, list[Any]] = {n: [] for n in names}
         for i, path in enumerate(self.files):
             try:
-                table = (self._parquet[i].read(columns=names) if self.format == "parquet"
-                         else self._tables[i].select(names))
+                table = (
+                    self._parquet[i].read(columns=names) if self.format == "parquet" else self._tables[i].select(names)
+                )
                 for name in names:
                     out[name].extend(table.column(name).to_pylist())
             except (OSError, pa.ArrowException) as exc:  # a corrupt page: name the file, not just the codec
-                raise DataError(f"{self.what}: {self.label(path)}: cannot read the column(s) {', '.join(names)}: "
-                                f"{exc}") from exc
+                raise DataError(
+                    f"{self.what}: {self.label(path)}: cannot read the column(s) {', '.join(names)}: {exc}"
+                ) from exc
         return out
 
     def where(self, row: int) -> str:

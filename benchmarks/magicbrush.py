@@ -18,6 +18,7 @@ Hub ``osunlp/MagicBrush`` dev split (``data/dev-*.parquet``: ``img_id``, ``turn_
 ``mask_img``, ``instruction``, ``target_img``) maps the same way but has no descriptions, so ``clip_t``
 and ``clip_dir`` cannot be scored on it. For development only.
 """
+
 from __future__ import annotations
 
 import re
@@ -82,12 +83,15 @@ class MagicBrushBench(Benchmark):
 
     def _release(self, sessions_file: Path) -> Iterator[tuple[str, list[_Edit | _Bad]]]:
         folder = sessions_file.parent.relative_to(self.root)
-        files = {name: read_json(self.file(folder / name, what="file"), f"magicbrush {name}")
-                 for name in (SESSIONS, "local_descriptions.json", "global_descriptions.json")}
+        files = {
+            name: read_json(self.file(folder / name, what="file"), f"magicbrush {name}")
+            for name in (SESSIONS, "local_descriptions.json", "global_descriptions.json")
+        }
         for name, value in files.items():
             if not isinstance(value, dict):
-                raise DataError(f"magicbrush: {folder / name} must hold an object keyed by image id, "
-                                f"got {type(value).__name__}")
+                raise DataError(
+                    f"magicbrush: {folder / name} must hold an object keyed by image id, got {type(value).__name__}"
+                )
         local, global_ = files["local_descriptions.json"], files["global_descriptions.json"]
         for img_id, records in files[SESSIONS].items():
             where = f"{(folder / SESSIONS).as_posix()} image {img_id}"
@@ -112,17 +116,21 @@ class MagicBrushBench(Benchmark):
         source = row.text("input")
         expected = f"{img_id}-input.png" if k == 1 else f"{img_id}-output{k - 1}.png"
         if source != expected:
-            raise row.error("input", f"is {source!r}, but turn {k} edits {expected} (turns are paired by the "
-                                     "index in the file names)")
+            raise row.error(
+                "input",
+                f"is {source!r}, but turn {k} edits {expected} (turns are paired by the index in the file names)",
+            )
         caption = _describe(local, img_id, output)
         if caption is None:
             raise row.error("output", f"local_descriptions.json has no description of {output} (the CLIP-T text)")
         return _Edit(
-            index=k, instruction=row.text("instruction"),
+            index=k,
+            instruction=row.text("instruction"),
             source=self.row_image(row, "input", folder / "images" / img_id / source),
             mask=self.row_image(row, "mask", folder / "images" / img_id / row.text("mask")),
             target=self.row_image(row, "output", folder / "images" / img_id / output),
-            caption=caption, input_caption=_describe(global_, img_id, source),
+            caption=caption,
+            input_caption=_describe(global_, img_id, source),
             output_caption=_describe(global_, img_id, output),
         )
 
@@ -130,8 +138,10 @@ class MagicBrushBench(Benchmark):
         try:
             table = SplitTable.locate(self.root, self.card.source.get("dev", {}).get("split", "dev"), what="magicbrush")
         except DataError as exc:
-            raise DataError(f"magicbrush: {self.root} holds neither the release layout ({SESSIONS}, images/, "
-                            f"*_descriptions.json, directly or in test/) nor the hub dev split. {exc}") from exc
+            raise DataError(
+                f"magicbrush: {self.root} holds neither the release layout ({SESSIONS}, images/, "
+                f"*_descriptions.json, directly or in test/) nor the hub dev split. {exc}"
+            ) from exc
         table.require(DEV_COLUMNS + ["source_img", "mask_img", "target_img"], "magicbrush")
         index = table.columns(DEV_COLUMNS)
         sessions: dict[str, list[_Edit | _Bad]] = {}
@@ -140,9 +150,15 @@ class MagicBrushBench(Benchmark):
             turns = sessions.setdefault(img_id if isinstance(img_id, str) and img_id else f"row{n}", [])
             row = Row({c: index[c][n] for c in DEV_COLUMNS}, table.where(n))
             try:
-                turns.append(_Edit(index=row.integer("turn_index"), instruction=row.text("instruction"),
-                                   source=table.image(n, "source_img"), mask=table.image(n, "mask_img"),
-                                   target=table.image(n, "target_img")))
+                turns.append(
+                    _Edit(
+                        index=row.integer("turn_index"),
+                        instruction=row.text("instruction"),
+                        source=table.image(n, "source_img"),
+                        mask=table.image(n, "mask_img"),
+                        target=table.image(n, "target_img"),
+                    )
+                )
             except RowError as exc:
                 turns.append(_Bad(f"row{n}", str(exc)))
         yield from sessions.items()
@@ -169,8 +185,9 @@ class MagicBrushBench(Benchmark):
                 seen.add(ref.label)
                 with Image.open(self.file(ref.label, what="image")) as img:
                     if img.size != size:
-                        problems.append(f"{ref.label}: {img.width}x{img.height}, the release's images are "
-                                        f"{size[0]}x{size[1]}")
+                        problems.append(
+                            f"{ref.label}: {img.width}x{img.height}, the release's images are {size[0]}x{size[1]}"
+                        )
         return problems
 
 
@@ -186,9 +203,17 @@ def _single(img_id: str, turns: list[_Edit | _Bad], layout: str) -> Iterator[Sam
         seen.add(turn.index)
         k = turn.index
         yield Sample(
-            id=f"{img_id}-t{k}", task="edit", subset=subset, instruction=turn.instruction, prompt=turn.instruction,
-            source=turn.source, mask=turn.mask, references=(turn.target,), caption=turn.caption,
-            input_caption=turn.input_caption, output_caption=turn.output_caption,
+            id=f"{img_id}-t{k}",
+            task="edit",
+            subset=subset,
+            instruction=turn.instruction,
+            prompt=turn.instruction,
+            source=turn.source,
+            mask=turn.mask,
+            references=(turn.target,),
+            caption=turn.caption,
+            input_caption=turn.input_caption,
+            output_caption=turn.output_caption,
             meta={"img_id": img_id, "turn": k},
         )
 
@@ -198,16 +223,26 @@ def _chain(img_id: str, turns: list[_Edit | _Bad], layout: str) -> Iterator[Samp
     errors = [t.error for t in turns if isinstance(t, _Bad)]
     edits = sorted((t for t in turns if isinstance(t, _Edit)), key=lambda t: t.index)
     if not errors and [e.index for e in edits] != list(range(1, len(edits) + 1)):
-        errors = [f"image {img_id}: turn indices are {[e.index for e in edits]}; a chain needs 1..{len(edits)} "
-                  "(a turn is missing or repeated)"]
+        errors = [
+            f"image {img_id}: turn indices are {[e.index for e in edits]}; a chain needs 1..{len(edits)} "
+            "(a turn is missing or repeated)"
+        ]
     if errors:
         yield BrokenSample(id=img_id, task="edit", subset=subset, error="; ".join(errors))
         return
     first, last = edits[0], edits[-1]
     yield Sample(
-        id=img_id, task="edit", subset=subset, instruction=first.instruction, prompt=first.instruction,
-        source=first.source, mask=first.mask, references=(last.target,), caption=last.caption,
-        input_caption=first.input_caption, output_caption=last.output_caption,
+        id=img_id,
+        task="edit",
+        subset=subset,
+        instruction=first.instruction,
+        prompt=first.instruction,
+        source=first.source,
+        mask=first.mask,
+        references=(last.target,),
+        caption=last.caption,
+        input_caption=first.input_caption,
+        output_caption=last.output_caption,
         meta={"img_id": img_id, "turn": last.index, TURNS: tuple(Turn(e.index, e.instruction, e.mask) for e in edits)},
     )
 

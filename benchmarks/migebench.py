@@ -15,6 +15,7 @@ dataset root. Mapping of one record to a :class:`~mige_eval.types.Sample`:
 
 Option ``subset`` (``mige-eval score --subset add``) keeps one subset's samples.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -80,8 +81,9 @@ class MIGEBench(Benchmark):
         instruction_images = tuple(self._image(row, "entity_path", p) for p in entity_paths)
         if self.presets["migebench_subject"] == "entity-white":
             white = row.text_list("entity_path_white")
-            subject_photo = self._image(row, "entity_path_white",
-                                        white[_suffix_index(row, "entity_path_white", white, "_entity_white")])
+            subject_photo = self._image(
+                row, "entity_path_white", white[_suffix_index(row, "entity_path_white", white, "_entity_white")]
+            )
         else:
             subject_photo = instruction_images[subject_index]
         return Sample(
@@ -114,7 +116,7 @@ class MIGEBench(Benchmark):
         """Strip the placeholder prefix (or the root itself, for JSON files rewritten with real paths)."""
         prefix = self.card.extra.get("path_prefix", PLACEHOLDER_PREFIX)
         if value.startswith(prefix):
-            return value[len(prefix):]
+            return value[len(prefix) :]
         path = Path(value)
         for root in (self.root, self.root.resolve()):
             if path.is_absolute() and path.is_relative_to(root):
@@ -122,8 +124,11 @@ class MIGEBench(Benchmark):
         return value
 
     def data_problems(self, samples: list[Sample | BrokenSample]) -> list[str]:
-        return compare_counts(self.name, {f"{s} rows": n for s, n in self._rows.items()},
-                              {f"{s} rows": n for s, n in self.card.expected.items()})
+        return compare_counts(
+            self.name,
+            {f"{s} rows": n for s, n in self._rows.items()},
+            {f"{s} rows": n for s, n in self.card.expected.items()},
+        )
 
 
 def _detector_prompt(row: Row) -> str | None:

@@ -1,4 +1,5 @@
 """Turn a ``--bench`` value (a name, an entry point, ``module:Class`` or a card file) into a loader."""
+
 from __future__ import annotations
 
 import inspect
@@ -26,7 +27,8 @@ def benchmark_class(name: str) -> tuple[type[Benchmark], Card]:
     return cls, card or cls.builtin_card()
 
 
-def open_benchmark(name: str, *, data: Path | None = None, presets: Presets | None = None,
-                   options: dict[str, Any] | None = None) -> Benchmark:
+def open_benchmark(
+    name: str, *, data: Path | None = None, presets: Presets | None = None, options: dict[str, Any] | None = None
+) -> Benchmark:
     cls, card = benchmark_class(name)
     return cls(card, data=data, presets=presets, options=options)

@@ -6,6 +6,7 @@ field; the loader turns it into a :class:`~mige_eval.types.BrokenSample` so that
 sample and nothing else. A file that is wrong as a whole (not JSON, not a list) raises
 :class:`~mige_eval.benchmarks.base.DataError` instead and stops the benchmark.
 """
+
 from __future__ import annotations
 
 import json
@@ -71,8 +72,11 @@ class Row:
         value = self.text(field)
         found = count_placeholders(value)
         if found != n_images:
-            raise self.error(field, f"has {found} <imagehere> placeholder(s) but the row gives {n_images} "
-                                    "instruction image(s); they must match one to one")
+            raise self.error(
+                field,
+                f"has {found} <imagehere> placeholder(s) but the row gives {n_images} "
+                "instruction image(s); they must match one to one",
+            )
         return value
 
 

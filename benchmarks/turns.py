@@ -13,6 +13,7 @@ every chain's turn 2, ...), each turn a request of its own with the previous out
 the turn's instruction and mask, ``meta["turn"]`` = k, and the sample's seed (the seed is per
 sample, so the chain never depends on the batch around it). The last output is returned.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -40,8 +41,11 @@ class Turn:
     mask: ImageRef | None = None
 
 
-def generate_chained(generate: Callable[[list[Request]], Sequence[Image.Image]], requests: Sequence[Request],
-                     load: Callable[[ImageRef], Image.Image]) -> list[Image.Image]:
+def generate_chained(
+    generate: Callable[[list[Request]], Sequence[Image.Image]],
+    requests: Sequence[Request],
+    load: Callable[[ImageRef], Image.Image],
+) -> list[Image.Image]:
     """One image per request, in order; requests with ``meta[TURNS]`` are generated turn by turn.
 
     ``load`` decodes a turn's mask (the runner's memoised loader). An exception from ``generate``
@@ -64,16 +68,22 @@ def generate_chained(generate: Callable[[list[Request]], Sequence[Image.Image]],
     return [outputs[i] for i in range(len(requests))]
 
 
-def _turn_request(request: Request, turn: Turn, source: Image.Image | None,
-                  load: Callable[[ImageRef], Image.Image]) -> Request:
+def _turn_request(
+    request: Request, turn: Turn, source: Image.Image | None, load: Callable[[ImageRef], Image.Image]
+) -> Request:
     meta = {k: v for k, v in request.meta.items() if k != TURNS}
     meta["turn"] = turn.index
-    return replace(request, instruction=turn.instruction, prompt=turn.instruction, source=source,
-                   mask=load(turn.mask) if turn.mask is not None else None, meta=meta)
+    return replace(
+        request,
+        instruction=turn.instruction,
+        prompt=turn.instruction,
+        source=source,
+        mask=load(turn.mask) if turn.mask is not None else None,
+        meta=meta,
+    )
 
 
-def _call(generate: Callable[[list[Request]], Sequence[Image.Image]],
-          requests: list[Request]) -> list[Image.Image]:
+def _call(generate: Callable[[list[Request]], Sequence[Image.Image]], requests: list[Request]) -> list[Image.Image]:
     images = generate(requests)
     if not isinstance(images, (list, tuple)) or len(images) != len(requests):
         got = len(images) if isinstance(images, (list, tuple)) else type(images).__name__

@@ -7,6 +7,7 @@ imports the benchmark and adapter modules only, which import no model code (torc
 diffusers load when a model first runs). An entry that cannot be read (a broken plugin) is listed
 with the reason instead of stopping the listing.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -55,8 +56,14 @@ def models() -> list[Entry]:
         except Exception as exc:  # noqa: BLE001 - a broken plugin is listed with its error, the rest still shows
             entries.append(Entry(name, "", problem=f"{type(exc).__name__}: {exc}"))
             continue
-        entries.append(Entry(name, getattr(cls, "description", ""), tuple(sorted(getattr(cls, "tasks", ()))),
-                             getattr(cls, "license", "")))
+        entries.append(
+            Entry(
+                name,
+                getattr(cls, "description", ""),
+                tuple(sorted(getattr(cls, "tasks", ()))),
+                getattr(cls, "license", ""),
+            )
+        )
     return entries
 
 
@@ -70,9 +77,15 @@ def presets() -> list[Entry]:
     """Every convention area: its default, then the options ``--preset NAME`` chooses."""
     from mige_eval.presets import AREAS, GENERATION_AREAS
 
-    return [Entry(area, f"{options[0]} (default), " + ", ".join(options[1:])
-                  + (" — changes the images" if area in GENERATION_AREAS else ""))
-            for area, options in AREAS.items()]
+    return [
+        Entry(
+            area,
+            f"{options[0]} (default), "
+            + ", ".join(options[1:])
+            + (" — changes the images" if area in GENERATION_AREAS else ""),
+        )
+        for area, options in AREAS.items()
+    ]
 
 
 #: ``mige-eval list WHAT`` → the function that lists it.

@@ -1,10 +1,11 @@
 """The ``mige-eval`` command line (docs/design.md, command line: a contract)."""
+
 from __future__ import annotations
 
 import contextlib
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
@@ -16,8 +17,10 @@ from mige_eval import __version__
 #: Commands defined outside mige_eval, imported only when they run (``--help`` and ``list`` import none of
 #: them): name → (``module:function``, the one-line help that ``mige-eval --help`` shows).
 EXTRA_COMMANDS: dict[str, tuple[str, str]] = {
-    "convert-mige": ("mige_model.commands:convert_mige",
-                     "Check MIGE's weights strictly and write them as safetensors (no pickle at load time)."),
+    "convert-mige": (
+        "mige_model.commands:convert_mige",
+        "Check MIGE's weights strictly and write them as safetensors (no pickle at load time).",
+    ),
 }
 
 
@@ -65,9 +68,14 @@ class _Commands(typer.core.TyperGroup):
         return super().get_params(ctx)
 
 
-app = typer.Typer(cls=_Commands, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  context_settings={"help_option_names": ["-h", "--help"]},
-                  help="Benchmarks for multimodal instruction-based image generation and editing.")
+app = typer.Typer(
+    cls=_Commands,
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help="Benchmarks for multimodal instruction-based image generation and editing.",
+)
 err = Console(stderr=True)
 
 
@@ -86,6 +94,7 @@ def renamed(value, old_value, *, new: str, old: str):
     say("warning", f"{old} is deprecated and will be removed in the next release; use {new}", style="bold yellow")
     return old_value
 
+
 # Options shared by run, score and reproduce.
 DataOpt = typer.Option(None, "--data", help="Local copy of the benchmark in its published layout.")
 OutOpt = typer.Option(None, "--out", help="Run directory (default results/runs/<bench>/<model>).")
@@ -94,35 +103,71 @@ MetricsOpt = typer.Option(None, "--metrics", help="Comma-separated metrics, or '
 SeedOpt = typer.Option(0, "--seed", help="Run seed; each sample's seed derives from it and the sample id.")
 DeviceOpt = typer.Option("auto", "--device", help="auto, cpu, cuda or cuda:N.")
 BatchOpt = typer.Option(8, "--batch-size", min=1, help="Samples per generation and scoring batch.")
-ShardOpt = typer.Option(None, "--shard", help="I/N: this process takes every N-th sample from the I-th "
-                                            "(default: from torchrun/accelerate/Slurm variables).")
-PresetOpt = typer.Option([], "--preset", help="A convention option, e.g. clip-l14, jpeg75, single-reference, "
-                                               "multi-turn (`mige-eval list presets` shows them all); repeatable.")
+ShardOpt = typer.Option(
+    None,
+    "--shard",
+    help="I/N: this process takes every N-th sample from the I-th (default: from torchrun/accelerate/Slurm variables).",
+)
+PresetOpt = typer.Option(
+    [],
+    "--preset",
+    help="A convention option, e.g. clip-l14, jpeg75, single-reference, "
+    "multi-turn (`mige-eval list presets` shows them all); repeatable.",
+)
 ClipOpt = typer.Option(None, "--clip-model", help="CLIP backbone: hub id or local directory.")
 DinoOpt = typer.Option(None, "--dino-model", help="DINO backbone: hub id or local directory.")
 DetectorOpt = typer.Option(None, "--detector-model", help="GroundingDINO: hub id or local directory.")
 SamOpt = typer.Option(None, "--sam-model", help="SAM: hub id or local directory.")
-CacheDirOpt = typer.Option(None, "--cache-dir", help="Feature and judge-answer cache folder (default: the user cache dir).")
+CacheDirOpt = typer.Option(
+    None, "--cache-dir", help="Feature and judge-answer cache folder (default: the user cache dir)."
+)
 NoCacheOpt = typer.Option(False, "--no-cache", help="Do not read or write the feature and judge-answer caches.")
-JudgeModelOpt = typer.Option(None, "--judge-model", help="Judge of the vie_* and judge_* metrics: a Qwen2.5-VL or Qwen3-VL "
-                                                         "hub id or folder (default Qwen/Qwen2.5-VL-7B-Instruct); "
-                                                         "with --judge-url, the model name to request.")
-JudgeUrlOpt = typer.Option(None, "--judge-url", help="OpenAI-compatible server to judge with instead of a local model, "
-                                                     "e.g. http://127.0.0.1:8000/v1.")
-JudgeKeyEnvOpt = typer.Option(None, "--judge-api-key-env", help="Environment variable holding the judge server's API "
-                                                                "key (default MIGE_EVAL_JUDGE_API_KEY).")
-JudgeConcurrencyOpt = typer.Option(None, "--judge-concurrency", min=1, help="Judge requests in flight at once (default 8).")
-JudgeTimeoutOpt = typer.Option(None, "--judge-timeout", min=0.001, help="Seconds allowed per judge request attempt "
-                                                                        "(default 120).")
-JudgeRetriesOpt = typer.Option(None, "--judge-retries", min=0, help="Retries after a timeout, lost connection or HTTP "
-                                                                    "408/429/5xx, with exponential backoff (default 4).")
-JudgeMaxTokensOpt = typer.Option(None, "--judge-max-tokens", min=1, help="At most this many new tokens per judge "
-                                                                       "answer (default 512).")
-JudgeDtypeOpt = typer.Option(None, "--judge-dtype", help="Local judge precision: auto (default: the checkpoint's half "
-                                                         "precision on CUDA, fp32 on the CPU), bf16, fp16 or fp32.")
+JudgeModelOpt = typer.Option(
+    None,
+    "--judge-model",
+    help="Judge of the vie_* and judge_* metrics: a Qwen2.5-VL or Qwen3-VL "
+    "hub id or folder (default Qwen/Qwen2.5-VL-7B-Instruct); "
+    "with --judge-url, the model name to request.",
+)
+JudgeUrlOpt = typer.Option(
+    None,
+    "--judge-url",
+    help="OpenAI-compatible server to judge with instead of a local model, e.g. http://127.0.0.1:8000/v1.",
+)
+JudgeKeyEnvOpt = typer.Option(
+    None,
+    "--judge-api-key-env",
+    help="Environment variable holding the judge server's API key (default MIGE_EVAL_JUDGE_API_KEY).",
+)
+JudgeConcurrencyOpt = typer.Option(
+    None, "--judge-concurrency", min=1, help="Judge requests in flight at once (default 8)."
+)
+JudgeTimeoutOpt = typer.Option(
+    None, "--judge-timeout", min=0.001, help="Seconds allowed per judge request attempt (default 120)."
+)
+JudgeRetriesOpt = typer.Option(
+    None,
+    "--judge-retries",
+    min=0,
+    help="Retries after a timeout, lost connection or HTTP 408/429/5xx, with exponential backoff (default 4).",
+)
+JudgeMaxTokensOpt = typer.Option(
+    None, "--judge-max-tokens", min=1, help="At most this many new tokens per judge answer (default 512)."
+)
+JudgeDtypeOpt = typer.Option(
+    None,
+    "--judge-dtype",
+    help="Local judge precision: auto (default: the checkpoint's half "
+    "precision on CUDA, fp32 on the CPU), bf16, fp16 or fp32.",
+)
 OverwriteOpt = typer.Option(False, "--overwrite", help="Delete a run directory made with other settings.")
 QuietOpt = typer.Option(False, "--quiet", "-q", help="No progress bars; log lines only.")
-EmuFilterOpt = typer.Option(None, "--emu-caption-filter", help="emuedit rows whose two captions are equal: text (default: no clip_t/clip_dir there, the MIGE authors' rule), none (count them everywhere) or identical (count them nowhere).")
+EmuFilterOpt = typer.Option(
+    None,
+    "--emu-caption-filter",
+    help="emuedit rows whose two captions are equal: text (default: no clip_t/clip_dir there, the MIGE "
+    "authors' rule), none (count them everywhere) or identical (count them nowhere).",
+)
 
 
 def parse_model_args(pairs: list[str]) -> dict:
@@ -150,8 +195,15 @@ def user_errors() -> Iterator[None]:
         yield
     except (typer.Exit, typer.Abort):
         raise
-    except (UnknownNameError, UnknownMetricError, MissingWeightsError, MissingDependencyError,
-            ValueError, RuntimeError, FileNotFoundError) as exc:
+    except (
+        UnknownNameError,
+        UnknownMetricError,
+        MissingWeightsError,
+        MissingDependencyError,
+        ValueError,
+        RuntimeError,
+        FileNotFoundError,
+    ) as exc:
         say("error", exc)
         raise typer.Exit(2) from None
 
@@ -193,8 +245,10 @@ def _run(runs, quiet: bool) -> None:
             display.stop()
             s = result.summary
             metrics = ", ".join(f"{k} {v:.4f}" if v is not None else f"{k} n/a" for k, v in s["metrics"].items())
-            print(f"{result.run_dir}: {s['n']} samples, {s['n_failed']} failed; generated {result.generated}, "
-                  f"scored {result.scored} now" + (f"; {metrics}" if metrics else ""))
+            print(
+                f"{result.run_dir}: {s['n']} samples, {s['n_failed']} failed; generated {result.generated}, "
+                f"scored {result.scored} now" + (f"; {metrics}" if metrics else "")
+            )
             for note in s["notes"]:
                 print(f"  note: {note}")
             code = max(code, result.exit_code)
@@ -206,10 +260,17 @@ def _scoring(device, batch_size, clip_model, dino_model, detector_model, sam_mod
     """The scoring options; ``judge`` holds the ``--judge-*`` values (None: the ScoringOptions default)."""
     from mige_eval.metrics.base import ScoringOptions
 
-    return ScoringOptions(clip_model=clip_model, dino_model=dino_model, detector_model=detector_model,
-                          sam_model=sam_model, device=device, batch_size=batch_size,
-                          cache_dir=Path(cache_dir) if cache_dir else None, use_cache=not no_cache,
-                          **{key: value for key, value in judge.items() if value is not None})
+    return ScoringOptions(
+        clip_model=clip_model,
+        dino_model=dino_model,
+        detector_model=detector_model,
+        sam_model=sam_model,
+        device=device,
+        batch_size=batch_size,
+        cache_dir=Path(cache_dir) if cache_dir else None,
+        use_cache=not no_cache,
+        **{key: value for key, value in judge.items() if value is not None},
+    )
 
 
 def _bench_options(emu_caption_filter: str | None) -> dict:
@@ -221,29 +282,67 @@ def run(
     bench: str = typer.Option(..., "--bench", help="Benchmark name, card file or module:Class."),
     model: str = typer.Option(..., "--model", help="Adapter name, path/to/file.py:Class or package.module:Class."),
     model_arg: list[str] = typer.Option([], "--model-arg", help="Adapter option key=value; repeatable."),
-    data: Path | None = DataOpt, out: Path | None = OutOpt, limit: int | None = LimitOpt,
-    metrics: str | None = MetricsOpt, seed: int = SeedOpt, device: str = DeviceOpt, batch_size: int = BatchOpt,
-    shard: str | None = ShardOpt, preset: list[str] = PresetOpt, clip_model: str | None = ClipOpt,
-    dino_model: str | None = DinoOpt, detector_model: str | None = DetectorOpt, sam_model: str | None = SamOpt,
-    cache_dir: Path | None = CacheDirOpt, no_cache: bool = NoCacheOpt, overwrite: bool = OverwriteOpt,
-    quiet: bool = QuietOpt, emu_caption_filter: str | None = EmuFilterOpt,
-    judge_model: str | None = JudgeModelOpt, judge_url: str | None = JudgeUrlOpt,
-    judge_api_key_env: str | None = JudgeKeyEnvOpt, judge_concurrency: int | None = JudgeConcurrencyOpt,
-    judge_timeout: float | None = JudgeTimeoutOpt, judge_retries: int | None = JudgeRetriesOpt,
-    judge_dtype: str | None = JudgeDtypeOpt, judge_max_tokens: int | None = JudgeMaxTokensOpt,
+    data: Path | None = DataOpt,
+    out: Path | None = OutOpt,
+    limit: int | None = LimitOpt,
+    metrics: str | None = MetricsOpt,
+    seed: int = SeedOpt,
+    device: str = DeviceOpt,
+    batch_size: int = BatchOpt,
+    shard: str | None = ShardOpt,
+    preset: list[str] = PresetOpt,
+    clip_model: str | None = ClipOpt,
+    dino_model: str | None = DinoOpt,
+    detector_model: str | None = DetectorOpt,
+    sam_model: str | None = SamOpt,
+    cache_dir: Path | None = CacheDirOpt,
+    no_cache: bool = NoCacheOpt,
+    overwrite: bool = OverwriteOpt,
+    quiet: bool = QuietOpt,
+    emu_caption_filter: str | None = EmuFilterOpt,
+    judge_model: str | None = JudgeModelOpt,
+    judge_url: str | None = JudgeUrlOpt,
+    judge_api_key_env: str | None = JudgeKeyEnvOpt,
+    judge_concurrency: int | None = JudgeConcurrencyOpt,
+    judge_timeout: float | None = JudgeTimeoutOpt,
+    judge_retries: int | None = JudgeRetriesOpt,
+    judge_dtype: str | None = JudgeDtypeOpt,
+    judge_max_tokens: int | None = JudgeMaxTokensOpt,
 ) -> None:
     """Generate with a model on a benchmark, then score (resumable)."""
     with user_errors():
         from mige_eval.runner import RunOptions
 
         opts = RunOptions(
-            bench=bench, model=model, data=data, out=out, limit=limit, metrics=metrics, seed=seed, shard=shard,
-            presets=preset, model_args=parse_model_args(model_arg), bench_options=_bench_options(emu_caption_filter),
-            scoring=_scoring(device, batch_size, clip_model, dino_model, detector_model, sam_model, cache_dir, no_cache,
-                             judge_model=judge_model, judge_url=judge_url, judge_api_key_env=judge_api_key_env,
-                             judge_concurrency=judge_concurrency, judge_timeout=judge_timeout,
-                             judge_retries=judge_retries, judge_dtype=judge_dtype,
-                             judge_max_tokens=judge_max_tokens),
+            bench=bench,
+            model=model,
+            data=data,
+            out=out,
+            limit=limit,
+            metrics=metrics,
+            seed=seed,
+            shard=shard,
+            presets=preset,
+            model_args=parse_model_args(model_arg),
+            bench_options=_bench_options(emu_caption_filter),
+            scoring=_scoring(
+                device,
+                batch_size,
+                clip_model,
+                dino_model,
+                detector_model,
+                sam_model,
+                cache_dir,
+                no_cache,
+                judge_model=judge_model,
+                judge_url=judge_url,
+                judge_api_key_env=judge_api_key_env,
+                judge_concurrency=judge_concurrency,
+                judge_timeout=judge_timeout,
+                judge_retries=judge_retries,
+                judge_dtype=judge_dtype,
+                judge_max_tokens=judge_max_tokens,
+            ),
             overwrite=overwrite,
         )
         _run([opts], quiet)
@@ -252,28 +351,55 @@ def run(
 @app.command()
 def score(
     bench: str = typer.Option(..., "--bench", help="Benchmark name, card file or module:Class."),
-    images: Path = typer.Option(..., "--images", help="The outputs made elsewhere: a folder, an Emu Edit "
-                                                      "generations dataset, or a mapping file (see --layout)."),
-    layout: str = typer.Option("auto", "--layout", help="How the outputs are named: auto (detect, and say which), "
-                                                        "flat (<id>.png), magicbrush (the evaluation script's "
-                                                        "<img_id>/<img_id>_1.png, _inde_<k>, _iter_<k> tree), mige "
-                                                        "(MIGE's <idx>.jpg), emu-generations, mapping (id,path "
-                                                        "CSV or JSONL)."),
-    subset: str | None = typer.Option(None, "--subset", help="migebench: score this subset only (add or replace), "
-                                                                "e.g. a folder of MIGE's <idx>.jpg for it."),
-    select: str | None = typer.Option(None, "--select", help="emu-generations: score this model only (default: "
-                                                                "one run per model, in <out>/<model>)."),
+    images: Path = typer.Option(
+        ...,
+        "--images",
+        help="The outputs made elsewhere: a folder, an Emu Edit generations dataset, or a mapping file (see --layout).",
+    ),
+    layout: str = typer.Option(
+        "auto",
+        "--layout",
+        help="How the outputs are named: auto (detect, and say which), "
+        "flat (<id>.png), magicbrush (the evaluation script's "
+        "<img_id>/<img_id>_1.png, _inde_<k>, _iter_<k> tree), mige "
+        "(MIGE's <idx>.jpg), emu-generations, mapping (id,path "
+        "CSV or JSONL).",
+    ),
+    subset: str | None = typer.Option(
+        None,
+        "--subset",
+        help="migebench: score this subset only (add or replace), e.g. a folder of MIGE's <idx>.jpg for it.",
+    ),
+    select: str | None = typer.Option(
+        None, "--select", help="emu-generations: score this model only (default: one run per model, in <out>/<model>)."
+    ),
     name: str | None = typer.Option(None, "--name", help="Model name for the run directory and reports."),
-    data: Path | None = DataOpt, out: Path | None = OutOpt, limit: int | None = LimitOpt,
-    metrics: str | None = MetricsOpt, seed: int = SeedOpt, device: str = DeviceOpt, batch_size: int = BatchOpt,
-    shard: str | None = ShardOpt, preset: list[str] = PresetOpt, clip_model: str | None = ClipOpt,
-    dino_model: str | None = DinoOpt, detector_model: str | None = DetectorOpt, sam_model: str | None = SamOpt,
-    cache_dir: Path | None = CacheDirOpt, no_cache: bool = NoCacheOpt, overwrite: bool = OverwriteOpt,
-    quiet: bool = QuietOpt, emu_caption_filter: str | None = EmuFilterOpt,
-    judge_model: str | None = JudgeModelOpt, judge_url: str | None = JudgeUrlOpt,
-    judge_api_key_env: str | None = JudgeKeyEnvOpt, judge_concurrency: int | None = JudgeConcurrencyOpt,
-    judge_timeout: float | None = JudgeTimeoutOpt, judge_retries: int | None = JudgeRetriesOpt,
-    judge_dtype: str | None = JudgeDtypeOpt, judge_max_tokens: int | None = JudgeMaxTokensOpt,
+    data: Path | None = DataOpt,
+    out: Path | None = OutOpt,
+    limit: int | None = LimitOpt,
+    metrics: str | None = MetricsOpt,
+    seed: int = SeedOpt,
+    device: str = DeviceOpt,
+    batch_size: int = BatchOpt,
+    shard: str | None = ShardOpt,
+    preset: list[str] = PresetOpt,
+    clip_model: str | None = ClipOpt,
+    dino_model: str | None = DinoOpt,
+    detector_model: str | None = DetectorOpt,
+    sam_model: str | None = SamOpt,
+    cache_dir: Path | None = CacheDirOpt,
+    no_cache: bool = NoCacheOpt,
+    overwrite: bool = OverwriteOpt,
+    quiet: bool = QuietOpt,
+    emu_caption_filter: str | None = EmuFilterOpt,
+    judge_model: str | None = JudgeModelOpt,
+    judge_url: str | None = JudgeUrlOpt,
+    judge_api_key_env: str | None = JudgeKeyEnvOpt,
+    judge_concurrency: int | None = JudgeConcurrencyOpt,
+    judge_timeout: float | None = JudgeTimeoutOpt,
+    judge_retries: int | None = JudgeRetriesOpt,
+    judge_dtype: str | None = JudgeDtypeOpt,
+    judge_max_tokens: int | None = JudgeMaxTokensOpt,
 ) -> None:
     """Score outputs that already exist (another tool's, in its published layout); they are stored as they are."""
     with user_errors():
@@ -287,22 +413,49 @@ def score(
         images = images.expanduser()
         models = [select] if select is not None else generation_models(images, layout, bench_name)
         if len(models) > 1 and name:
-            raise ValueError(f"--name names one run, but {images} holds the outputs of {len(models)} models "
-                             f"({', '.join(models)}); score one with --select MODEL, or drop --name")
+            raise ValueError(
+                f"--name names one run, but {images} holds the outputs of {len(models)} models "
+                f"({', '.join(models)}); score one with --select MODEL, or drop --name"
+            )
         bench_options = {**_bench_options(emu_caption_filter), **({"subset": subset} if subset else {})}
         runs = []
         for model in models or [None]:
             label = safe_id(name or model or f"folder-{images.resolve().name}" + (f"-{subset}" if subset else ""))
             opts = RunOptions(
-                bench=bench, model="folder", data=data, limit=limit, metrics=metrics, seed=seed, shard=shard,
-                presets=preset, bench_options=bench_options, overwrite=overwrite,
-                model_args={"images": str(images), "layout": layout, "bench": bench_name,
-                            **({"select": model} if model is not None else {})},
-                scoring=_scoring(device, batch_size, clip_model, dino_model, detector_model, sam_model, cache_dir,
-                                 no_cache, judge_model=judge_model, judge_url=judge_url, judge_api_key_env=judge_api_key_env,
-                                 judge_concurrency=judge_concurrency, judge_timeout=judge_timeout,
-                                 judge_retries=judge_retries, judge_dtype=judge_dtype,
-                                 judge_max_tokens=judge_max_tokens),
+                bench=bench,
+                model="folder",
+                data=data,
+                limit=limit,
+                metrics=metrics,
+                seed=seed,
+                shard=shard,
+                presets=preset,
+                bench_options=bench_options,
+                overwrite=overwrite,
+                model_args={
+                    "images": str(images),
+                    "layout": layout,
+                    "bench": bench_name,
+                    **({"select": model} if model is not None else {}),
+                },
+                scoring=_scoring(
+                    device,
+                    batch_size,
+                    clip_model,
+                    dino_model,
+                    detector_model,
+                    sam_model,
+                    cache_dir,
+                    no_cache,
+                    judge_model=judge_model,
+                    judge_url=judge_url,
+                    judge_api_key_env=judge_api_key_env,
+                    judge_concurrency=judge_concurrency,
+                    judge_timeout=judge_timeout,
+                    judge_retries=judge_retries,
+                    judge_dtype=judge_dtype,
+                    judge_max_tokens=judge_max_tokens,
+                ),
             )
             if out is None:
                 opts.out = opts.results_root / bench_name / label
@@ -326,8 +479,9 @@ def list_(what: str | None = typer.Argument(None, help="benches, models, metrics
         from mige_eval.names import did_you_mean
 
         if what is not None and what not in catalog.GROUPS:
-            raise ValueError(f"unknown list {what!r}: use {', '.join(catalog.GROUPS)}."
-                             f"{did_you_mean(what, catalog.GROUPS)}")
+            raise ValueError(
+                f"unknown list {what!r}: use {', '.join(catalog.GROUPS)}.{did_you_mean(what, catalog.GROUPS)}"
+            )
         sys.stdout.write(catalog.render([what] if what else list(catalog.GROUPS)))
 
 
@@ -335,15 +489,20 @@ def list_(what: str | None = typer.Argument(None, help="benches, models, metrics
 def report(
     runs: list[Path] = typer.Argument(None, help="Run directories, or folders holding them (default results/runs)."),
     fmt: str = typer.Option("markdown", "--format", help="markdown, latex, csv, or html (a gallery folder)."),
-    table: str | None = typer.Option(None, "--table", help="Paper table 1, 2, 3a or 3b (3: both 3a and 3b); "
-                                                              "default: every table the runs belong to."),
+    table: str | None = typer.Option(
+        None, "--table", help="Paper table 1, 2, 3a or 3b (3: both 3a and 3b); default: every table the runs belong to."
+    ),
     published: bool = typer.Option(True, "--published/--no-published", help="Show the paper's rows beside the runs."),
     out: Path | None = typer.Option(None, "--out", help="Write to this file (html: this folder), not stdout."),
     output: Path | None = typer.Option(None, "--output", hidden=True, help="Old spelling of --out."),
     ci: bool = typer.Option(False, "--ci", help="Show each run value's 95% bootstrap confidence interval."),
-    scoring: list[str] = typer.Option([], "--scoring", help="Show this scoring configuration (a key such as "
-                                                            "clip_i@0123456789) instead of its metric's current one; "
-                                                            "repeatable."),
+    scoring: list[str] = typer.Option(
+        [],
+        "--scoring",
+        help="Show this scoring configuration (a key such as "
+        "clip_i@0123456789) instead of its metric's current one; "
+        "repeatable.",
+    ),
 ) -> None:
     """The paper's tables from run directories beside the published numbers (never recomputes a score)."""
     with user_errors():
@@ -352,8 +511,9 @@ def report(
         output = renamed(out, output, new="--out", old="--output")
         display = make_progress(False)
         with interruptible(display, f"{output} was not changed; the same command writes it again"):
-            result = render(runs or [Path("results/runs")], fmt, table, published, output, ci=ci, scoring=scoring,
-                            progress=display)
+            result = render(
+                runs or [Path("results/runs")], fmt, table, published, output, ci=ci, scoring=scoring, progress=display
+            )
         if output is None:
             sys.stdout.write(result.text)
         else:
@@ -368,11 +528,16 @@ def compare(
     runs: list[Path] = typer.Argument(..., help="Run directories of one benchmark; the first is the baseline."),
     fmt: str = typer.Option("markdown", "--format", help="markdown, latex or json."),
     out: Path | None = typer.Option(None, "--out", help="Write to this file, not stdout."),
-    metrics: str | None = typer.Option(None, "--metrics", help="Comma-separated metrics (default: every metric "
-                                                                  "all runs have)."),
-    scoring: list[str] = typer.Option([], "--scoring", help="Compare this scoring configuration (a key such as "
-                                                            "clip_i@0123456789) instead of its metric's current one; "
-                                                            "repeatable."),
+    metrics: str | None = typer.Option(
+        None, "--metrics", help="Comma-separated metrics (default: every metric all runs have)."
+    ),
+    scoring: list[str] = typer.Option(
+        [],
+        "--scoring",
+        help="Compare this scoring configuration (a key such as "
+        "clip_i@0123456789) instead of its metric's current one; "
+        "repeatable.",
+    ),
 ) -> None:
     """Paired comparison with the first run: mean difference, its bootstrap CI, sign-flip p-value, win rate."""
     with user_errors():
@@ -389,22 +554,37 @@ def compare(
 @app.command()
 def reproduce(
     table: str = typer.Option(..., "--table", help="Paper table: 1, 2 or 3 (3a and 3b)."),
-    models: str | None = typer.Option(None, "--models", help="Comma-separated models (default: the paper's "
-                                                                "methods that have an adapter)."),
-    data_root: Path | None = typer.Option(None, "--data-root", help="Folder with one dataset folder per "
-                                                                       "benchmark: DIR/emuedit, DIR/dreambench, ..."),
-    out: Path | None = typer.Option(None, "--out", help="Runs go to OUT/runs/<bench>/<model>, tables to "
-                                                           "OUT/reports/table-N/ (default: results)."),
+    models: str | None = typer.Option(
+        None, "--models", help="Comma-separated models (default: the paper's methods that have an adapter)."
+    ),
+    data_root: Path | None = typer.Option(
+        None, "--data-root", help="Folder with one dataset folder per benchmark: DIR/emuedit, DIR/dreambench, ..."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", help="Runs go to OUT/runs/<bench>/<model>, tables to OUT/reports/table-N/ (default: results)."
+    ),
     results: Path | None = typer.Option(None, "--results", hidden=True, help="Old spelling of --out."),
-    limit: int | None = LimitOpt, seed: int = SeedOpt, device: str = DeviceOpt, batch_size: int = BatchOpt,
-    preset: list[str] = PresetOpt, clip_model: str | None = ClipOpt, dino_model: str | None = DinoOpt,
-    detector_model: str | None = DetectorOpt, sam_model: str | None = SamOpt,
-    cache_dir: Path | None = CacheDirOpt, no_cache: bool = NoCacheOpt, quiet: bool = QuietOpt,
+    limit: int | None = LimitOpt,
+    seed: int = SeedOpt,
+    device: str = DeviceOpt,
+    batch_size: int = BatchOpt,
+    preset: list[str] = PresetOpt,
+    clip_model: str | None = ClipOpt,
+    dino_model: str | None = DinoOpt,
+    detector_model: str | None = DetectorOpt,
+    sam_model: str | None = SamOpt,
+    cache_dir: Path | None = CacheDirOpt,
+    no_cache: bool = NoCacheOpt,
+    quiet: bool = QuietOpt,
     emu_caption_filter: str | None = EmuFilterOpt,
-    judge_model: str | None = JudgeModelOpt, judge_url: str | None = JudgeUrlOpt,
-    judge_api_key_env: str | None = JudgeKeyEnvOpt, judge_concurrency: int | None = JudgeConcurrencyOpt,
-    judge_timeout: float | None = JudgeTimeoutOpt, judge_retries: int | None = JudgeRetriesOpt,
-    judge_dtype: str | None = JudgeDtypeOpt, judge_max_tokens: int | None = JudgeMaxTokensOpt,
+    judge_model: str | None = JudgeModelOpt,
+    judge_url: str | None = JudgeUrlOpt,
+    judge_api_key_env: str | None = JudgeKeyEnvOpt,
+    judge_concurrency: int | None = JudgeConcurrencyOpt,
+    judge_timeout: float | None = JudgeTimeoutOpt,
+    judge_retries: int | None = JudgeRetriesOpt,
+    judge_dtype: str | None = JudgeDtypeOpt,
+    judge_max_tokens: int | None = JudgeMaxTokensOpt,
 ) -> None:
     """Regenerate a paper table: run its benchmarks for each model (resumable), then write it in every format."""
     with user_errors():
@@ -414,15 +594,35 @@ def reproduce(
         display = make_progress(quiet)
         with interruptible(display):
             result = reproduce_table(
-                table, [m.strip() for m in models.split(",") if m.strip()] if models else None, data_root,
-                results=results, seed=seed, limit=limit, presets=preset,
+                table,
+                [m.strip() for m in models.split(",") if m.strip()] if models else None,
+                data_root,
+                results=results,
+                seed=seed,
+                limit=limit,
+                presets=preset,
                 bench_options=_bench_options(emu_caption_filter),
-                scoring=_scoring(device, batch_size, clip_model, dino_model, detector_model, sam_model, cache_dir,
-                                 no_cache, judge_model=judge_model, judge_url=judge_url,
-                                 judge_api_key_env=judge_api_key_env, judge_concurrency=judge_concurrency,
-                                 judge_timeout=judge_timeout, judge_retries=judge_retries, judge_dtype=judge_dtype,
-                                 judge_max_tokens=judge_max_tokens),
-                progress=display, log=_log)
+                scoring=_scoring(
+                    device,
+                    batch_size,
+                    clip_model,
+                    dino_model,
+                    detector_model,
+                    sam_model,
+                    cache_dir,
+                    no_cache,
+                    judge_model=judge_model,
+                    judge_url=judge_url,
+                    judge_api_key_env=judge_api_key_env,
+                    judge_concurrency=judge_concurrency,
+                    judge_timeout=judge_timeout,
+                    judge_retries=judge_retries,
+                    judge_dtype=judge_dtype,
+                    judge_max_tokens=judge_max_tokens,
+                ),
+                progress=display,
+                log=_log,
+            )
         for fmt, path in result.outputs.items():
             print(f"{fmt}: {path}")
         raise typer.Exit(result.exit_code)  # every note was logged once, as it happened
@@ -434,11 +634,15 @@ def download(
     out: Path | None = typer.Option(None, "--out", help="Where to put the benchmark (default: its data folder)."),
     to: Path | None = typer.Option(None, "--to", hidden=True, help="Old spelling of --out."),
     backbones: bool = typer.Option(False, "--backbones", help="Fetch the metric backbones into the HF cache."),
-    backbone: list[str] = typer.Option([], "--backbone", help="With --backbones: this hub id (id@revision) instead "
-                                                              "of the defaults; repeatable."),
+    backbone: list[str] = typer.Option(
+        [], "--backbone", help="With --backbones: this hub id (id@revision) instead of the defaults; repeatable."
+    ),
     model: list[str] = typer.Option([], "--model", hidden=True, help="Old spelling of --backbone."),
-    grounding: bool = typer.Option(False, "--grounding", help="With --backbones: also GroundingDINO Swin-B and "
-                                                              "SAM ViT-H for subject_dino / subject_clip_i."),
+    grounding: bool = typer.Option(
+        False,
+        "--grounding",
+        help="With --backbones: also GroundingDINO Swin-B and SAM ViT-H for subject_dino / subject_clip_i.",
+    ),
 ) -> None:
     """Fetch a benchmark or the metric backbones for later offline use."""
     with user_errors():
@@ -488,8 +692,11 @@ def version_callback(value: bool) -> None:
 
 
 @app.callback()
-def _root(version: bool = typer.Option(False, "--version", callback=version_callback, is_eager=True,
-                                       help="Print the version and exit.")) -> None:
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=version_callback, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
     """mige-eval: generate → score → report."""
 
 

@@ -1,4 +1,5 @@
 """What ``run.json`` records about the machine and software a run used."""
+
 from __future__ import annotations
 
 import platform
@@ -25,8 +26,9 @@ def git_sha() -> str | None:
     """The commit of the mige-eval source tree, when it runs from a git checkout."""
     here = Path(__file__).resolve().parent
     try:
-        result = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
-                                text=True, timeout=5, check=False)
+        result = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return result.stdout.strip() or None if result.returncode == 0 else None

@@ -1,4 +1,5 @@
 """Errors that speak to the user about the environment rather than one sample."""
+
 from __future__ import annotations
 
 

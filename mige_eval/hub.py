@@ -38,8 +38,15 @@ DEFAULT_ENDPOINT = "https://huggingface.co"
 PROBE_TIMEOUT_S = 3.0
 #: huggingface_hub's exceptions that mean "these files are not here" (names, so that a version
 #: lacking one still works). GatedRepoError is a RepositoryNotFoundError, with a message of its own.
-MISSING_ERRORS = ("RepositoryNotFoundError", "RevisionNotFoundError", "EntryNotFoundError", "LocalEntryNotFoundError",
-                  "OfflineModeIsEnabled", "DisabledRepoError", "HFValidationError")
+MISSING_ERRORS = (
+    "RepositoryNotFoundError",
+    "RevisionNotFoundError",
+    "EntryNotFoundError",
+    "LocalEntryNotFoundError",
+    "OfflineModeIsEnabled",
+    "DisabledRepoError",
+    "HFValidationError",
+)
 
 
 def hub_offline() -> bool:
@@ -161,8 +168,9 @@ def weights_hint(model_id: str, *, what: str, revision: str | None = None, fetch
     )
 
 
-def missing_weights(exc: BaseException, model_id: str, *, what: str, revision: str | None = None,
-                    fetch_with: str = "") -> MissingWeightsError | None:
+def missing_weights(
+    exc: BaseException, model_id: str, *, what: str, revision: str | None = None, fetch_with: str = ""
+) -> MissingWeightsError | None:
     """The :class:`MissingWeightsError` that ``exc`` stands for, or None when ``exc`` is about something else."""
     cause = missing_files_error(exc)
     if cause is None:
@@ -170,11 +178,14 @@ def missing_weights(exc: BaseException, model_id: str, *, what: str, revision: s
     if _is_a(cause, ("GatedRepoError",)):
         return MissingWeightsError(
             f"{what} {model_id!r} is gated on the hub: accept its terms on {endpoint()}/{model_id} and log in with "
-            f"`hf auth login` (or set HF_TOKEN), or pass a local directory holding its files (hub said: {cause})")
+            f"`hf auth login` (or set HF_TOKEN), or pass a local directory holding its files (hub said: {cause})"
+        )
     if is_local(model_id):
         return MissingWeightsError(f"{what}: {model_id} is not a complete model directory ({exc})")
-    return MissingWeightsError(weights_hint(model_id, what=what, revision=revision, fetch_with=fetch_with)
-                               + f" (loader said: {type(cause).__name__}: {cause})")
+    return MissingWeightsError(
+        weights_hint(model_id, what=what, revision=revision, fetch_with=fetch_with)
+        + f" (loader said: {type(cause).__name__}: {cause})"
+    )
 
 
 def load_pretrained(loader: Any, model_id: str, *, what: str, **kwargs: Any) -> Any:
@@ -200,14 +211,18 @@ def load_pretrained(loader: Any, model_id: str, *, what: str, **kwargs: Any) -> 
         raise missing from exc
 
 
-def snapshot(model_id: str, *, revision: str | None, allow_patterns: list[str], what: str,
-             fetch_with: str = "") -> Path:
+def snapshot(
+    model_id: str, *, revision: str | None, allow_patterns: list[str], what: str, fetch_with: str = ""
+) -> Path:
     """The model's snapshot folder in the Hugging Face cache, downloading what is missing while the hub is
     reachable (``huggingface_hub.snapshot_download``); a missing model raises :class:`MissingWeightsError`."""
     hub = require("huggingface_hub", extra="metrics", purpose=f"fetching {what} from the Hugging Face hub")
     try:
-        return Path(hub.snapshot_download(model_id, revision=revision, allow_patterns=allow_patterns,
-                                          local_files_only=cache_only()))
+        return Path(
+            hub.snapshot_download(
+                model_id, revision=revision, allow_patterns=allow_patterns, local_files_only=cache_only()
+            )
+        )
     except Exception as exc:
         missing = missing_weights(exc, model_id, what=what, revision=revision, fetch_with=fetch_with)
         if missing is None:

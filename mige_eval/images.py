@@ -11,6 +11,7 @@ Decoding rule (docs/design.md and docs/metrics.md, image decoding), applied to e
    an alpha channel is dropped, not composited, which is what the published evaluation scripts'
    ``Image.open(p).convert("RGB")`` does.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -30,8 +31,15 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
 #: File suffix an encoded image is stored under, by the format Pillow reads from its bytes (MPO is a
 #: JPEG with extra pictures). Outputs in these formats are stored byte for byte.
-FORMAT_SUFFIXES = {"PNG": ".png", "JPEG": ".jpg", "MPO": ".jpg", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp",
-                   "TIFF": ".tif"}
+FORMAT_SUFFIXES = {
+    "PNG": ".png",
+    "JPEG": ".jpg",
+    "MPO": ".jpg",
+    "WEBP": ".webp",
+    "GIF": ".gif",
+    "BMP": ".bmp",
+    "TIFF": ".tif",
+}
 
 
 class ImageDecodeError(ValueError):
@@ -81,9 +89,7 @@ def decode_with_format(data: bytes, label: str) -> tuple[Image.Image, str]:
     try:
         with Image.open(io.BytesIO(data)) as img:
             if img.width * img.height > MAX_PIXELS:
-                raise ImageDecodeError(
-                    f"image {label} is {img.width}x{img.height}, over the {MAX_PIXELS} pixel limit"
-                )
+                raise ImageDecodeError(f"image {label} is {img.width}x{img.height}, over the {MAX_PIXELS} pixel limit")
             fmt = img.format or ""
             img.load()
             img = ImageOps.exif_transpose(img)

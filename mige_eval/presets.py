@@ -5,6 +5,7 @@ change what a model is asked to do (a run directory made under other generation 
 *scoring* areas change only how its outputs are scored (other options are kept apart as another scoring
 configuration of the same run). ``run.json`` records them all; reports print the non-default ones.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -36,8 +37,9 @@ AREAS: dict[str, tuple[str, ...]] = {
 GENERATION_AREAS = frozenset({"magicbrush_setting", "dreambench_input", "dreambench_input_form"})
 
 #: Areas that only a benchmark's loader reads (its ``preset_areas``); another benchmark refuses their options.
-BENCH_AREAS = frozenset({"magicbrush_setting", "dreambench_reference", "dreambench_input", "dreambench_input_form",
-                         "migebench_subject"})
+BENCH_AREAS = frozenset(
+    {"magicbrush_setting", "dreambench_reference", "dreambench_input", "dreambench_input_form", "migebench_subject"}
+)
 
 #: Benchmark options with a dedicated flag (``--emu-caption-filter``) and their defaults.
 BENCH_OPTION_DEFAULTS: dict[str, str] = {"emu_caption_filter": "text"}
@@ -74,8 +76,10 @@ class Presets:
                     continue
                 area = _AREA_OF.get(name)
                 if area is None:
-                    raise PresetError(f"unknown preset {name!r}.{did_you_mean(name, _AREA_OF)} "
-                                      f"Known presets: {', '.join(sorted(_AREA_OF))}")
+                    raise PresetError(
+                        f"unknown preset {name!r}.{did_you_mean(name, _AREA_OF)} "
+                        f"Known presets: {', '.join(sorted(_AREA_OF))}"
+                    )
                 if area in chosen and chosen[area] != name:
                     raise PresetError(
                         f"presets {chosen[area]!r} and {name!r} both set {area}; choose one of {', '.join(AREAS[area])}"

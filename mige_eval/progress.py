@@ -6,12 +6,14 @@ or with ``--quiet``, plain lines go to stderr instead: one when a stage starts, 
 left and the failures so far. ``done`` counts what finished in this process, for the message a
 command prints when it is interrupted.
 """
+
 from __future__ import annotations
 
 import os
 import sys
 import time
-from typing import Callable, TextIO
+from collections.abc import Callable
+from typing import TextIO
 
 #: Environment variable: seconds between two log lines (default 30).
 INTERVAL_ENV = "MIGE_EVAL_PROGRESS_SECONDS"
@@ -38,20 +40,34 @@ def duration(seconds: float) -> str:
 class ProgressDisplay:
     """The runner's progress factory: ``display(label, total)`` returns ``advance(n, failed=0)``."""
 
-    def __init__(self, *, bar: bool, stream: TextIO | None = None, console=None,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, *, bar: bool, stream: TextIO | None = None, console=None, clock: Callable[[], float] = time.monotonic
+    ):
         self.done = 0
         self._stream = stream or sys.stderr
         self._clock = clock
         self._every = interval()
         self._bar = None
         if bar:
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                                       TimeRemainingColumn)
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
 
-            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(),
-                                 TimeRemainingColumn(), console=console, transient=False)
+            self._bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[failed]} failed"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=console,
+                transient=False,
+            )
 
     def __call__(self, label: str, total: int) -> Callable[..., None]:
         if self._bar is not None:
@@ -85,10 +101,12 @@ class ProgressDisplay:
             last = now
             elapsed = max(now - start, 1e-9)
             rate = count / elapsed
-            eta = f"ETA {duration((total - count) / rate)}" if count < total and rate > 0 else \
-                f"took {duration(elapsed)}"
-            self._line(f"{label}: {count}/{total} ({100 * count / max(total, 1):.0f}%), {rate:.2f}/s, {eta}, "
-                       f"{failures} failed")
+            eta = (
+                f"ETA {duration((total - count) / rate)}" if count < total and rate > 0 else f"took {duration(elapsed)}"
+            )
+            self._line(
+                f"{label}: {count}/{total} ({100 * count / max(total, 1):.0f}%), {rate:.2f}/s, {eta}, {failures} failed"
+            )
 
         return advance
 

@@ -12,6 +12,7 @@ The *view* of a record shows one value per metric, the run's current configurati
 (``run.json`` ``current``): ``metrics``, ``flags``, ``error``, ``references`` and ``caption`` come from
 those entries; ``scores`` keeps every entry.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -56,21 +57,25 @@ def view(record: Mapping[str, Any], current: Mapping[str, str]) -> dict[str, Any
     scores = record.get("scores") or {}
     entries = {metric: scores[key] for metric, key in current.items() if key in scores}
     error = record.get("error") or next(
-        (f"metric {metric}: {entry['error']}" for metric, entry in entries.items() if entry.get("error")), None)
+        (f"metric {metric}: {entry['error']}" for metric, entry in entries.items() if entry.get("error")), None
+    )
     flags: list[str] = []
     for entry in entries.values():
         flags += [f for f in entry.get("flags") or () if f not in flags]
     out = {k: record[k] for k in ("id", "subset", "task", "cluster") if record.get(k) is not None}
-    out.update({
-        "image": record.get("image"),
-        **({"native_size": record["native_size"]} if record.get("native_size") else {}),
-        "seed": record.get("seed"),
-        "references": next((e["references"] for e in entries.values() if e.get("references")), []),
-        "caption": next((e["caption"] for e in entries.values() if e.get("caption")), None),
-        "metrics": {} if record.get("error") else
-        {metric: entry.get("value") for metric, entry in entries.items() if not entry.get("error")},
-        "flags": flags,
-        "error": error,
-        "scores": dict(scores),
-    })
+    out.update(
+        {
+            "image": record.get("image"),
+            **({"native_size": record["native_size"]} if record.get("native_size") else {}),
+            "seed": record.get("seed"),
+            "references": next((e["references"] for e in entries.values() if e.get("references")), []),
+            "caption": next((e["caption"] for e in entries.values() if e.get("caption")), None),
+            "metrics": {}
+            if record.get("error")
+            else {metric: entry.get("value") for metric, entry in entries.items() if not entry.get("error")},
+            "flags": flags,
+            "error": error,
+            "scores": dict(scores),
+        }
+    )
     return out

@@ -5,6 +5,7 @@ an installed package's entry point (groups ``mige_eval.adapters`` / ``mige_eval.
 spec given on the command line: ``path/to/file.py:Class`` or ``package.module:Class`` (and, for
 benchmarks, a card file ``path/to/card.yaml``). Listing names imports nothing heavy.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -7,6 +7,7 @@ the benchmark's task, and carries on past a run that fails, each with a note. Th
 table in every format to ``<results>/reports/table-<N>/``: ``table.md``, ``table.tex``,
 ``table.csv`` and the ``gallery/`` folder.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -48,10 +49,20 @@ class ReproduceResult:
         return 0 if self.complete else 1
 
 
-def reproduce(table: str, models: Sequence[str] | None = None, data_root: Path | None = None, *,
-              results: Path = Path("results"), seed: int = 0, limit: int | None = None, presets: Sequence[str] = (),
-              scoring: ScoringOptions | None = None, bench_options: dict | None = None,
-              progress: Progress = no_progress, log: Callable[[str], None] = print) -> ReproduceResult:
+def reproduce(
+    table: str,
+    models: Sequence[str] | None = None,
+    data_root: Path | None = None,
+    *,
+    results: Path = Path("results"),
+    seed: int = 0,
+    limit: int | None = None,
+    presets: Sequence[str] = (),
+    scoring: ScoringOptions | None = None,
+    bench_options: dict | None = None,
+    progress: Progress = no_progress,
+    log: Callable[[str], None] = print,
+) -> ReproduceResult:
     """Run table ``table``'s benchmarks for each model, then write the table in every format.
 
     ``data_root`` holds one folder per benchmark (``DIR/emuedit``, ``DIR/dreambench``, ...); without
@@ -60,8 +71,10 @@ def reproduce(table: str, models: Sequence[str] | None = None, data_root: Path |
     a benchmark whose data cannot be read is one note, not one per model.
     """
     if str(table) not in TABLE_BENCHES:
-        raise ValueError(f"unknown --table {table!r}: reproduce takes one of {', '.join(TABLE_BENCHES)}."
-                         f"{did_you_mean(table, TABLE_BENCHES)}")
+        raise ValueError(
+            f"unknown --table {table!r}: reproduce takes one of {', '.join(TABLE_BENCHES)}."
+            f"{did_you_mean(table, TABLE_BENCHES)}"
+        )
     benches, report_table = TABLE_BENCHES[str(table)]
     models = list(models or DEFAULT_MODELS[str(table)])
     if not models:
@@ -99,31 +112,45 @@ def reproduce(table: str, models: Sequence[str] | None = None, data_root: Path |
                 except Exception as exc:  # noqa: BLE001 - e.g. an adapter whose optional packages are missing
                     failed(where, exc)
                     continue
-                opts = RunOptions(bench=bench, model=model, data=data_roots.get(bench), limit=limit, seed=seed,
-                                  presets=presets, scoring=scoring or ScoringOptions(),
-                                  bench_options=dict(bench_options or {}), results_root=Path(results) / "runs")
+                opts = RunOptions(
+                    bench=bench,
+                    model=model,
+                    data=data_roots.get(bench),
+                    limit=limit,
+                    seed=seed,
+                    presets=presets,
+                    scoring=scoring or ScoringOptions(),
+                    bench_options=dict(bench_options or {}),
+                    results_root=Path(results) / "runs",
+                )
                 log(f"{where}: running")
                 try:
                     result = run(opts, progress=progress, log=log)
                 except DataError as exc:  # the benchmark's data, the same for every model: said once
-                    rest = models[number + 1:]
-                    note(f"{where}: failed: DataError: {exc}"
-                         + (f" (so not run for {', '.join(rest)} either: same data)" if rest else ""))
+                    rest = models[number + 1 :]
+                    note(
+                        f"{where}: failed: DataError: {exc}"
+                        + (f" (so not run for {', '.join(rest)} either: same data)" if rest else "")
+                    )
                     break
                 except Exception as exc:  # noqa: BLE001 - one broken run (missing weights, ...) must not stop the table
                     failed(where, exc)
                     continue
                 run_dirs.append(result.run_dir)
                 if result.summary["n_failed"]:
-                    note(f"{where}: {result.summary['n_failed']} of {result.summary['n']} samples failed "
-                         f"(see {result.run_dir / 'samples.jsonl'})")
+                    note(
+                        f"{where}: {result.summary['n_failed']} of {result.summary['n']} samples failed "
+                        f"(see {result.run_dir / 'samples.jsonl'})"
+                    )
     complete = not notes
     if not run_dirs:
         note("no run finished: the reports show the published rows only")
     folder = Path(results) / "reports" / f"table-{table}"
     outputs, report_notes = {}, []
     for fmt, name in FORMATS.items():
-        rendered = render(run_dirs, fmt, report_table, output=folder / name, data_roots=data_roots, notes=notes, ci=True)
+        rendered = render(
+            run_dirs, fmt, report_table, output=folder / name, data_roots=data_roots, notes=notes, ci=True
+        )
         for text in rendered.notes:
             if text not in notes and text not in report_notes:
                 report_notes.append(text)

@@ -13,13 +13,15 @@ ones. Every check runs before the first write, so a command that fails before pr
 score leaves the directory as it was, and ``run.json`` (:mod:`mige_eval.runrecord`) gains a history
 entry only for a command that changed the run. A second identical invocation rewrites nothing.
 """
+
 from __future__ import annotations
 
 import inspect
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from PIL import Image
 
@@ -30,13 +32,13 @@ from mige_eval.errors import FATAL_ERRORS, RunError
 from mige_eval.images import EncodedImage, ImageMemo, check_output, load_path
 from mige_eval.metrics import parse_metric_names
 from mige_eval.metrics.base import ScoringContext, ScoringOptions
+from mige_eval.names import did_you_mean
 from mige_eval.presets import Presets
 from mige_eval.registry import ADAPTERS
 from mige_eval.scoring import Scorer
 from mige_eval.sharding import resolve_shard, sample_seed
 from mige_eval.store import RunStore, safe_id
 from mige_eval.summary import summarize
-from mige_eval.names import did_you_mean
 from mige_eval.types import Adapter, BrokenSample, Request, Sample
 
 #: What the last merge saw (journal sizes, current scoring keys): equal state, nothing to rewrite.
@@ -124,25 +126,39 @@ def check_tasks(bench: Benchmark, cls: type[Adapter]) -> None:
         )
 
 
-def _generation(bench: Benchmark, model_name: str, adapter: Adapter, opts: RunOptions,
-                ctx: ScoringContext) -> dict[str, Any]:
+def _generation(
+    bench: Benchmark, model_name: str, adapter: Adapter, opts: RunOptions, ctx: ScoringContext
+) -> dict[str, Any]:
     """What the run directory's images depend on (:func:`mige_eval.runrecord.check_generation`)."""
-    return json.loads(json.dumps({
-        "bench": {"name": bench.name, **bench.generation_settings(ctx)},
-        "model": model_name,
-        "adapter": type(adapter).__qualname__,
-        "adapter_config": adapter.config(),
-        "seed": opts.seed,
-    }, default=str))
+    return json.loads(
+        json.dumps(
+            {
+                "bench": {"name": bench.name, **bench.generation_settings(ctx)},
+                "model": model_name,
+                "adapter": type(adapter).__qualname__,
+                "adapter_config": adapter.config(),
+                "seed": opts.seed,
+            },
+            default=str,
+        )
+    )
 
 
 def _build_request(sample: Sample, seed: int, memo: ImageMemo) -> Request:
     load = memo.load
     return Request(
-        id=sample.id, task=sample.task, subset=sample.subset, instruction=sample.instruction,
-        instruction_images=[load(r) for r in sample.instruction_images], prompt=sample.prompt,
-        source=load(sample.source) if sample.source else None, mask=load(sample.mask) if sample.mask else None,
-        object=sample.object, seed=seed, size=sample.meta.get("output_size"), meta=dict(sample.meta),
+        id=sample.id,
+        task=sample.task,
+        subset=sample.subset,
+        instruction=sample.instruction,
+        instruction_images=[load(r) for r in sample.instruction_images],
+        prompt=sample.prompt,
+        source=load(sample.source) if sample.source else None,
+        mask=load(sample.mask) if sample.mask else None,
+        object=sample.object,
+        seed=seed,
+        size=sample.meta.get("output_size"),
+        meta=dict(sample.meta),
     )
 
 
@@ -186,9 +202,17 @@ class _Counts:
 class _Batch:
     """Generation then scoring of one batch of samples, failures isolated per sample."""
 
-    def __init__(self, adapter: Adapter, scorer: Scorer | None, bench: Benchmark, store: RunStore, ctx: ScoringContext,
-                 seed: int):
-        self.adapter, self.scorer, self.bench, self.store, self.ctx, self.seed = adapter, scorer, bench, store, ctx, seed
+    def __init__(
+        self, adapter: Adapter, scorer: Scorer | None, bench: Benchmark, store: RunStore, ctx: ScoringContext, seed: int
+    ):
+        self.adapter, self.scorer, self.bench, self.store, self.ctx, self.seed = (
+            adapter,
+            scorer,
+            bench,
+            store,
+            ctx,
+            seed,
+        )
         self.counts = _Counts()
 
     def process(self, samples: Sequence[Sample], todo: dict[str, tuple[bool, set[str]]]) -> list[dict[str, Any]]:
@@ -216,7 +240,9 @@ class _Batch:
                 try:
                     outputs[sample.id] = load_path(self.store.image_path(sample.id))
                 except ValueError as exc:
-                    events[sample.id].update(image=None, error=f"stored output unreadable, delete it to regenerate: {exc}")
+                    events[sample.id].update(
+                        image=None, error=f"stored output unreadable, delete it to regenerate: {exc}"
+                    )
         to_score = [s for s in to_score if s.id in outputs]
         if self.scorer and to_score:
             new = self.scorer.score(to_score, [outputs[s.id] for s in to_score], [todo[s.id][1] for s in to_score])
@@ -268,13 +294,14 @@ class _Batch:
             raise
         except Exception as exc:  # noqa: BLE001 - narrowed down to the failing sample below
             if len(requests) == 1:
-                return [RuntimeError(f"adapter {name} failed on sample {requests[0].id}: "
-                                     f"{type(exc).__name__}: {exc}")]
+                return [RuntimeError(f"adapter {name} failed on sample {requests[0].id}: {type(exc).__name__}: {exc}")]
             return [img for req in requests for img in self._call([req])]
         if not isinstance(images, (list, tuple)) or len(images) != len(requests):
             got = len(images) if isinstance(images, (list, tuple)) else type(images).__name__
-            raise RunError(f"adapter {name} returned {got} images for {len(requests)} requests; "
-                           "generate() must return exactly one image per request, in order")
+            raise RunError(
+                f"adapter {name} returned {got} images for {len(requests)} requests; "
+                "generate() must return exactly one image per request, in order"
+            )
         out: list[Image.Image | Exception] = []
         for req, img in zip(requests, images):
             try:
@@ -296,8 +323,10 @@ def run(opts: RunOptions, progress: Progress = no_progress, log: Callable[[str],
     metric_names = parse_metric_names(opts.metrics, list(bench.card.default_metrics))
     unsupported = [m for m in metric_names if m not in bench.card.metrics]
     if unsupported:
-        raise RunError(f"metric(s) {', '.join(unsupported)} are not defined for {bench.name} (docs/metrics.md); "
-                       f"its metrics are: {', '.join(bench.card.metrics)}")
+        raise RunError(
+            f"metric(s) {', '.join(unsupported)} are not defined for {bench.name} (docs/metrics.md); "
+            f"its metrics are: {', '.join(bench.card.metrics)}"
+        )
     cls, adapter = build_adapter(opts.model, opts.model_args, opts.scoring.device)
     check_tasks(bench, cls)
     shard = resolve_shard(opts.shard)
@@ -333,11 +362,21 @@ def run(opts: RunOptions, progress: Progress = no_progress, log: Callable[[str],
 
     session = runrecord.Session(
         store,
-        header={"bench": bench.name, "model": name, "generation": generation, "data": bench.fingerprint(),
-                "environment": environment.describe(opts.scoring.device),
-                **({"outputs": adapter.describe()} if callable(getattr(adapter, "describe", None)) else {})},
-        entry={"command": environment.command(), "shard": shard.label, "limit": opts.limit,
-               "metrics": metric_names, "batch_size": opts.scoring.batch_size},
+        header={
+            "bench": bench.name,
+            "model": name,
+            "generation": generation,
+            "data": bench.fingerprint(),
+            "environment": environment.describe(opts.scoring.device),
+            **({"outputs": adapter.describe()} if callable(getattr(adapter, "describe", None)) else {}),
+        },
+        entry={
+            "command": environment.command(),
+            "shard": shard.label,
+            "limit": opts.limit,
+            "metrics": metric_names,
+            "batch_size": opts.scoring.batch_size,
+        },
         scorings={key: {"metric": m, "settings": scorer.settings[m]} for m, key in keys.items()},
     )
     batcher = _Batch(adapter, scorer, bench, store, ctx, opts.seed)
@@ -348,15 +387,19 @@ def run(opts: RunOptions, progress: Progress = no_progress, log: Callable[[str],
             with journal:
                 for sample in (s for s in pending if isinstance(s, BrokenSample)):
                     session.claim()
-                    event = {**_event(sample, bench, sample_seed(opts.seed, sample.id)), "image": None,
-                             "error": sample.error, "time": records.now()}
+                    event = {
+                        **_event(sample, bench, sample_seed(opts.seed, sample.id)),
+                        "image": None,
+                        "error": sample.error,
+                        "time": records.now(),
+                    }
                     journal.append(event)
                     batcher.counts.add(event, keys)
                     advance(1, failed=1)
                 good = [s for s in pending if isinstance(s, Sample)]
                 size = max(1, opts.scoring.batch_size)
                 for start in range(0, len(good), size):
-                    batch = good[start:start + size]
+                    batch = good[start : start + size]
                     events = batcher.process(batch, todo)
                     session.claim()
                     for event in events:
@@ -377,13 +420,15 @@ def run(opts: RunOptions, progress: Progress = no_progress, log: Callable[[str],
         if scorer:
             scorer.close()
         if session.claimed:
-            session.finish(outcome, batcher.counts.to_json(), {"environment": session.header["environment"],
-                                                               "backbones_used": used} if used else None)
+            session.finish(
+                outcome,
+                batcher.counts.to_json(),
+                {"environment": session.header["environment"], "backbones_used": used} if used else None,
+            )
             if outcome != "completed":  # what was finished before the interruption or failure is reported
                 merge(store, bench, name, all_samples)
     summary = merge(store, bench, name, all_samples)
-    return RunResult(run_dir, summary, batcher.counts.generated, batcher.counts.samples_scored,
-                     batcher.counts.failed)
+    return RunResult(run_dir, summary, batcher.counts.generated, batcher.counts.samples_scored, batcher.counts.failed)
 
 
 def _check_needs(metric_names: Sequence[str], samples: Sequence[Sample], bench: str) -> None:
@@ -394,8 +439,10 @@ def _check_needs(metric_names: Sequence[str], samples: Sequence[Sample], bench: 
     for name in metric_names:
         for needed in getattr(metric_info(name), "needs", ()):
             if samples and not any(getattr(s, needed) for s in samples):
-                raise RunError(f"metric {name} needs each sample's {needed.replace('_', ' ')}, and no sample of "
-                               f"{bench} here has one; leave {name} out of --metrics")
+                raise RunError(
+                    f"metric {name} needs each sample's {needed.replace('_', ' ')}, and no sample of "
+                    f"{bench} here has one; leave {name} out of --metrics"
+                )
 
 
 def _check_unique(samples: Sequence[Sample | BrokenSample], bench: str) -> None:
@@ -420,13 +467,29 @@ def merge(store: RunStore, bench: Benchmark, model: str, samples: Sequence[Sampl
             return previous or {}
         order = {s.id: i for i, s in enumerate(samples)}
         folded = store.records()
-        merged = [records.view(folded[i], state["current"])
-                  for i in sorted(folded, key=lambda i: (order.get(i, len(order)), i))]
+        merged = [
+            records.view(folded[i], state["current"])
+            for i in sorted(folded, key=lambda i: (order.get(i, len(order)), i))
+        ]
         store.write_samples(merged)
-        scale = next((info["settings"].get("scale") for info in (run_info.get("scorings") or {}).values()
-                      if info["settings"].get("scale")), "cosine")
-        summary = summarize(merged, bench=bench.name, model=model, scale=scale, expected=len(samples),
-                            notes=bench.notes(), current=state["current"], unit=bench.cluster_unit)
+        scale = next(
+            (
+                info["settings"].get("scale")
+                for info in (run_info.get("scorings") or {}).values()
+                if info["settings"].get("scale")
+            ),
+            "cosine",
+        )
+        summary = summarize(
+            merged,
+            bench=bench.name,
+            model=model,
+            scale=scale,
+            expected=len(samples),
+            notes=bench.notes(),
+            current=state["current"],
+            unit=bench.cluster_unit,
+        )
         store.write_json("summary.json", summary)
         store.write_json(MERGE_STATE, state)
     return summary

@@ -13,6 +13,7 @@
 Every change is a read-modify-write under the run directory's lock, so shards of one run running at
 the same time each add their own entry.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -26,8 +27,17 @@ from mige_eval.store import RunStore
 
 FORMAT = 2
 #: What ``--overwrite`` deletes: everything a run writes.
-RUN_FILES = ("images", "records", "crops", "inputs", "samples.jsonl", "summary.json", "run.json", "judgements.jsonl",
-             ".merged.json")
+RUN_FILES = (
+    "images",
+    "records",
+    "crops",
+    "inputs",
+    "samples.jsonl",
+    "summary.json",
+    "run.json",
+    "judgements.jsonl",
+    ".merged.json",
+)
 
 
 def _differences(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
@@ -52,7 +62,8 @@ def check_generation(store: RunStore, generation: dict[str, Any], overwrite: boo
             return True
         raise RunError(
             f"{store.root} was written by an older mige-eval whose records name no scoring configuration. "
-            "Use another --out, or --overwrite to delete its images and records and start again.")
+            "Use another --out, or --overwrite to delete its images and records and start again."
+        )
     if previous.get("generation") == generation:
         return False
     if overwrite:
@@ -61,7 +72,8 @@ def check_generation(store: RunStore, generation: dict[str, Any], overwrite: boo
     raise RunError(
         f"{store.root} holds images made with other settings ({'; '.join(diffs)}). Scoring options never "
         "refuse a run; these change the images. Use another --out, or --overwrite to delete its images and "
-        "records and start again.")
+        "records and start again."
+    )
 
 
 def clear(store: RunStore) -> None:
@@ -104,8 +116,14 @@ class Session:
                 known.setdefault(key, {**info, "first_used": started})["last_used"] = started
             data.setdefault("current", {}).update({info["metric"]: key for key, info in self.scorings.items()})
             history = data.setdefault("history", [])
-            self.entry.update({"id": len(history) + 1, "started": started, "ended": None,
-                               "outcome": "running (or killed before it could say how it ended)"})
+            self.entry.update(
+                {
+                    "id": len(history) + 1,
+                    "started": started,
+                    "ended": None,
+                    "outcome": "running (or killed before it could say how it ended)",
+                }
+            )
             history.append(dict(self.entry))
 
         self._update(change)

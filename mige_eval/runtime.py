@@ -41,8 +41,10 @@ def resolve_device(device: str = "auto") -> str:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError(f"--device {device} was asked for, but torch sees no CUDA GPU; use --device cpu")
     if device.split(":")[0] not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N."
-                         f"{did_you_mean(device, ('auto', 'cpu', 'cuda', 'mps'))}")
+        raise ValueError(
+            f"unknown device {device!r}: use auto, cpu, cuda or cuda:N."
+            f"{did_you_mean(device, ('auto', 'cpu', 'cuda', 'mps'))}"
+        )
     if device == "cuda" and os.environ.get("LOCAL_RANK", "").isdigit():
         return f"cuda:{int(os.environ['LOCAL_RANK']) % max(1, torch.cuda.device_count())}"
     return device

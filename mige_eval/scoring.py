@@ -12,13 +12,15 @@ Pillow's JPEG encoder) and the all-black rule are applied; a benchmark's exclusi
 caption filter) give ``null`` values with a flag. A metric that raises on a batch is retried one
 sample at a time, so one bad reference fails one sample's entry, not the batch.
 """
+
 from __future__ import annotations
 
 import hashlib
 import io
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
@@ -88,8 +90,14 @@ class SampleScores:
 
     @property
     def error(self) -> str | None:
-        return next((f"metric {m}: {self.entries[k]['error']}" for m, k in self.keys.items()
-                     if self.entries.get(k, {}).get("error")), None)
+        return next(
+            (
+                f"metric {m}: {self.entries[k]['error']}"
+                for m, k in self.keys.items()
+                if self.entries.get(k, {}).get("error")
+            ),
+            None,
+        )
 
     @property
     def metrics(self) -> dict[str, float | None]:
@@ -126,8 +134,9 @@ class Scorer:
     def names(self) -> list[str]:
         return [m.name for m in self.metrics]
 
-    def score(self, samples: Sequence[Sample], outputs: Sequence[Image.Image],
-              wanted: Sequence[set[str]] | None = None) -> list[SampleScores]:
+    def score(
+        self, samples: Sequence[Sample], outputs: Sequence[Image.Image], wanted: Sequence[set[str]] | None = None
+    ) -> list[SampleScores]:
         """Per sample, the new entries (scoring key → entry) for the metrics in its ``wanted`` set (all by
         default). An entry is ``{"value", "flags"}`` plus ``references`` / ``caption`` it was compared
         with, or ``{"value": None, "error"}`` when the metric failed on that sample."""
@@ -163,8 +172,11 @@ class Scorer:
                     results[i][key] = {"value": None, "error": str(score)}
                     continue
                 flags = (["all_black"] if i in black else []) + [f for f in score.flags if f != "all_black"]
-                results[i][key] = {"value": _per_sample_value(metric, score.value, scale), "flags": flags,
-                                   **_compared(metric, samples[i])}
+                results[i][key] = {
+                    "value": _per_sample_value(metric, score.value, scale),
+                    "flags": flags,
+                    **_compared(metric, samples[i]),
+                }
         return [SampleScores(entries, self.keys) for entries in results]
 
     def _compute(self, metric: Metric, pending: list[tuple[int, ScoreItem]]) -> list[tuple[int, Score | Exception]]:

@@ -7,6 +7,7 @@ an image. Shards take every N-th sample of the benchmark order; the shard of a p
 ``SLURM_ARRAY_TASK_MIN`` of ``SLURM_ARRAY_TASK_COUNT``; task launches: ``SLURM_PROCID`` of
 ``SLURM_NTASKS``).
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -10,6 +10,7 @@ Defaults: 95 % percentile interval, 2,000 resamples, seed 0, so the same values 
 interval. The paired comparisons of ``mige-eval compare`` (:func:`sign_flip_test`,
 :func:`wins_ties_losses`) treat units the same way. numpy only; no torch.
 """
+
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
@@ -45,7 +46,9 @@ def cluster_sums(values: Sequence[float], units: Sequence[Hashable] | None = Non
     return np.bincount(codes, weights=x, minlength=len(index)), np.bincount(codes, minlength=len(index)).astype(float)
 
 
-def bootstrap_means(sums: np.ndarray, counts: np.ndarray, *, resamples: int = RESAMPLES, seed: int = SEED) -> np.ndarray:
+def bootstrap_means(
+    sums: np.ndarray, counts: np.ndarray, *, resamples: int = RESAMPLES, seed: int = SEED
+) -> np.ndarray:
     """``resamples`` means of units drawn with replacement (ratio of drawn sums to drawn counts)."""
     if resamples < 1:
         raise ValueError(f"resamples must be >= 1, got {resamples}")
@@ -67,8 +70,14 @@ def percentile_interval(draws: np.ndarray, level: float = LEVEL) -> Interval:
     return Interval(float(low), float(high))
 
 
-def mean_interval(values: Sequence[float], units: Sequence[Hashable] | None = None, *, level: float = LEVEL,
-                  resamples: int = RESAMPLES, seed: int = SEED) -> Interval | None:
+def mean_interval(
+    values: Sequence[float],
+    units: Sequence[Hashable] | None = None,
+    *,
+    level: float = LEVEL,
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
+) -> Interval | None:
     """The bootstrap interval of the mean of ``values``; ``None`` when there are fewer than two units
     (one unit has no spread to resample)."""
     sums, counts = cluster_sums(values, units)
@@ -100,9 +109,14 @@ class SignFlip:
         return {"p_value": self.p_value, "exact": self.exact, "draws": self.draws}
 
 
-def sign_flip_test(differences: Sequence[float], units: Sequence[Hashable] | None = None, *,
-                   permutations: int = PERMUTATIONS, seed: int = SEED,
-                   exact_max_units: int = EXACT_MAX_UNITS) -> SignFlip:
+def sign_flip_test(
+    differences: Sequence[float],
+    units: Sequence[Hashable] | None = None,
+    *,
+    permutations: int = PERMUTATIONS,
+    seed: int = SEED,
+    exact_max_units: int = EXACT_MAX_UNITS,
+) -> SignFlip:
     """Two-sided paired sign-flip (randomisation) test of "mean difference = 0".
 
     Under the null hypothesis the two runs are exchangeable within each unit, so every unit's
@@ -122,10 +136,10 @@ def sign_flip_test(differences: Sequence[float], units: Sequence[Hashable] | Non
     tolerance = 1e-9 * max(float(np.abs(sums).sum()), 1e-300)
     k = len(sums)
     if k <= exact_max_units:
-        codes = np.arange(2 ** k, dtype=np.int64)[:, None] >> np.arange(k, dtype=np.int64)
+        codes = np.arange(2**k, dtype=np.int64)[:, None] >> np.arange(k, dtype=np.int64)
         signs = 1.0 - 2.0 * (codes & 1)
         hits = int((np.abs(signs @ sums) >= observed - tolerance).sum())
-        return SignFlip(hits / 2 ** k, True, 2 ** k)
+        return SignFlip(hits / 2**k, True, 2**k)
     rng = np.random.default_rng(seed)
     hits = 0
     for start in range(0, permutations, _BLOCK):
@@ -135,8 +149,9 @@ def sign_flip_test(differences: Sequence[float], units: Sequence[Hashable] | Non
     return SignFlip((1 + hits) / (1 + permutations), False, permutations)
 
 
-def wins_ties_losses(baseline: Sequence[float], other: Sequence[float], *,
-                     higher_is_better: bool = True) -> tuple[int, int, int]:
+def wins_ties_losses(
+    baseline: Sequence[float], other: Sequence[float], *, higher_is_better: bool = True
+) -> tuple[int, int, int]:
     """Samples where ``other`` is better than, equal to, worse than ``baseline`` (pairs in order)."""
     a, b = np.asarray(baseline, np.float64), np.asarray(other, np.float64)
     if a.shape != b.shape:

@@ -16,6 +16,7 @@ in benchmark order; it is rewritten atomically, under a lock, only when its cont
 killed at any moment leaves at worst a torn last journal line, which is ignored and cut off when the
 journal is next opened.
 """
+
 from __future__ import annotations
 
 import contextlib

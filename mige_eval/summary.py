@@ -11,10 +11,12 @@ The top-level numbers are those of each metric's current scoring configuration (
 key); ``scorings`` holds the mean, interval and count of every configuration the run has values for, so
 a report can show an earlier one without recomputing anything.
 """
+
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from mige_eval import stats
 from mige_eval.metrics import metric_info
@@ -27,7 +29,7 @@ FLAG_TEXT = {
     "clip_dir_identical_images": "clip_dir undefined: the output equals its source image",
     "clip_dir_missing_caption": "clip_dir undefined: a caption is missing",
     "emu_identical_captions": "rows whose input and output captions are equal, left out of the metrics "
-                              "--emu-caption-filter excludes on them",
+    "--emu-caption-filter excludes on them",
     "no_detection": "subject crops fell back to the whole image (nothing detected)",
     "no_object_prompt": "subject metrics undefined: the sample has no object prompt",
     "empty_crop": "subject metrics undefined: the detected box rounds to no pixel (output too small to crop)",
@@ -40,7 +42,9 @@ FLAG_TEXT = {
 }
 
 
-def _mean_and_interval(values: list[float], units: list[Any], cosine: bool, scale: str) -> tuple[float | None, list | None]:
+def _mean_and_interval(
+    values: list[float], units: list[Any], cosine: bool, scale: str
+) -> tuple[float | None, list | None]:
     if not values:
         return None, None
     mean = sum(values) / len(values)
@@ -52,8 +56,12 @@ def _mean_and_interval(values: list[float], units: list[Any], cosine: bool, scal
     return mean, bounds
 
 
-def _aggregate(records: Sequence[dict[str, Any]], names: Sequence[str], scale: str,
-               value_of=lambda record, name: (record.get("metrics") or {}).get(name)) -> dict[str, dict]:
+def _aggregate(
+    records: Sequence[dict[str, Any]],
+    names: Sequence[str],
+    scale: str,
+    value_of=lambda record, name: (record.get("metrics") or {}).get(name),
+) -> dict[str, dict]:
     """Per metric: mean, interval and count over the records where it is defined."""
     out: dict[str, dict] = {}
     for name in names:
@@ -74,9 +82,18 @@ def metric_names(records: Iterable[dict[str, Any]], preferred: Sequence[str] = (
     return seen
 
 
-def summarize(records: Sequence[dict[str, Any]], *, bench: str, model: str, metrics: Sequence[str] = (),
-              scale: str = "cosine", expected: int | None = None, notes: Sequence[str] = (),
-              current: Mapping[str, str] | None = None, unit: str = "sample") -> dict[str, Any]:
+def summarize(
+    records: Sequence[dict[str, Any]],
+    *,
+    bench: str,
+    model: str,
+    metrics: Sequence[str] = (),
+    scale: str = "cosine",
+    expected: int | None = None,
+    notes: Sequence[str] = (),
+    current: Mapping[str, str] | None = None,
+    unit: str = "sample",
+) -> dict[str, Any]:
     """The summary of merged records (``samples.jsonl`` views); ``current`` maps each metric to the scoring
     key its top-level numbers use (when given, every key found in the records is summarised too)."""
     names = metric_names(records, list(current or metrics))
@@ -90,9 +107,13 @@ def summarize(records: Sequence[dict[str, Any]], *, bench: str, model: str, metr
     for subset in sorted(by_subset):
         group = by_subset[subset]
         part = _aggregate([r for r in group if not r.get("error")], names, scale)
-        subsets[subset] = {"n": len(group), "n_failed": sum(bool(r.get("error")) for r in group),
-                           "metrics": {k: v["mean"] for k, v in part.items()}, "ci": {k: v["ci"] for k, v in part.items()},
-                           "counts": {k: v["count"] for k, v in part.items()}}
+        subsets[subset] = {
+            "n": len(group),
+            "n_failed": sum(bool(r.get("error")) for r in group),
+            "metrics": {k: v["mean"] for k, v in part.items()},
+            "ci": {k: v["ci"] for k, v in part.items()},
+            "counts": {k: v["count"] for k, v in part.items()},
+        }
     n_failed = len(records) - len(ok)
     complete = (expected is None or len(records) >= expected) and not n_failed and not any(missing.values())
     summary = {
@@ -106,9 +127,14 @@ def summarize(records: Sequence[dict[str, Any]], *, bench: str, model: str, metr
         "ci": {k: v["ci"] for k, v in overall.items()},
         "counts": {k: v["count"] for k, v in overall.items()},
         "missing": {k: v for k, v in missing.items() if v},
-        "uncertainty": {"method": "percentile bootstrap", "level": stats.LEVEL, "resamples": stats.RESAMPLES,
-                        "seed": stats.SEED, "unit": unit,
-                        "units": len({r.get("cluster") or r["id"] for r in ok})},
+        "uncertainty": {
+            "method": "percentile bootstrap",
+            "level": stats.LEVEL,
+            "resamples": stats.RESAMPLES,
+            "seed": stats.SEED,
+            "unit": unit,
+            "units": len({r.get("cluster") or r["id"] for r in ok}),
+        },
         "subsets": subsets,
         "flags": flag_counts(records),
         "notes": list(notes) + _notes(records, ok, names, overall, missing, expected),

@@ -4,6 +4,7 @@ A benchmark yields :class:`Sample` records (cheap: images are referenced, not de
 turns each into a :class:`Request` holding only what a model may see (never references or targets),
 hands batches to an :class:`Adapter`, and scores the returned images against the sample.
 """
+
 from __future__ import annotations
 
 import abc

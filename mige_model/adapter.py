@@ -34,6 +34,7 @@ that … in the image") gets two placeholders for its one reference; such a samp
 ``empty_slots=true`` splices as the released code does (empty slots for the surplus placeholders, text
 after the fourth placeholder dropped but for the last segment; 2 of Emu Edit's 3,589 rows).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -58,22 +59,37 @@ class MIGEAdapter(Adapter):
     description = "MIGE (ACM MM 2025): our re-implementation of its inference, the authors' EurekaTian/MIGE weights"
     license = "see the EurekaTian/MIGE model card"
 
-    def __init__(self, *, model_id: str = "EurekaTian/MIGE", revision: str | None = None, device: str = "auto",
-                 precision: str | None = None, steps: int | None = None, text_scale: float | None = None,
-                 source_scale: float | None = None, offload_text_encoder: bool | str = "auto",
-                 noise: str = "per-sample", authors_seed: int = 0, empty_slots: bool = False,
-                 batch_size: int = 1) -> None:
+    def __init__(
+        self,
+        *,
+        model_id: str = "EurekaTian/MIGE",
+        revision: str | None = None,
+        device: str = "auto",
+        precision: str | None = None,
+        steps: int | None = None,
+        text_scale: float | None = None,
+        source_scale: float | None = None,
+        offload_text_encoder: bool | str = "auto",
+        noise: str = "per-sample",
+        authors_seed: int = 0,
+        empty_slots: bool = False,
+        batch_size: int = 1,
+    ) -> None:
         from mige_model.pipeline import PRECISIONS
 
         self.model_id, self.revision = str(model_id), revision
         self.device = resolve_device(device)
-        self.precision = choice("precision", precision or ("bf16" if self.device.startswith("cuda") else "fp32"),
-                                PRECISIONS)
+        self.precision = choice(
+            "precision", precision or ("bf16" if self.device.startswith("cuda") else "fp32"), PRECISIONS
+        )
         self.steps = None if steps is None else positive_int("steps", steps)
         self.text_scale = None if text_scale is None else non_negative_float("text_scale", text_scale)
         self.source_scale = None if source_scale is None else non_negative_float("source_scale", source_scale)
-        self.offload_text_encoder = offload_text_encoder if offload_text_encoder == "auto" else \
-            flag("offload_text_encoder", offload_text_encoder)
+        self.offload_text_encoder = (
+            offload_text_encoder
+            if offload_text_encoder == "auto"
+            else flag("offload_text_encoder", offload_text_encoder)
+        )
         self.batch_size = positive_int("batch_size", batch_size)
         self.noise = choice("noise", noise, NOISE_MODES)
         self.authors_seed = authors_seed
@@ -90,27 +106,41 @@ class MIGEAdapter(Adapter):
             settings["text_scale"] = settings["text_scale"] if self.text_scale is None else self.text_scale
             if settings["source_scale"] is not None and self.source_scale is not None:
                 settings["source_scale"] = self.source_scale
-        return {"code_version": CODE_VERSION, "model_id": self.model_id, "revision": self.revision,
-                "precision": self.precision, "batch_size": self.batch_size, "noise": self.noise,
-                **({"authors_seed": self.authors_seed} if self.noise == "authors" else {}),
-                "empty_slots": self.empty_slots, "settings": defaults}
+        return {
+            "code_version": CODE_VERSION,
+            "model_id": self.model_id,
+            "revision": self.revision,
+            "precision": self.precision,
+            "batch_size": self.batch_size,
+            "noise": self.noise,
+            **({"authors_seed": self.authors_seed} if self.noise == "authors" else {}),
+            "empty_slots": self.empty_slots,
+            "settings": defaults,
+        }
 
     def pipeline(self):
         if self._pipeline is None:
             from mige_model.pipeline import MIGEPipeline
 
             self._pipeline = MIGEPipeline.from_pretrained(
-                self.model_id, revision=self.revision, device=self.device, precision=self.precision,
-                offload_text_encoder=self.offload_text_encoder)
+                self.model_id,
+                revision=self.revision,
+                device=self.device,
+                precision=self.precision,
+                offload_text_encoder=self.offload_text_encoder,
+            )
         return self._pipeline
 
     def generate(self, requests: Sequence[Request]) -> list[Image.Image]:
         pipe = self.pipeline()
         jobs = [self._job(pipe, request) for request in requests]
         images = pipe.generate(jobs, batch_size=self.batch_size)
-        return [image if not request.size or image.size == tuple(request.size)
-                else image.resize(tuple(request.size), Image.Resampling.BICUBIC)
-                for request, image in zip(requests, images)]
+        return [
+            image
+            if not request.size or image.size == tuple(request.size)
+            else image.resize(tuple(request.size), Image.Resampling.BICUBIC)
+            for request, image in zip(requests, images)
+        ]
 
     def _job(self, pipe, request: Request):
         instruction = request.instruction
@@ -119,10 +149,20 @@ class MIGEAdapter(Adapter):
         images = [] if request.task == "edit" else list(request.instruction_images)
         generator, noise_generator = self._generators(pipe)
         try:
-            return pipe.job(instruction, images, request.source, task=request.task, seed=request.seed,
-                            steps=self.steps, text_scale=self.text_scale, source_scale=self.source_scale,
-                            global_edit=request.subset == "global", generator=generator,
-                            noise_generator=noise_generator, empty_slots=self.empty_slots)
+            return pipe.job(
+                instruction,
+                images,
+                request.source,
+                task=request.task,
+                seed=request.seed,
+                steps=self.steps,
+                text_scale=self.text_scale,
+                source_scale=self.source_scale,
+                global_edit=request.subset == "global",
+                generator=generator,
+                noise_generator=noise_generator,
+                empty_slots=self.empty_slots,
+            )
         except ValueError as error:
             raise ValueError(f"sample {request.id}: {error}") from None
 

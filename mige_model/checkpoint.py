@@ -12,6 +12,7 @@ Released key → destination (docs/mige_model.md): ``t5_model.X`` → T5 ``X`` (
 checkpoint, T5 weights), as the authors' training built them; ``Components.source`` records which file
 filled which part.
 """
+
 from __future__ import annotations
 
 import json
@@ -117,7 +118,7 @@ def _fill_from_components(root: Path, fill: _Filling) -> None:
     """Fill what ``model.pth`` left empty from the pretrained component files; their other keys are not ours."""
     for path, full_name in _fallbacks(root):
         origin = path.relative_to(root).as_posix()
-        for key, tensor in layout.read_weights(path, lambda key: fill.wants(full_name(key))).items():
+        for key, tensor in layout.read_weights(path, lambda key, name=full_name: fill.wants(name(key))).items():
             fill.put(full_name(key), tensor, origin)
 
 
@@ -139,8 +140,9 @@ def _listing(heading: str, names: list[str]) -> list[str]:
     return [f"{heading} ({len(names)}):", *shown, *more]
 
 
-def _check(fill: _Filling, *, what: str, hint: str, shown: Callable[[str], str] = released_name,
-           missing_hint: str = "") -> None:
+def _check(
+    fill: _Filling, *, what: str, hint: str, shown: Callable[[str], str] = released_name, missing_hint: str = ""
+) -> None:
     """Raise :class:`CheckpointError` listing what is missing, unexpected or mis-shaped; names as ``shown``
     gives them (the released names by default)."""
     missing = [shown(k) for k in fill.expected if k not in fill.tensors and k not in fill.wrong_shape]
@@ -156,8 +158,9 @@ def _check(fill: _Filling, *, what: str, hint: str, shown: Callable[[str], str] 
 
 def _assign(model: torch.nn.Module, tensors: dict[str, torch.Tensor]) -> None:
     """Load into a meta-device model without copying: floating tensors become float32 (no-op if they are)."""
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in tensors.items()},
-                          strict=True, assign=True)
+    model.load_state_dict(
+        {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}, strict=True, assign=True
+    )
     left = [n for n, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
     if left:
         raise RuntimeError(f"{type(model).__name__}: {', '.join(left)} were not filled by the state dict")
@@ -172,9 +175,11 @@ def _load_released(root: Path, config: MIGEConfig) -> tuple[MIGEModule, Any, Any
     layout.check_tokenizer_readable(t5_folder)
     t5_config = load_pretrained(T5Config, str(t5_folder), what="MIGE's T5 config")
     if t5_config.d_model != config.t5_dim:
-        raise CheckpointError(f"{t5_folder / 'config.json'} has d_model {t5_config.d_model} but the MIGE module's "
-                              f"t5_dim is {config.t5_dim} (from {layout.config_origin(root)}): they must agree; is "
-                              f"{layout.T5_FOLDER}/ the T5 this model was trained with?")
+        raise CheckpointError(
+            f"{t5_folder / 'config.json'} has d_model {t5_config.d_model} but the MIGE module's "
+            f"t5_dim is {config.t5_dim} (from {layout.config_origin(root)}): they must agree; is "
+            f"{layout.T5_FOLDER}/ the T5 this model was trained with?"
+        )
     with torch.device("meta"):
         module, text_encoder = MIGEModule(config), T5EncoderModel(t5_config)
     fill = _Filling(expected=_shapes(module) | _shapes(text_encoder, T5_PREFIX))
@@ -183,11 +188,20 @@ def _load_released(root: Path, config: MIGEConfig) -> tuple[MIGEModule, Any, Any
     _tie_t5(fill)
     absent = [f"{n}/" for n in (layout.EVA_NAME, layout.BLIP2_NAME) if not layout.component_files(root, n)]
     absent += [] if layout.t5_weight_files(t5_folder) else [f"T5 weights in {layout.T5_FOLDER}/"]
-    _check(fill, what=str(root / layout.RELEASED_WEIGHTS), hint=(
-        f"is this MIGE's {layout.RELEASED_WEIGHTS}? The module's sizes come from {layout.config_origin(root)}; a "
-        "different mige_config.json changes every shape."), missing_hint=(
+    _check(
+        fill,
+        what=str(root / layout.RELEASED_WEIGHTS),
+        hint=(
+            f"is this MIGE's {layout.RELEASED_WEIGHTS}? The module's sizes come from {layout.config_origin(root)}; a "
+            "different mige_config.json changes every shape."
+        ),
+        missing_hint=(
             f"Frozen parts missing from {layout.RELEASED_WEIGHTS} can come from the authors' component checkpoints, "
-            f"not found here: {', '.join(absent)}" if absent else ""))
+            f"not found here: {', '.join(absent)}"
+            if absent
+            else ""
+        ),
+    )
     module_state, t5_state = fill.split()
     _assign(module, module_state)
     _assign(text_encoder, t5_state)
@@ -195,8 +209,11 @@ def _load_released(root: Path, config: MIGEConfig) -> tuple[MIGEModule, Any, Any
     tokenizer = layout.load_tokenizer(t5_folder)
     vae = layout.load_vae(vae_folder, safetensors_only=False)
     weights = [root / f for files in fill.parts.values() for f in files]
-    source = {"parts": {p: sorted(f) for p, f in sorted(fill.parts.items())}, "ignored": sorted(fill.ignored),
-              "files": layout.files_under(root, *weights, t5_folder, vae_folder, root / CONFIG_NAME)}
+    source = {
+        "parts": {p: sorted(f) for p, f in sorted(fill.parts.items())},
+        "ignored": sorted(fill.ignored),
+        "files": layout.files_under(root, *weights, t5_folder, vae_folder, root / CONFIG_NAME),
+    }
     return module, text_encoder, tokenizer, vae, source
 
 
@@ -212,25 +229,45 @@ def _load_converted(root: Path, config: MIGEConfig) -> tuple[MIGEModule, Any, An
             fill.put(name, tensor, layout.CONVERTED_WEIGHTS)
         else:
             fill.unexpected.append(name)
-    _check(fill, what=str(root / layout.CONVERTED_WEIGHTS), shown=str, hint=(
-        f"{layout.CONVERTED_WEIGHTS} and {layout.config_origin(root)} do not belong together; convert again with "
-        "`mige-eval convert-mige SRC DST`"))
+    _check(
+        fill,
+        what=str(root / layout.CONVERTED_WEIGHTS),
+        shown=str,
+        hint=(
+            f"{layout.CONVERTED_WEIGHTS} and {layout.config_origin(root)} do not belong together; convert again with "
+            "`mige-eval convert-mige SRC DST`"
+        ),
+    )
     _assign(module, fill.tensors)
     folder = root / layout.TEXT_ENCODER_FOLDER
-    text_encoder, info = load_pretrained(T5EncoderModel, str(folder), what="MIGE's T5 encoder", use_safetensors=True,
-                                         dtype=torch.float32, output_loading_info=True)
+    text_encoder, info = load_pretrained(
+        T5EncoderModel,
+        str(folder),
+        what="MIGE's T5 encoder",
+        use_safetensors=True,
+        dtype=torch.float32,
+        output_loading_info=True,
+    )
     problems = {k: v for k, v in info.items() if k in ("missing_keys", "unexpected_keys", "mismatched_keys") and v}
     if problems:
-        raise CheckpointError(f"{folder} does not fit its own config.json ({problems}); convert again with "
-                              "`mige-eval convert-mige SRC DST`")
+        raise CheckpointError(
+            f"{folder} does not fit its own config.json ({problems}); convert again with "
+            "`mige-eval convert-mige SRC DST`"
+        )
     tokenizer = layout.load_tokenizer(folder)
     vae = layout.load_vae(root / layout.CONVERTED_VAE_FOLDER, safetensors_only=True)
     record = root / layout.CONVERSION_RECORD
-    source = {"parts": {"module": [layout.CONVERTED_WEIGHTS], "t5_model": [f"{layout.TEXT_ENCODER_FOLDER}/"],
-                        "vae": [f"{layout.CONVERTED_VAE_FOLDER}/"]},
-              "converted_from": layout.read_json(record).get("source") if record.is_file() else None,
-              "files": layout.files_under(root, root / layout.CONVERTED_WEIGHTS, root / CONFIG_NAME, folder,
-                                    root / layout.CONVERTED_VAE_FOLDER)}
+    source = {
+        "parts": {
+            "module": [layout.CONVERTED_WEIGHTS],
+            "t5_model": [f"{layout.TEXT_ENCODER_FOLDER}/"],
+            "vae": [f"{layout.CONVERTED_VAE_FOLDER}/"],
+        },
+        "converted_from": layout.read_json(record).get("source") if record.is_file() else None,
+        "files": layout.files_under(
+            root, root / layout.CONVERTED_WEIGHTS, root / CONFIG_NAME, folder, root / layout.CONVERTED_VAE_FOLDER
+        ),
+    }
     return module, text_encoder.eval(), tokenizer, vae, source
 
 
@@ -245,10 +282,17 @@ def load_components(model_id: str | os.PathLike, *, revision: str | None = None)
     config = MIGEConfig.load(root)
     loader = _load_converted if kind == "converted" else _load_released
     module, text_encoder, tokenizer, vae, details = loader(root, config)
-    source = {"model_id": str(model_id), "revision": revision, "commit": commit, "layout": kind, "path": str(root),
-              **details}
-    return Components(config=config, module=module, text_encoder=text_encoder, tokenizer=tokenizer, vae=vae,
-                      source=source)
+    source = {
+        "model_id": str(model_id),
+        "revision": revision,
+        "commit": commit,
+        "layout": kind,
+        "path": str(root),
+        **details,
+    }
+    return Components(
+        config=config, module=module, text_encoder=text_encoder, tokenizer=tokenizer, vae=vae, source=source
+    )
 
 
 def convert(src: str | os.PathLike, dst: os.PathLike, *, revision: str | None = None) -> Path:
@@ -263,23 +307,32 @@ def convert(src: str | os.PathLike, dst: os.PathLike, *, revision: str | None = 
 
     dst = Path(dst).expanduser()
     if dst.exists() and (not dst.is_dir() or any(dst.iterdir())):
-        raise ValueError(f"{dst} already exists and is not an empty folder: choose a new destination for the "
-                         "converted MIGE weights (or delete it first)")
+        raise ValueError(
+            f"{dst} already exists and is not an empty folder: choose a new destination for the "
+            "converted MIGE weights (or delete it first)"
+        )
     parts = load_components(src, revision=revision)
     dst.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", dir=dst.parent))
     try:
         parts.config.save(work)
-        save_file({k: v.contiguous() for k, v in parts.module.state_dict().items()}, work / layout.CONVERTED_WEIGHTS,
-                  metadata={"format": "pt"})
+        save_file(
+            {k: v.contiguous() for k, v in parts.module.state_dict().items()},
+            work / layout.CONVERTED_WEIGHTS,
+            metadata={"format": "pt"},
+        )
         parts.text_encoder.save_pretrained(work / layout.TEXT_ENCODER_FOLDER)
         parts.tokenizer.save_pretrained(work / layout.TEXT_ENCODER_FOLDER)
         parts.vae.save_pretrained(work / layout.CONVERTED_VAE_FOLDER, safe_serialization=True)
         root = Path(parts.source["path"])
         files = [layout.file_record(root / f, root) for f in parts.source.get("files", [])]
         origin = {k: parts.source[k] for k in ("model_id", "revision", "commit", "layout")}
-        record = {"source": origin | {"files": files}, "parts": parts.source["parts"],
-                  "ignored": parts.source.get("ignored", []), "mige_eval_version": __version__}
+        record = {
+            "source": origin | {"files": files},
+            "parts": parts.source["parts"],
+            "ignored": parts.source.get("ignored", []),
+            "mige_eval_version": __version__,
+        }
         (work / layout.CONVERSION_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         if dst.exists():
             dst.rmdir()

@@ -3,6 +3,7 @@
 ``mige-eval`` imports this module only when one of its commands runs, so ``--help`` and ``list`` never
 import MIGE (or torch); the heavy imports sit inside each command.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -4,6 +4,7 @@ The released ``model.pth`` carries no configuration: the sizes are those of the 
 (EVA ViT-g/14, BLIP-2 Q-Former, PixArt-α XL/2 at 512). A ``mige_config.json`` beside the weights
 overrides them; the converted layout always writes one, and tests use it for tiny models.
 """
+
 from __future__ import annotations
 
 import dataclasses

@@ -13,6 +13,7 @@ Inputs as MIGE builds them (docs/mige_model.md):
   ``y_embedder.y_proj``, exactly like a T5 caption; its mask is the conditional branch's mask;
 - output: ``out_channels`` = 8 (noise, then variance); samplers use the first 4.
 """
+
 from __future__ import annotations
 
 import torch

@@ -5,6 +5,7 @@ copied into MIGE's ``MIGE_blocks.py``), so ``state_dict()`` keys match ``model.p
 attention itself uses ``torch.nn.functional.scaled_dot_product_attention`` instead of xformers; the
 scale is the default 1/√head_dim in both.
 """
+
 from __future__ import annotations
 
 import math

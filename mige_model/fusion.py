@@ -15,6 +15,7 @@ Attribute names follow the authors' ``diffusion/model/nets/FFM_module.py`` (thei
 ``nn.Sequential``, hence the ``.0``/``.2`` indices in the keys); every LayerNorm uses ``config.eps``.
 The authors hard-code dim 768 and visual_dim 1152 (Q-Former width, DiT width); here the caller passes them.
 """
+
 from __future__ import annotations
 
 import torch
@@ -52,8 +53,13 @@ class FeatureFusion(nn.Module):
 
     def forward(self, queries: torch.Tensor, visual_tokens: torch.Tensor) -> torch.Tensor:
         require_tokens(queries, self.dim, name="fusion queries", axis="queries", hint="pass the Q-Former output")
-        require_tokens(visual_tokens, self.visual_dim, name="fusion visual tokens", axis="tokens",
-                       hint="pass the DiT-embedded VAE latent of the same images")
+        require_tokens(
+            visual_tokens,
+            self.visual_dim,
+            name="fusion visual tokens",
+            axis="tokens",
+            hint="pass the DiT-embedded VAE latent of the same images",
+        )
         if queries.shape[0] != visual_tokens.shape[0]:
             raise ValueError(
                 f"fusion got queries for {queries.shape[0]} images but visual tokens for "

@@ -12,6 +12,7 @@
 Any PIL mode is accepted: pictures are converted to RGB first (an alpha channel is dropped, palette and
 grey images are expanded), so RGBA, P, L or CMYK inputs give the RGB picture a viewer shows.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -55,8 +56,7 @@ def _letterbox(image: Image.Image, size: int) -> Image.Image:
     width, height = image.size
     resized = (size, int(size * height / width)) if width > height else (int(size * width / height), size)
     canvas = Image.new("RGB", (size, size), (0, 0, 0))
-    canvas.paste(image.resize(resized, Image.Resampling.BICUBIC),
-                 ((size - resized[0]) // 2, (size - resized[1]) // 2))
+    canvas.paste(image.resize(resized, Image.Resampling.BICUBIC), ((size - resized[0]) // 2, (size - resized[1]) // 2))
     return canvas
 
 

@@ -11,6 +11,7 @@ Two layouts are understood (docs/mige_model.md):
 
 This module only finds and reads files; which tensor goes where is :mod:`mige_model.checkpoint`'s job.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -43,8 +44,13 @@ CONVERSION_RECORD = "conversion.json"
 #: What a hub download fetches: either layout's files, but not the pretrained component weights
 #: (EVA, BLIP-2, T5-XXL, PixArt: tens of GB), which the authors' ``model.pth`` already contains.
 RELEASED_PATTERNS = (RELEASED_WEIGHTS, CONFIG_NAME, f"{VAE_FOLDER}/*", f"{T5_FOLDER}/*.json", f"{T5_FOLDER}/*.model")
-CONVERTED_PATTERNS = (CONVERTED_WEIGHTS, CONFIG_NAME, CONVERSION_RECORD, f"{TEXT_ENCODER_FOLDER}/*",
-                      f"{CONVERTED_VAE_FOLDER}/*")
+CONVERTED_PATTERNS = (
+    CONVERTED_WEIGHTS,
+    CONFIG_NAME,
+    CONVERSION_RECORD,
+    f"{TEXT_ENCODER_FOLDER}/*",
+    f"{CONVERTED_VAE_FOLDER}/*",
+)
 HUB_PATTERNS = tuple(dict.fromkeys(RELEASED_PATTERNS + CONVERTED_PATTERNS))
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
@@ -65,19 +71,28 @@ def locate(model_id: str | os.PathLike, *, revision: str | None) -> tuple[Path, 
     if is_local(model_id):
         root = Path(text).expanduser()
         if not root.is_dir():
-            raise MissingWeightsError(f"MIGE model directory {root} does not exist (or is not a directory); "
-                                      f"pass the folder holding {RELEASED_WEIGHTS} or {CONVERTED_WEIGHTS}")
+            raise MissingWeightsError(
+                f"MIGE model directory {root} does not exist (or is not a directory); "
+                f"pass the folder holding {RELEASED_WEIGHTS} or {CONVERTED_WEIGHTS}"
+            )
         if revision is not None:
-            raise ValueError(f"revision {revision!r} applies to Hugging Face hub ids only, but {root} is a local "
-                             "directory: drop the revision")
+            raise ValueError(
+                f"revision {revision!r} applies to Hugging Face hub ids only, but {root} is a local "
+                "directory: drop the revision"
+            )
         return root, None
     if not _HUB_ID.match(text):
-        raise MissingWeightsError(f"MIGE model {text!r} is neither an existing directory nor a Hugging Face hub id "
-                                  f"(owner/name, e.g. {DEFAULT_MODEL_ID})")
-    fetch_with = (f"`{download_command(text)}`, or convert them there with `mige-eval convert-mige {text} DIR` and "
-                  "pass DIR instead of the id")
-    root = snapshot(text, revision=revision, allow_patterns=list(HUB_PATTERNS), what="MIGE weights",
-                    fetch_with=fetch_with)
+        raise MissingWeightsError(
+            f"MIGE model {text!r} is neither an existing directory nor a Hugging Face hub id "
+            f"(owner/name, e.g. {DEFAULT_MODEL_ID})"
+        )
+    fetch_with = (
+        f"`{download_command(text)}`, or convert them there with `mige-eval convert-mige {text} DIR` and "
+        "pass DIR instead of the id"
+    )
+    root = snapshot(
+        text, revision=revision, allow_patterns=list(HUB_PATTERNS), what="MIGE weights", fetch_with=fetch_with
+    )
     return root, root.name
 
 
@@ -122,8 +137,10 @@ def torch_file(path: Path) -> Any:
 
 
 def _unreadable(path: Path, exc: Exception) -> ValueError:
-    return ValueError(f"cannot read {path} as a PyTorch checkpoint of tensors ({exc}); re-download it "
-                      "(an interrupted download leaves a truncated file)")
+    return ValueError(
+        f"cannot read {path} as a PyTorch checkpoint of tensors ({exc}); re-download it "
+        "(an interrupted download leaves a truncated file)"
+    )
 
 
 def released_state_dict(path: Path) -> dict[str, Any]:
@@ -136,8 +153,10 @@ def released_state_dict(path: Path) -> dict[str, Any]:
         data = data["state_dict"]
     if not isinstance(data, dict) or not data or not all(isinstance(v, torch.Tensor) for v in data.values()):
         kind = f"a dict with keys {sorted(map(str, data))[:10]}" if isinstance(data, dict) else type(data).__name__
-        raise ValueError(f"{path} holds {kind}, not a state dict of tensors: expected the authors' MIGE "
-                         "checkpoint, a dict whose 'state_dict' entry maps parameter names to tensors")
+        raise ValueError(
+            f"{path} holds {kind}, not a state dict of tensors: expected the authors' MIGE "
+            "checkpoint, a dict whose 'state_dict' entry maps parameter names to tensors"
+        )
     if all(key.startswith("module.") for key in data):
         data = {key.removeprefix("module."): value for key, value in data.items()}
     return data

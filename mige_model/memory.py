@@ -9,6 +9,7 @@ The rule (:func:`keep_text_encoder_resident`) is a pure function of memory figur
 without a GPU: T5 stays on the device when every weight (T5, the MIGE module, the float32 VAE) plus
 :data:`WORKING_MEMORY` fits in :data:`USABLE_FRACTION` of the device's total memory.
 """
+
 from __future__ import annotations
 
 import torch
@@ -26,8 +27,11 @@ USABLE_FRACTION = 0.9
 def keep_text_encoder_resident(total_memory: int, *, text_encoder_bytes: int, other_bytes: int) -> bool:
     """True when T5 (``text_encoder_bytes``) and every other weight (``other_bytes``) plus the working
     memory fit in :data:`USABLE_FRACTION` of ``total_memory`` (all in bytes)."""
-    for name, value in (("total_memory", total_memory), ("text_encoder_bytes", text_encoder_bytes),
-                        ("other_bytes", other_bytes)):
+    for name, value in (
+        ("total_memory", total_memory),
+        ("text_encoder_bytes", text_encoder_bytes),
+        ("other_bytes", other_bytes),
+    ):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{name} must be a number of bytes (an int >= 0), got {value!r}")
     return text_encoder_bytes + other_bytes + WORKING_MEMORY <= USABLE_FRACTION * total_memory

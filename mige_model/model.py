@@ -13,6 +13,7 @@ One reference image becomes 32 instruction tokens (docs/mige_model.md):
     visual   = dit.embed_patches([vae_latent_512 (unscaled), 4 zero channels])    1024 × 1152
     tokens   = t5_proj(FFM(semantic, visual))                                     32 × t5_dim
 """
+
 from __future__ import annotations
 
 import torch
@@ -56,8 +57,10 @@ class MIGEModule(nn.Module):
         output to bf16 whatever the rest runs in, and the model was trained that way.
         """
         if pixels.shape[0] != latents.shape[0]:
-            raise ValueError(f"got {pixels.shape[0]} images for the Q-Former but {latents.shape[0]} VAE latents; "
-                             "give both views of every reference image")
+            raise ValueError(
+                f"got {pixels.shape[0]} images for the Q-Former but {latents.shape[0]} VAE latents; "
+                "give both views of every reference image"
+            )
         pixels = pixels.to(device=self.query_tokens.device, dtype=self.query_tokens.dtype)
         with torch.autocast(pixels.device.type, dtype=torch.float16, enabled=encoder_fp16):
             semantic = self.ln_vision(self.visual_encoder(pixels))

@@ -35,12 +35,13 @@ was trained (:meth:`MIGEModule.image_tokens`). The VAE runs in float32 in every 
 scripts never cast it (only the MIGE module goes to bf16), so its posterior samples and the decoded
 pixels are float32 computations there.
 """
+
 from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 import torch
 from PIL import Image
@@ -82,8 +83,9 @@ def build_prompt(task: str, instruction: str, *, global_edit: bool = False) -> s
     raise ValueError(f"unknown task {task!r}: use one of {', '.join(TASKS)}")
 
 
-def authors_generators(seed: int, device: str | torch.device,
-                       image_size: int) -> tuple[torch.Generator, torch.Generator]:
+def authors_generators(
+    seed: int, device: str | torch.device, image_size: int
+) -> tuple[torch.Generator, torch.Generator]:
     """The released scripts' two random streams after ``set_env(seed)``: (posterior, noise).
 
     ``torch.manual_seed(seed)`` seeds the CPU and the CUDA generator alike; ``set_env`` then draws 30
@@ -138,8 +140,14 @@ class MIGEPipeline:
     ``True`` / ``False`` force either. On the CPU nothing is offloaded.
     """
 
-    def __init__(self, components: Components, *, device: str = "cpu", precision: str = "fp32",
-                 offload_text_encoder: bool | str = "auto") -> None:
+    def __init__(
+        self,
+        components: Components,
+        *,
+        device: str = "cpu",
+        precision: str = "fp32",
+        offload_text_encoder: bool | str = "auto",
+    ) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
         if precision != "fp32" and not str(device).startswith("cuda"):
@@ -147,8 +155,11 @@ class MIGEPipeline:
         self.components, self.config = components, components.config
         self.device, self.precision, self.dtype = torch.device(device), precision, _DTYPES[precision]
         self.offload_text_encoder = resolve_offload(
-            offload_text_encoder, self.device, text_encoder_bytes=weight_bytes(components.text_encoder, self.dtype),
-            other_bytes=weight_bytes(components.module, self.dtype) + weight_bytes(components.vae, VAE_DTYPE))
+            offload_text_encoder,
+            self.device,
+            text_encoder_bytes=weight_bytes(components.text_encoder, self.dtype),
+            other_bytes=weight_bytes(components.module, self.dtype) + weight_bytes(components.vae, VAE_DTYPE),
+        )
         self.module = components.module.to(device=self.device, dtype=self.dtype).eval()
         self.vae = components.vae.to(device=self.device, dtype=VAE_DTYPE).eval()
         text_device = "cpu" if self.offload_text_encoder else self.device
@@ -156,22 +167,45 @@ class MIGEPipeline:
         self.tokenizer = LegacyT5Tokenizer(components.tokenizer)
 
     @classmethod
-    def from_pretrained(cls, model_id: str | os.PathLike = DEFAULT_MODEL_ID, *, revision: str | None = None,
-                        device: str = "cpu", precision: str = "fp32",
-                        offload_text_encoder: bool | str = "auto") -> MIGEPipeline:
+    def from_pretrained(
+        cls,
+        model_id: str | os.PathLike = DEFAULT_MODEL_ID,
+        *,
+        revision: str | None = None,
+        device: str = "cpu",
+        precision: str = "fp32",
+        offload_text_encoder: bool | str = "auto",
+    ) -> MIGEPipeline:
         """Load the released files (hub id or local folder) or a ``mige-eval convert-mige`` folder."""
-        return cls(load_components(model_id, revision=revision), device=device, precision=precision,
-                   offload_text_encoder=offload_text_encoder)
+        return cls(
+            load_components(model_id, revision=revision),
+            device=device,
+            precision=precision,
+            offload_text_encoder=offload_text_encoder,
+        )
 
-    def __call__(self, instruction: str, images: Sequence[Image.Image] = (), source: Image.Image | None = None,
-                 **options) -> Image.Image:
+    def __call__(
+        self, instruction: str, images: Sequence[Image.Image] = (), source: Image.Image | None = None, **options
+    ) -> Image.Image:
         """One image for one instruction; ``options`` as for :meth:`job`."""
         return self.generate([self.job(instruction, images, source, **options)])[0]
 
-    def job(self, instruction: str, images: Sequence[Image.Image] = (), source: Image.Image | None = None, *,
-            task: str | None = None, seed: int = 0, steps: int | None = None, text_scale: float | None = None,
-            source_scale: float | None = None, global_edit: bool = False, generator: torch.Generator | None = None,
-            noise_generator: torch.Generator | None = None, empty_slots: bool = False) -> Job:
+    def job(
+        self,
+        instruction: str,
+        images: Sequence[Image.Image] = (),
+        source: Image.Image | None = None,
+        *,
+        task: str | None = None,
+        seed: int = 0,
+        steps: int | None = None,
+        text_scale: float | None = None,
+        source_scale: float | None = None,
+        global_edit: bool = False,
+        generator: torch.Generator | None = None,
+        noise_generator: torch.Generator | None = None,
+        empty_slots: bool = False,
+    ) -> Job:
         """One sample, its prompt built and its inputs checked (nothing is computed yet).
 
         ``task`` defaults to ``subject`` without a source, else ``edit`` when no instruction images are
@@ -186,11 +220,19 @@ class MIGEPipeline:
         references = [source] if task == "edit" else list(images)
         segments, empty = self._slots(prompt, references, task, allowed=empty_slots)
         default_steps, default_text, default_source = default_settings(task)
-        return Job(task=task, prompt=prompt, segments=segments, references=references, source=source,
-                   empty_slots=empty, steps=steps or default_steps,
-                   text_scale=default_text if text_scale is None else text_scale,
-                   source_scale=default_source if source_scale is None else source_scale,
-                   generator=generator or torch.Generator("cpu").manual_seed(seed), noise_generator=noise_generator)
+        return Job(
+            task=task,
+            prompt=prompt,
+            segments=segments,
+            references=references,
+            source=source,
+            empty_slots=empty,
+            steps=steps or default_steps,
+            text_scale=default_text if text_scale is None else text_scale,
+            source_scale=default_source if source_scale is None else source_scale,
+            generator=generator or torch.Generator("cpu").manual_seed(seed),
+            noise_generator=noise_generator,
+        )
 
     @torch.no_grad()
     def generate(self, jobs: Sequence[Job], *, batch_size: int = 1) -> list[Image.Image]:
@@ -215,26 +257,33 @@ class MIGEPipeline:
         fit = "pad" if job.task == "subject" else "crop"  # the released subject script letterboxes
         posteriors = [self.posterior(image, fit=fit) for image in job.references]
         latents = [self.sample_posterior(posterior, job.generator) for posterior in posteriors]
-        caption, mask = self.encode_instruction(job.segments, job.references, latents, encoder=encoder,
-                                                empty_slots=job.empty_slots)
+        caption, mask = self.encode_instruction(
+            job.segments, job.references, latents, encoder=encoder, empty_slots=job.empty_slots
+        )
         if job.task == "subject":
             condition = None
         elif job.task == "edit":
             condition = latents[0] * self.config.vae_scale
         else:  # a second draw, from the posterior the source already has when it is an instruction image
             known = next((p for image, p in zip(job.references, posteriors) if image is job.source), None)
-            condition = self.sample_posterior(known or self.posterior(job.source), job.generator) * self.config.vae_scale
+            condition = (
+                self.sample_posterior(known or self.posterior(job.source), job.generator) * self.config.vae_scale
+            )
         return Encoded(caption, mask, condition)
 
     @staticmethod
     def _check_inputs(task: str, images: Sequence[Image.Image], source: Image.Image | None) -> None:
         """Refuse inputs the task would silently leave unused."""
         if task == "subject" and source is not None:
-            raise ValueError("subject generation starts from a blank canvas and does not use source=; "
-                             "use task='edit', 'subject_add' or 'subject_replace' to change a source image")
+            raise ValueError(
+                "subject generation starts from a blank canvas and does not use source=; "
+                "use task='edit', 'subject_add' or 'subject_replace' to change a source image"
+            )
         if task == "edit" and images:
-            raise ValueError("edit: the source is the one reference image and instruction images are not used; "
-                             "use task='subject_add' or 'subject_replace' for an instruction with images")
+            raise ValueError(
+                "edit: the source is the one reference image and instruction images are not used; "
+                "use task='subject_add' or 'subject_replace' for an instruction with images"
+            )
         if task != "subject" and source is None:
             raise ValueError(f"task {task} edits a source image: pass source=")
 
@@ -247,10 +296,15 @@ class MIGEPipeline:
         if found == given:
             return segments, 0
         if found < given or not allowed:
-            hint = " (or empty_slots=true to splice empty slots for the surplus, as the released code does)" \
-                if found > given else ""
-            raise ValueError(f"{task}: the prompt has {found} <imagehere> placeholder(s) but {given} image(s) were "
-                             f"given; give one image per placeholder, in order{hint}")
+            hint = (
+                " (or empty_slots=true to splice empty slots for the surplus, as the released code does)"
+                if found > given
+                else ""
+            )
+            raise ValueError(
+                f"{task}: the prompt has {found} <imagehere> placeholder(s) but {given} image(s) were "
+                f"given; give one image per placeholder, in order{hint}"
+            )
         return released_slots(segments, given, slots=slots)
 
     def _draw(self, shape: Sequence[int], generator: torch.Generator) -> torch.Tensor:
@@ -263,15 +317,22 @@ class MIGEPipeline:
         posterior = self.vae.encode(pixels).latent_dist
         return posterior.mean.float(), posterior.std.float()
 
-    def sample_posterior(self, posterior: tuple[torch.Tensor, torch.Tensor],
-                         generator: torch.Generator) -> torch.Tensor:
+    def sample_posterior(
+        self, posterior: tuple[torch.Tensor, torch.Tensor], generator: torch.Generator
+    ) -> torch.Tensor:
         """mean + std·noise, the noise drawn from ``generator``; unscaled."""
         mean, std = posterior
         return mean + std * self._draw(mean.shape, generator)
 
-    def encode_instruction(self, segments: Sequence[str], references: Sequence[Image.Image],
-                           latents: Sequence[torch.Tensor], *, encoder: torch.nn.Module,
-                           empty_slots: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode_instruction(
+        self,
+        segments: Sequence[str],
+        references: Sequence[Image.Image],
+        latents: Sequence[torch.Tensor],
+        *,
+        encoder: torch.nn.Module,
+        empty_slots: int = 0,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """T5 caption tokens 1×L×D and mask 1×L of the text ``segments`` with the reference images spliced
         between them; ``encoder`` is T5 on the device (:meth:`encode` provides it).
 
@@ -280,8 +341,9 @@ class MIGEPipeline:
         size = self.config.vision.image_size
         if references or empty_slots:
             latent_shape = (empty_slots, self.vae.config.latent_channels, *([self.config.dit.latent_size] * 2))
-            pixels = torch.cat([*(qformer_view(image, size)[None] for image in references),
-                                torch.zeros(empty_slots, 3, size, size)])
+            pixels = torch.cat(
+                [*(qformer_view(image, size)[None] for image in references), torch.zeros(empty_slots, 3, size, size)]
+            )
             slots = torch.cat([*latents, torch.zeros(latent_shape, device=self.device)])
             tokens = self.module.image_tokens(pixels, slots.to(self.dtype), encoder_fp16=self._encoder_fp16)
         else:
@@ -310,13 +372,21 @@ class MIGEPipeline:
     def sample(self, encoded: Sequence[Encoded], jobs: Sequence[Job]) -> torch.Tensor:
         """The final latents B×4×h×w (float32) of jobs that share their guidance (:attr:`Job.guidance`)."""
         if len({job.guidance for job in jobs}) != 1 or len(encoded) != len(jobs):
-            raise ValueError("sample() takes one Encoded per job, all of the same task kind, steps and scales; "
-                             "group them with sampling_batches()")
+            raise ValueError(
+                "sample() takes one Encoded per job, all of the same task kind, steps and scales; "
+                "group them with sampling_batches()"
+            )
         first = jobs[0]
         conditions = None if encoded[0].condition is None else torch.cat([e.condition for e in encoded])
-        return self.solve(torch.cat([e.caption for e in encoded]), torch.cat([e.mask for e in encoded]), conditions,
-                          self._initial_noise(jobs), steps=first.steps, text_scale=first.text_scale,
-                          source_scale=first.source_scale)
+        return self.solve(
+            torch.cat([e.caption for e in encoded]),
+            torch.cat([e.mask for e in encoded]),
+            conditions,
+            self._initial_noise(jobs),
+            steps=first.steps,
+            text_scale=first.text_scale,
+            source_scale=first.source_scale,
+        )
 
     def _initial_noise(self, jobs: Sequence[Job]) -> torch.Tensor:
         """One ``randn(batch, …)`` from a noise generator all jobs share, else each job's own draw."""
@@ -326,8 +396,17 @@ class MIGEPipeline:
             return self._draw((len(jobs), channels, size, size), shared)
         return torch.cat([self._draw((1, channels, size, size), job.noise_generator or job.generator) for job in jobs])
 
-    def solve(self, captions: torch.Tensor, masks: torch.Tensor, conditions: torch.Tensor | None,
-              noise: torch.Tensor, *, steps: int, text_scale: float, source_scale: float | None) -> torch.Tensor:
+    def solve(
+        self,
+        captions: torch.Tensor,
+        masks: torch.Tensor,
+        conditions: torch.Tensor | None,
+        noise: torch.Tensor,
+        *,
+        steps: int,
+        text_scale: float,
+        source_scale: float | None,
+    ) -> torch.Tensor:
         """DPM-Solver++ from ``noise`` (B×4×h×w) with two (subject: ``conditions`` None) or three branches
         per sample, stacked branch by branch: [null, instruction] on a blank canvas, or
         [null, null, instruction] × [zeros, source, source]; every null branch attends to as many tokens
@@ -368,4 +447,6 @@ def sampling_batches(jobs: Sequence[Job], batch_size: int) -> list[list[int]]:
     groups: dict[tuple, list[int]] = {}
     for index, job in enumerate(jobs):
         groups.setdefault(job.guidance, []).append(index)
-    return [group[start:start + batch_size] for group in groups.values() for start in range(0, len(group), batch_size)]
+    return [
+        group[start : start + batch_size] for group in groups.values() for start in range(0, len(group), batch_size)
+    ]

@@ -21,6 +21,7 @@ Per layer, with all attention masks full (queries and image tokens are never pad
     out = LN(h + W_2·GELU(W_1·h)),  GELU exact (erf), every LN with eps ``config.eps`` (BERT's 1e-12).
 The input goes through ``bert.embeddings.LayerNorm`` first (the query tokens are not normalised before).
 """
+
 from __future__ import annotations
 
 import torch
@@ -159,10 +160,20 @@ class QFormer(nn.Module):
         self.bert = QFormerBert(config, encoder_width)
 
     def forward(self, query_embeds: torch.Tensor, image_embeds: torch.Tensor) -> torch.Tensor:
-        require_tokens(query_embeds, self.config.hidden, name="Q-Former query_embeds", axis="queries",
-                       hint="expand the learned query_tokens to the batch")
-        require_tokens(image_embeds, self.encoder_width, name="Q-Former image_embeds", axis="tokens",
-                       hint="pass the image encoder's tokens after ln_vision")
+        require_tokens(
+            query_embeds,
+            self.config.hidden,
+            name="Q-Former query_embeds",
+            axis="queries",
+            hint="expand the learned query_tokens to the batch",
+        )
+        require_tokens(
+            image_embeds,
+            self.encoder_width,
+            name="Q-Former image_embeds",
+            axis="tokens",
+            hint="pass the image encoder's tokens after ln_vision",
+        )
         if query_embeds.shape[0] != image_embeds.shape[0]:
             raise ValueError(
                 f"Q-Former got {query_embeds.shape[0]} query sets for {image_embeds.shape[0]} images; "

@@ -21,9 +21,10 @@ promotion and the state stays float32 even when the network answers in bf16. ``d
 on :class:`DiscreteVPSchedule` gives a float64 path for tests. On CPU, the schedule and whole sampling
 runs match DPM-Solver's code bit for bit (checked against it for 2 to 60 steps with bf16 network answers).
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -147,9 +148,7 @@ def dpm_solver_pp_2m(
     return x
 
 
-def _first_order_update(
-    schedule: DiscreteVPSchedule, x: Tensor, model_s: Tensor, s: Tensor, t: Tensor
-) -> Tensor:
+def _first_order_update(schedule: DiscreteVPSchedule, x: Tensor, model_s: Tensor, s: Tensor, t: Tensor) -> Tensor:
     """x_t = (σ_t/σ_s)·x − (α_t·φ)·x̂₀(s), φ = expm1(−h), h = λ_t − λ_s (DDIM in data prediction)."""
     h = schedule.marginal_lambda(t) - schedule.marginal_lambda(s)
     sigma_s, sigma_t = schedule.marginal_std(s), schedule.marginal_std(t)

@@ -1,4 +1,5 @@
 """The one input check the token-mixing modules share: a batch of token sequences of a given width."""
+
 from __future__ import annotations
 
 import torch

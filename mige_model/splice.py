@@ -13,6 +13,7 @@ The sequence is padded to ``max_tokens`` (256) with the embedding of token id 0 
 authors' code, which silently drops text or images when the counts differ, a prompt with n placeholders
 must come with exactly n images.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -31,8 +32,10 @@ def tokenize_segments(tokenizer: LegacyT5Tokenizer, segments: Sequence[str]) -> 
     (:mod:`mige_model.t5_tokens`): a segment's trailing space is a "▁" piece of its own.
     """
     if not isinstance(tokenizer, LegacyT5Tokenizer):
-        raise TypeError(f"expected a LegacyT5Tokenizer (mige_model.t5_tokens), got {type(tokenizer).__name__}; "
-                        "wrap the T5 tokenizer: LegacyT5Tokenizer(tokenizer)")
+        raise TypeError(
+            f"expected a LegacyT5Tokenizer (mige_model.t5_tokens), got {type(tokenizer).__name__}; "
+            "wrap the T5 tokenizer: LegacyT5Tokenizer(tokenizer)"
+        )
     if not segments:
         raise ValueError("an instruction needs at least one text segment (possibly empty); got none")
     ids = [tokenizer.encode(segment) for segment in segments]
@@ -52,8 +55,10 @@ def released_slots(segments: Sequence[str], images: int, *, slots: int) -> tuple
     """
     placeholders = len(segments) - 1
     if not 0 <= images <= min(placeholders, slots):
-        raise ValueError(f"{images} image(s) cannot fill the slots of a prompt with {placeholders} placeholder(s) and "
-                         f"{slots} slots; give at most one image per placeholder and at most {slots} images")
+        raise ValueError(
+            f"{images} image(s) cannot fill the slots of a prompt with {placeholders} placeholder(s) and "
+            f"{slots} slots; give at most one image per placeholder and at most {slots} images"
+        )
     kept = list(segments) if placeholders <= slots else [*segments[:slots], segments[-1]]
     return kept, min(placeholders, slots) - images
 

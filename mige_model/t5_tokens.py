@@ -19,6 +19,7 @@ the 4.33.2 pipeline around the vocabulary the installed transformers loaded, so 
 authors' whatever transformers 5 does; ``tests/mige_t5_433_ids.py`` holds ids produced by
 4.33.2 itself and the command that made them.
 """
+
 from __future__ import annotations
 
 import base64
@@ -53,13 +54,17 @@ class LegacyT5Tokenizer:
         backend = getattr(tokenizer, "backend_tokenizer", None)
         self.eos_token_id = getattr(tokenizer, "eos_token_id", None)
         if backend is None or self.eos_token_id is None:
-            raise ValueError(f"the tokenizer {name} is not a T5 sentencepiece tokenizer (no fast backend or no EOS "
-                             "token); MIGE needs the T5 tokenizer of its t5-v1_1-xxl/ folder")
+            raise ValueError(
+                f"the tokenizer {name} is not a T5 sentencepiece tokenizer (no fast backend or no EOS "
+                "token); MIGE needs the T5 tokenizer of its t5-v1_1-xxl/ folder"
+            )
         spec = json.loads(backend.to_str())
         model_type = (spec.get("model") or {}).get("type")
         if model_type != "Unigram":
-            raise ValueError(f"the tokenizer {name} has a {model_type} model, not T5's sentencepiece Unigram; MIGE "
-                             "needs the T5 tokenizer of its t5-v1_1-xxl/ folder")
+            raise ValueError(
+                f"the tokenizer {name} has a {model_type} model, not T5's sentencepiece Unigram; MIGE "
+                "needs the T5 tokenizer of its t5-v1_1-xxl/ folder"
+            )
         charsmaps = _precompiled_charsmaps(spec.get("normalizer"))
         legacy = Tokenizer.from_str(backend.to_str())
         steps = [normalizers.Precompiled(base64.b64decode(charsmaps[0]))] if charsmaps else []
@@ -78,4 +83,3 @@ class LegacyT5Tokenizer:
     def tokens(self, text: str) -> list[str]:
         """The pieces of :meth:`encode`, for messages and tests."""
         return self._tokenizer.encode(text, add_special_tokens=False).tokens
-

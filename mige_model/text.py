@@ -6,6 +6,7 @@ prompts cleaned by BLIP's caption processor (as the authors configure it: 88 wor
 fixed prefix per task, so a prompt built any other way is a different input. This module builds those
 exact strings (docs/mige_model.md, "Text processor", "Prompts per task", "Placeholders").
 """
+
 from __future__ import annotations
 
 import re

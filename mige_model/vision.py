@@ -19,6 +19,7 @@ LAVIS interpolates ``pos_embed`` bicubically when it *loads* a checkpoint made f
 asserts the input size at run time. The released model is 224 only, so :class:`EvaViT` accepts exactly
 ``config.image_size`` and raises otherwise.
 """
+
 from __future__ import annotations
 
 import torch
@@ -137,7 +138,5 @@ class VisionLayerNorm(nn.LayerNorm):
         super().__init__(config.width, eps=LN_VISION_EPS)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        normalised = F.layer_norm(
-            x.float(), self.normalized_shape, self.weight.float(), self.bias.float(), self.eps
-        )
+        normalised = F.layer_norm(x.float(), self.normalized_shape, self.weight.float(), self.bias.float(), self.eps)
         return normalised.to(x.dtype)

@@ -15,6 +15,7 @@ Usage: ``python perf/emuedit_index.py [--data ../shared/data/dreambench] [--deco
 Times are medians of ``--repeat`` fresh processes; RSS is the largest peak of those runs, next to the
 resident set after the imports (Python, pyarrow, mige-eval) that every run starts from.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -76,8 +77,16 @@ def build(root: Path, dreambench: Path) -> Path:
     for n in range(ROWS):
         before = f"a photo, row {n}"
         after = before if n % 5 == 0 and n // 5 < identical else f"an edited photo, row {n}"
-        rows.append(row(n, unique(jpegs[n % len(jpegs)], n), task=tasks[(n * 7) % ROWS],
-                        instruction=f"edit number {n}: make it different", input_caption=before, output_caption=after))
+        rows.append(
+            row(
+                n,
+                unique(jpegs[n % len(jpegs)], n),
+                task=tasks[(n * 7) % ROWS],
+                instruction=f"edit number {n}: make it different",
+                input_caption=before,
+                output_caption=after,
+            )
+        )
     sizes = [ROWS // SHARDS + (i < ROWS % SHARDS) for i in range(SHARDS)]
     write_hub_snapshot(root, rows, sizes=sizes, row_group_size=ROW_GROUP)
     return root
@@ -112,8 +121,12 @@ def child(phase: str, root: Path, count: int) -> dict:
 def measure(phase: str, root: Path, count: int, repeat: int) -> list[dict]:
     runs = []
     for _ in range(repeat):
-        out = subprocess.run([sys.executable, __file__, "--child", phase, "--root", str(root), "--decode", str(count)],
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", phase, "--root", str(root), "--decode", str(count)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     return runs
 
@@ -136,25 +149,31 @@ def main() -> None:
         built = time.perf_counter() - start
         shards = sorted((root / "data").glob("*.parquet"))
         size_mb = sum(p.stat().st_size for p in shards) / 1e6
-        print(f"synthetic split: {ROWS} rows, {len(shards)} shards, {size_mb:.0f} MB "
-              f"({size_mb * 1e3 / ROWS:.0f} KB/row), row groups of {ROW_GROUP}; built in {built:.0f} s; "
-              f"python {sys.version.split()[0]}; medians of {args.repeat} fresh processes")
+        print(
+            f"synthetic split: {ROWS} rows, {len(shards)} shards, {size_mb:.0f} MB "
+            f"({size_mb * 1e3 / ROWS:.0f} KB/row), row groups of {ROW_GROUP}; built in {built:.0f} s; "
+            f"python {sys.version.split()[0]}; medians of {args.repeat} fresh processes"
+        )
         for path in shards:  # the same warm page cache for every measurement
             path.read_bytes()
         index = measure("index", root, args.decode, args.repeat)
         t = statistics.median(r["index_s"] for r in index)
         label = f"index load (list {index[0]['samples']} samples)"
-        print(f"{label:<44} {t:7.3f} s  {ROWS / t:9.0f} rows/s   "
-              f"peak RSS {max(r['rss_peak_mb'] for r in index):.0f} MB "
-              f"(after imports {max(r['rss_before_mb'] for r in index):.0f} MB)")
+        print(
+            f"{label:<44} {t:7.3f} s  {ROWS / t:9.0f} rows/s   "
+            f"peak RSS {max(r['rss_peak_mb'] for r in index):.0f} MB "
+            f"(after imports {max(r['rss_before_mb'] for r in index):.0f} MB)"
+        )
         for phase, label in (("decode-order", "in benchmark order"), ("decode-strided", f"every {STRIDE}th sample")):
             runs = measure(phase, root, args.decode, args.repeat)
             t = statistics.median(r["read_s"] + r["decode_s"] for r in runs)
             read, jpeg = (statistics.median(r[k] for r in runs) for k in ("read_s", "decode_s"))
             n = runs[0]["decoded"]
-            print(f"{f'decode {n} sources, {label}':<44} {t:7.3f} s  {n / t:9.1f} img/s  {1000 * t / n:6.2f} ms/img "
-                  f"(parquet read {1000 * read / n:.2f} + JPEG decode {1000 * jpeg / n:.2f})   "
-                  f"peak RSS {max(r['rss_peak_mb'] for r in runs):.0f} MB")
+            print(
+                f"{f'decode {n} sources, {label}':<44} {t:7.3f} s  {n / t:9.1f} img/s  {1000 * t / n:6.2f} ms/img "
+                f"(parquet read {1000 * read / n:.2f} + JPEG decode {1000 * jpeg / n:.2f})   "
+                f"peak RSS {max(r['rss_peak_mb'] for r in runs):.0f} MB"
+            )
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ A judge's answer takes seconds on a GPU; this measures everything mige-eval adds
 
 Usage: ``python perf/judge_overhead.py [--samples 64] [--source 1024] [--output 512] [--concurrency 8]``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,7 +52,6 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(REPO / "tests"))
     from chat_server import ChatServer, Reply, inspect
-
     from mige_eval.images import ImageRef
     from mige_eval.metrics.base import ScoringContext, ScoringOptions
     from mige_eval.metrics.judge_http import openai_messages
@@ -67,8 +67,15 @@ def main() -> None:
     gedit = per_item(lambda p: prepare_gedit(*p), pairs)
     dbp = per_item(lambda p: prepare_dreambench_plus(p[1]), pairs)
     prompt = load_prompt("vie_sc")
-    request = per_item(lambda p: json.dumps({"messages": openai_messages(
-        prompt.render(prepare_gedit(*p), {"instruction": "make it blue"}))}), pairs[:16]) - gedit
+    request = (
+        per_item(
+            lambda p: json.dumps(
+                {"messages": openai_messages(prompt.render(prepare_gedit(*p), {"instruction": "make it blue"}))}
+            ),
+            pairs[:16],
+        )
+        - gedit
+    )
 
     def ref(img: Image.Image, label: str) -> ImageRef:
         buf = io.BytesIO()
@@ -76,31 +83,44 @@ def main() -> None:
         return ImageRef.from_bytes(buf.getvalue(), label)
 
     refs = [ref(s, f"src{i}.png") for i, s in enumerate(sources)]
-    samples = [Sample(id=f"s{i}", task="edit", subset="test", instruction=f"edit {i}", prompt=f"edit {i}",
-                      source=refs[i % 4]) for i in range(args.samples)]
-    reply = (lambda body: Reply('{"score": [7, 8], "reasoning": "ok"}') if inspect(body)["prompt"] == "vie_sc"
-             else Reply("[9, 6]"))
+    samples = [
+        Sample(id=f"s{i}", task="edit", subset="test", instruction=f"edit {i}", prompt=f"edit {i}", source=refs[i % 4])
+        for i in range(args.samples)
+    ]
+
+    def reply(body):
+        return Reply('{"score": [7, 8], "reasoning": "ok"}') if inspect(body)["prompt"] == "vie_sc" else Reply("[9, 6]")
+
     timings = {}
     with tempfile.TemporaryDirectory() as tmp, ChatServer(reply) as server:
         for label in ("server", "cached"):
-            ctx = ScoringContext(Presets.from_names([]), ScoringOptions(
-                judge_url=server.url, judge_model="perf", judge_concurrency=args.concurrency, batch_size=32,
-                cache_dir=Path(tmp) / "cache"), run_dir=Path(tmp) / label)
+            ctx = ScoringContext(
+                Presets.from_names([]),
+                ScoringOptions(
+                    judge_url=server.url,
+                    judge_model="perf",
+                    judge_concurrency=args.concurrency,
+                    batch_size=32,
+                    cache_dir=Path(tmp) / "cache",
+                ),
+                run_dir=Path(tmp) / label,
+            )
             scorer = Scorer(["vie_sc", "vie_pq", "vie_o"], ctx)
             start = time.perf_counter()
             for i in range(0, args.samples, 32):
-                results = scorer.score(samples[i:i + 32], outputs[i:i + 32])
+                results = scorer.score(samples[i : i + 32], outputs[i : i + 32])
                 assert all(r.error is None for r in results), results
             timings[label] = (time.perf_counter() - start) / args.samples
             scorer.close()
         sent = len(server.chats)
-    print(f"{args.samples} samples, source {args.source} px, output {args.output} px, "
-          f"concurrency {args.concurrency}")
+    print(f"{args.samples} samples, source {args.source} px, output {args.output} px, concurrency {args.concurrency}")
     print(f"prepare, GEdit-Bench (source + resized output, hashes): {gedit * 1e3:7.2f} ms / sample")
     print(f"prepare, DreamBench++ (512 px JPEG, decoded back):      {dbp * 1e3:7.2f} ms / image")
     print(f"request body, SC (2 PNG + base64 + JSON):               {request * 1e3:7.2f} ms / request")
-    print(f"score vie_sc+vie_pq+vie_o, instant server:              {timings['server'] * 1e3:7.2f} ms / sample "
-          f"({sent} requests)")
+    print(
+        f"score vie_sc+vie_pq+vie_o, instant server:              {timings['server'] * 1e3:7.2f} ms / sample "
+        f"({sent} requests)"
+    )
     print(f"score vie_sc+vie_pq+vie_o, all cached:                  {timings['cached'] * 1e3:7.2f} ms / sample")
 
 

@@ -24,6 +24,7 @@ over the samples (encoding, sampling, decoding); "peak GiB" is ``torch.cuda.max_
 during the row (CUDA only). Reference images are 512×512 noise, one per sample (subject) or the source
 (edit).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,16 +48,48 @@ TINY = MIGEConfig(
     vision=VisionConfig(image_size=28, patch_size=14, width=32, depth=2, heads=2, mlp_ratio=2.0),
     qformer=QFormerConfig(hidden=32, layers=2, heads=2, intermediate=64, cross_attention_freq=2, query_tokens=4),
     fusion=FusionConfig(heads=2),
-    dit=DiTConfig(latent_size=8, patch_size=2, in_channels=8, out_channels=8, hidden=32, depth=2, heads=2,
-                  caption_dim=32, caption_tokens=48, base_size=4),
-    t5_dim=32, max_images=4, image_size=64,
+    dit=DiTConfig(
+        latent_size=8,
+        patch_size=2,
+        in_channels=8,
+        out_channels=8,
+        hidden=32,
+        depth=2,
+        heads=2,
+        caption_dim=32,
+        caption_tokens=48,
+        base_size=4,
+    ),
+    t5_dim=32,
+    max_images=4,
+    image_size=64,
 )
-TINY_T5 = {"vocab_size": 256, "d_model": 32, "d_kv": 8, "d_ff": 64, "num_layers": 2, "num_heads": 4,
-           "feed_forward_proj": "gated-gelu", "relative_attention_num_buckets": 8, "tie_word_embeddings": False,
-           "pad_token_id": 0, "eos_token_id": 1, "decoder_start_token_id": 0}
-TINY_VAE = {"in_channels": 3, "out_channels": 3, "down_block_types": ("DownEncoderBlock2D",) * 4,
-            "up_block_types": ("UpDecoderBlock2D",) * 4, "block_out_channels": (8, 8, 16, 16), "layers_per_block": 1,
-            "latent_channels": 4, "norm_num_groups": 4, "sample_size": 64, "scaling_factor": 0.18215}
+TINY_T5 = {
+    "vocab_size": 256,
+    "d_model": 32,
+    "d_kv": 8,
+    "d_ff": 64,
+    "num_layers": 2,
+    "num_heads": 4,
+    "feed_forward_proj": "gated-gelu",
+    "relative_attention_num_buckets": 8,
+    "tie_word_embeddings": False,
+    "pad_token_id": 0,
+    "eos_token_id": 1,
+    "decoder_start_token_id": 0,
+}
+TINY_VAE = {
+    "in_channels": 3,
+    "out_channels": 3,
+    "down_block_types": ("DownEncoderBlock2D",) * 4,
+    "up_block_types": ("UpDecoderBlock2D",) * 4,
+    "block_out_channels": (8, 8, 16, 16),
+    "layers_per_block": 1,
+    "latent_channels": 4,
+    "norm_num_groups": 4,
+    "sample_size": 64,
+    "scaling_factor": 0.18215,
+}
 INSTRUCTIONS = {"subject": "a<imagehere>in the jungle with a red backpack", "edit": "make the sky in the image pink"}
 
 
@@ -94,8 +127,12 @@ def build_pipeline(*, tiny: bool, device: torch.device, precision: str, offload:
     dtype = torch.float32 if precision == "fp32" else torch.bfloat16
     generator = torch.Generator(device).manual_seed(0)
     with torch.device("meta"):
-        parts = build_released(config=TINY if tiny else None, t5=TINY_T5 if tiny else None,
-                               vae=TINY_VAE if tiny else None, tokenizer=tokenizer())
+        parts = build_released(
+            config=TINY if tiny else None,
+            t5=TINY_T5 if tiny else None,
+            vae=TINY_VAE if tiny else None,
+            tokenizer=tokenizer(),
+        )
     parts.module = materialise(parts.module, device, dtype, generator)
     parts.text_encoder = materialise(parts.text_encoder, device, dtype, generator)
     parts.vae = materialise(parts.vae, device, torch.float32, generator)
@@ -139,8 +176,9 @@ def released_procedure(pipe: MIGEPipeline, chunk: list) -> None:
     def encoders(_module, _args):
         tokens = pipe.module.image_tokens(pixels, reference_latents, encoder_fp16=pipe._encoder_fp16)
         blocks = tokens.reshape(len(chunk), slots, *tokens.shape[1:])
-        embeds, masks = splicing.splice_batch(ids, [b[: len(i) - 1] for b, i in zip(blocks, ids)], embed,
-                                              max_tokens=pipe.config.dit.caption_tokens)
+        embeds, masks = splicing.splice_batch(
+            ids, [b[: len(i) - 1] for b, i in zip(blocks, ids)], embed, max_tokens=pipe.config.dit.caption_tokens
+        )
         pipe.text_encoder(inputs_embeds=embeds, attention_mask=masks)
 
     encoded = pipe.encode(chunk)  # the VAE posteriors of the references, T5 once (the scripts' loading pass)
@@ -161,7 +199,7 @@ def run_row(pipe, *, mode, task, batch, samples, steps) -> Row:
             with measured(device) as m:
                 if mode == "released":
                     for start in range(0, samples, batch):
-                        released_procedure(pipe, work[start:start + batch])
+                        released_procedure(pipe, work[start : start + batch])
                 else:
                     pipe.generate(work, batch_size=batch)
         seconds, peak = m["seconds"] / samples, m.get("peak_gib")
@@ -176,8 +214,9 @@ def table(rows: list[Row]) -> str:
     for r in rows:
         seconds = "out of memory" if r.seconds_per_image is None else f"{r.seconds_per_image:.3f}"
         peak = "—" if r.seconds_per_image is None else "n/a (CPU)" if r.peak_gib is None else f"{r.peak_gib:.1f}"
-        lines.append(f"| {r.mode} | {r.precision} | {'yes' if r.offload else 'no'} | {r.task} | {r.batch} | "
-                     f"{seconds} | {peak} |")
+        lines.append(
+            f"| {r.mode} | {r.precision} | {'yes' if r.offload else 'no'} | {r.task} | {r.batch} | {seconds} | {peak} |"
+        )
     return "\n".join(lines)
 
 
@@ -209,8 +248,9 @@ def main(argv: list[str] | None = None) -> int:
             pipe = build_pipeline(tiny=args.tiny, device=device, precision=precision, offload=offload)
             for task in tasks:
                 for batch in batch_sizes:
-                    rows.append(run_row(pipe, mode="mige-eval", task=task, batch=batch, samples=samples,
-                                        steps=steps[task]))
+                    rows.append(
+                        run_row(pipe, mode="mige-eval", task=task, batch=batch, samples=samples, steps=steps[task])
+                    )
                     print(table(rows[-1:]).splitlines()[-1], flush=True)
             del pipe
             if not cpu:

@@ -9,6 +9,7 @@ empty Hugging Face cache and ``HF_HUB_OFFLINE`` unset, against
 and prints the wall time and the error's first words. Usage:
 ``python perf/offline_hub.py [--data DIR] [--model blip-diffusion] [--endpoint default|dropping]``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,25 @@ def time_run(model: str, data: Path, endpoint: str | None) -> tuple[float, str]:
         env["HF_HOME"] = str(Path(tmp) / "hf")
         if endpoint:
             env["HF_ENDPOINT"] = endpoint
-        command = [sys.executable, "-m", "mige_eval", "run", "--bench", "dreambench", "--data", str(data),
-                   "--model", model, "--limit", "1", "--metrics", "none", "--out", str(Path(tmp) / "run"), "--quiet"]
+        command = [
+            sys.executable,
+            "-m",
+            "mige_eval",
+            "run",
+            "--bench",
+            "dreambench",
+            "--data",
+            str(data),
+            "--model",
+            model,
+            "--limit",
+            "1",
+            "--metrics",
+            "none",
+            "--out",
+            str(Path(tmp) / "run"),
+            "--quiet",
+        ]
         start = time.monotonic()
         result = subprocess.run(command, capture_output=True, text=True, env=env)
         seconds = time.monotonic() - start

@@ -7,6 +7,7 @@ Runs the real DreamBench through the runner with
 and times the pieces on their own: JPEG decode of an input photo, PNG encode of the output, and a
 record append. Usage: ``python perf/runner_overhead.py [--data DIR] [--limit N]``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,8 +44,9 @@ class NullModel(Adapter):
 
 def timed_run(model: str, data: Path, limit: int, out: Path, **model_args: str) -> float:
     start = time.perf_counter()
-    opts = RunOptions(bench="dreambench", model=model, data=data, out=out, metrics="none", limit=limit,
-                      model_args=model_args)
+    opts = RunOptions(
+        bench="dreambench", model=model, data=data, out=out, metrics="none", limit=limit, model_args=model_args
+    )
     opts.scoring.batch_size = 8
     run(opts)
     return (time.perf_counter() - start) / limit
@@ -67,8 +69,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         copy = timed_run("copy-source", args.data, args.limit, tmp / "copy")
-        null = timed_run(f"{Path(__file__).resolve()}:NullModel", args.data, args.limit, tmp / "null",
-                         photo=str(sample_photo))
+        null = timed_run(
+            f"{Path(__file__).resolve()}:NullModel", args.data, args.limit, tmp / "null", photo=str(sample_photo)
+        )
         photo = ImageRef.from_path(sample_photo)
         decoded = photo.load()
         decode = per_call(photo.load, 10)
@@ -76,15 +79,26 @@ def main() -> None:
         output = photo_512(sample_photo)
         encode_512 = per_call(lambda: encode_png(output), 20)
         with Journal(tmp / "j.jsonl") as journal:
-            record = {"id": "x" * 12, "subset": "object", "task": "subject", "image": "images/x.png", "seed": 1,
-                      "references": [f"backpack/0{i}.jpg" for i in range(6)], "caption": "a backpack in the jungle",
-                      "metrics": {}, "flags": [], "error": None}
+            record = {
+                "id": "x" * 12,
+                "subset": "object",
+                "task": "subject",
+                "image": "images/x.png",
+                "seed": 1,
+                "references": [f"backpack/0{i}.jpg" for i in range(6)],
+                "caption": "a backpack in the jungle",
+                "metrics": {},
+                "flags": [],
+                "error": None,
+            }
             append = per_call(lambda: journal.append(record), 2000)
     print(f"samples per run: {args.limit} (DreamBench order, batch size 8), python {sys.version.split()[0]}")
     print(f"copy-source, whole run:            {copy * 1000:8.1f} ms/sample")
     print(f"null 512x512 model, whole run:     {null * 1000:8.1f} ms/sample  (harness overhead around a model)")
-    print(f"  decode one input photo {decoded.size[0]}x{decoded.size[1]}:  {decode * 1000:8.1f} ms "
-          "(once per subject, memoised)")
+    print(
+        f"  decode one input photo {decoded.size[0]}x{decoded.size[1]}:  {decode * 1000:8.1f} ms "
+        "(once per subject, memoised)"
+    )
     print(f"  PNG encode of that photo:        {encode_photo * 1000:8.1f} ms")
     print(f"  PNG encode of a 512x512 output:  {encode_512 * 1000:8.1f} ms")
     print(f"  journal append of a record:      {append * 1e6:8.1f} µs")

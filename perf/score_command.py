@@ -27,6 +27,7 @@ measured otherwise). The machine is shared, so mige-eval and the floor run ``--r
 alternating, and the fastest run of each counts; the naive loop runs once (it is the slow one).
 The three produce the same numbers (checked at the end).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -71,9 +72,12 @@ def naive(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     values = {}
     for sample in samples(args.data, args.samples):
         output = args.images / f"{sample.id}.png"
-        v = {name: float(np.mean([cosine(image(role, load_path(output)), image(role, ref.load()))
-                                  for ref in sample.references]))
-             for name, role in (("dino", "dino"), ("clip_i", "clip"))}
+        v = {
+            name: float(
+                np.mean([cosine(image(role, load_path(output)), image(role, ref.load())) for ref in sample.references])
+            )
+            for name, role in (("dino", "dino"), ("clip_i", "clip"))
+        }
         text = bb["clip"].encode_tokens(bb["clip"].tokenize([sample.caption])[0])[0]
         v["clip_t"] = cosine(image("clip", load_path(output)), text)
         values[sample.id] = v
@@ -92,27 +96,31 @@ def floor(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     batch = args.batch_size
 
     def encode(images):
-        return {role: bb[role].encode_pixels(np.stack([bb[role].pixels(im, role) for im in images]))
-                for role in ("dino", "clip")}
+        return {
+            role: bb[role].encode_pixels(np.stack([bb[role].pixels(im, role) for im in images]))
+            for role in ("dino", "clip")
+        }
 
     refs = list({r.label: r for s in items for r in s.references}.values())
     feats: dict[str, dict[str, np.ndarray]] = {"dino": {}, "clip": {}}
     for i in range(0, len(refs), batch):
-        chunk = refs[i:i + batch]
+        chunk = refs[i : i + batch]
         for role, rows in encode([r.load() for r in chunk]).items():
             feats[role].update(zip((r.label for r in chunk), rows))
     captions = list(dict.fromkeys(s.caption for s in items))
     text = {}
     for i in range(0, len(captions), batch):
-        chunk = captions[i:i + batch]
+        chunk = captions[i : i + batch]
         text.update(zip(chunk, bb["clip"].encode_tokens(bb["clip"].tokenize(chunk)[0])))
     values = {}
     for i in range(0, len(items), batch):
-        chunk = items[i:i + batch]
+        chunk = items[i : i + batch]
         out = encode([load_path(args.images / f"{s.id}.png") for s in chunk])
         for j, s in enumerate(chunk):
-            v = {name: image_similarity(out[role][j], np.stack([feats[role][r.label] for r in s.references]))
-                 for name, role in (("dino", "dino"), ("clip_i", "clip"))}
+            v = {
+                name: image_similarity(out[role][j], np.stack([feats[role][r.label] for r in s.references]))
+                for name, role in (("dino", "dino"), ("clip_i", "clip"))
+            }
             v["clip_t"] = cosine(out["clip"][j], text[s.caption])
             values[s.id] = v
     return values
@@ -134,12 +142,26 @@ def prepare(args: argparse.Namespace, work: Path) -> tuple[str, str]:
     """Backbones and outputs, made in a child process (this one stays small and imports no torch)."""
     clip, dino = work / "backbones" / "clip", work / "backbones" / "dino"
     if not (clip.exists() and dino.exists() and len(list((work / "outputs").glob("*.png"))) >= args.samples):
-        code = ("import sys; from pathlib import Path; sys.path[:0] = [sys.argv[1], sys.argv[2]]; "
-                "import scoring_throughput as st; w = Path(sys.argv[3]); "
-                "st.tiny_backbones(w / 'backbones'); (w / 'outputs').mkdir(exist_ok=True); "
-                "st.workload(Path(sys.argv[4]), int(sys.argv[5]), w / 'outputs')")
-        subprocess.run([sys.executable, "-c", code, str(REPO / "perf"), str(REPO / "tests"), str(work),
-                        str(args.data), str(args.samples)], check=True, capture_output=True)
+        code = (
+            "import sys; from pathlib import Path; sys.path[:0] = [sys.argv[1], sys.argv[2]]; "
+            "import scoring_throughput as st; w = Path(sys.argv[3]); "
+            "st.tiny_backbones(w / 'backbones'); (w / 'outputs').mkdir(exist_ok=True); "
+            "st.workload(Path(sys.argv[4]), int(sys.argv[5]), w / 'outputs')"
+        )
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                code,
+                str(REPO / "perf"),
+                str(REPO / "tests"),
+                str(work),
+                str(args.data),
+                str(args.samples),
+            ],
+            check=True,
+            capture_output=True,
+        )
     return str(clip), str(dino)
 
 
@@ -169,14 +191,51 @@ def main() -> None:
     def project(run: int) -> tuple[float, float]:
         out, cache = work / f"run-{run}", work / f"cache-{run}"
         shutil.rmtree(out, ignore_errors=True), shutil.rmtree(cache, ignore_errors=True)
-        return timed([cli, "score", "--bench", "dreambench", "--data", str(args.data), "--out", str(out),
-                      "--metrics", ",".join(METRICS), "--limit", str(args.samples), "--device", "cpu",
-                      "--batch-size", str(args.batch_size), "--cache-dir", str(cache), "--quiet", *common], env)
+        return timed(
+            [
+                cli,
+                "score",
+                "--bench",
+                "dreambench",
+                "--data",
+                str(args.data),
+                "--out",
+                str(out),
+                "--metrics",
+                ",".join(METRICS),
+                "--limit",
+                str(args.samples),
+                "--device",
+                "cpu",
+                "--batch-size",
+                str(args.batch_size),
+                "--cache-dir",
+                str(cache),
+                "--quiet",
+                *common,
+            ],
+            env,
+        )
 
     def contender(name: str) -> tuple[float, float]:
-        return timed([sys.executable, __file__, "--contender", name, "--data", str(args.data), "--samples",
-                      str(args.samples), "--batch-size", str(args.batch_size), "--values",
-                      str(work / f"{name}.json"), *common], env)
+        return timed(
+            [
+                sys.executable,
+                __file__,
+                "--contender",
+                name,
+                "--data",
+                str(args.data),
+                "--samples",
+                str(args.samples),
+                "--batch-size",
+                str(args.batch_size),
+                "--values",
+                str(work / f"{name}.json"),
+                *common,
+            ],
+            env,
+        )
 
     runs = {"mige-eval": [], "floor": []}
     for run in range(args.repeat):  # alternate: the machine is shared
@@ -186,19 +245,27 @@ def main() -> None:
     best["naive"] = contender("naive")
 
     n = args.samples
-    print(f"mige-eval score, whole process: {n} DreamBench samples, {', '.join(METRICS)}; tiny backbones "
-          f"{clip} / {dino}; OMP_NUM_THREADS=1; fresh feature cache; fastest of {args.repeat} for mige-eval and "
-          f"floor, one naive run")
+    print(
+        f"mige-eval score, whole process: {n} DreamBench samples, {', '.join(METRICS)}; tiny backbones "
+        f"{clip} / {dino}; OMP_NUM_THREADS=1; fresh feature cache; fastest of {args.repeat} for mige-eval and "
+        f"floor, one naive run"
+    )
     print(f"{'contender':<10} {'CPU s':>7} {'wall s':>7} {'CPU ms/sample':>14}")
     for name in ("floor", "mige-eval", "naive"):
         cpu, wall = best[name]
         print(f"{name:<10} {cpu:>7.2f} {wall:>7.2f} {1000 * cpu / n:>14.1f}")
-    print(f"all runs (CPU s): mige-eval {', '.join(f'{c:.2f}' for c, _ in runs['mige-eval'])}; "
-          f"floor {', '.join(f'{c:.2f}' for c, _ in runs['floor'])}")
-    print(f"mige-eval vs naive: {best['naive'][0] / best['mige-eval'][0]:.1f}x faster (CPU; target >= 5x), "
-          f"{best['naive'][1] / best['mige-eval'][1]:.1f}x (wall)")
-    print(f"mige-eval vs floor: {best['mige-eval'][0] / best['floor'][0]:.2f}x the time (CPU; target <= 1.3x), "
-          f"{best['mige-eval'][1] / best['floor'][1]:.2f}x (wall)")
+    print(
+        f"all runs (CPU s): mige-eval {', '.join(f'{c:.2f}' for c, _ in runs['mige-eval'])}; "
+        f"floor {', '.join(f'{c:.2f}' for c, _ in runs['floor'])}"
+    )
+    print(
+        f"mige-eval vs naive: {best['naive'][0] / best['mige-eval'][0]:.1f}x faster (CPU; target >= 5x), "
+        f"{best['naive'][1] / best['mige-eval'][1]:.1f}x (wall)"
+    )
+    print(
+        f"mige-eval vs floor: {best['mige-eval'][0] / best['floor'][0]:.2f}x the time (CPU; target <= 1.3x), "
+        f"{best['mige-eval'][1] / best['floor'][1]:.2f}x (wall)"
+    )
     ours = {}
     for line in (work / "run-0" / "samples.jsonl").read_text().splitlines():
         record = json.loads(line)

@@ -30,6 +30,7 @@ are too small to split, and with two threads OpenMP's spin-waiting costs more CP
 Peak memory: the project pipeline alone in a fresh process for each ``--memory`` count, read as that
 process's ``VmHWM`` (Linux).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,11 +74,17 @@ def workload(data: Path, count: int, folder: Path) -> list[Item]:
         if not path.exists():
             photo = sample.references[(sample.meta["prompt_index"] + 1) % len(sample.references)].load()
             photo.resize((512, 512), Image.Resampling.BICUBIC).rotate(
-                3 * sample.meta["prompt_index"], Image.Resampling.BICUBIC).save(path)
+                3 * sample.meta["prompt_index"], Image.Resampling.BICUBIC
+            ).save(path)
         source = sample.instruction_images[0]
-        edit = dataclasses.replace(sample, task="edit", source=source, references=(source,),
-                                   input_caption=f"a photo of a {sample.meta['class_noun']}",
-                                   output_caption=sample.caption)
+        edit = dataclasses.replace(
+            sample,
+            task="edit",
+            source=source,
+            references=(source,),
+            input_caption=f"a photo of a {sample.meta['class_noun']}",
+            output_caption=sample.caption,
+        )
         items.append(Item(sample, edit, path))
     return items
 
@@ -119,7 +126,7 @@ def project(items: list[Item], options, batch: int) -> tuple[Clock, list[dict]]:
     backbone(ctx, "clip").tokenizer()
     clock, values = Clock(), []
     for i in range(0, len(items), batch):
-        chunk = items[i:i + batch]
+        chunk = items[i : i + batch]
         outputs = clock.time("decode", lambda chunk=chunk: [load_path(it.output) for it in chunk])
         a = clock.time("features", subject.score, [it.subject for it in chunk], outputs)
         b = clock.time("features", direction.score, [it.edit for it in chunk], outputs)
@@ -146,8 +153,14 @@ def naive(items: list[Item], bb: dict) -> tuple[Clock, list[dict]]:
     def one(it):
         v = {}
         for name, role in (("dino", "dino"), ("clip_i", "clip")):
-            v[name] = float(np.mean([cosine(image(role, load_path(it.output)), image(role, ref.load()))
-                                     for ref in it.subject.references]))
+            v[name] = float(
+                np.mean(
+                    [
+                        cosine(image(role, load_path(it.output)), image(role, ref.load()))
+                        for ref in it.subject.references
+                    ]
+                )
+            )
         v["clip_t"] = cosine(image("clip", load_path(it.output)), text(it.subject.caption))
         src, out = image("clip", it.edit.source.load()), image("clip", load_path(it.output))
         v["clip_dir"] = clip_direction(src, out, text(it.edit.input_caption), text(it.edit.output_caption))
@@ -166,30 +179,38 @@ def floor(items: list[Item], bb: dict, batch: int) -> tuple[Clock, list[dict]]:
     from mige_eval.metrics.similarity import clip_direction, cosine, image_similarity
 
     def encode(imgs):
-        return {role: bb[role].encode_pixels(np.stack([bb[role].pixels(im, role) for im in imgs]))
-                for role in ("dino", "clip")}
+        return {
+            role: bb[role].encode_pixels(np.stack([bb[role].pixels(im, role) for im in imgs]))
+            for role in ("dino", "clip")
+        }
 
     def references():
         refs = list({r.label: r for it in items for r in it.subject.references}.values())
         feats: dict[str, dict[str, np.ndarray]] = {"dino": {}, "clip": {}}
         for i in range(0, len(refs), batch):
-            chunk = refs[i:i + batch]
+            chunk = refs[i : i + batch]
             for role, rows in encode([r.load() for r in chunk]).items():
                 feats[role].update(zip((r.label for r in chunk), rows))
         texts = list(dict.fromkeys(t for it in items for t in (it.subject.caption, it.edit.input_caption)))
         for i in range(0, len(texts), batch):
-            chunk = texts[i:i + batch]
+            chunk = texts[i : i + batch]
             feats.setdefault("text", {}).update(zip(chunk, bb["clip"].encode_tokens(bb["clip"].tokenize(chunk)[0])))
         return feats
 
     def features(chunk, outputs):
         out = encode(outputs)
         for j, it in enumerate(chunk):
-            v = {name: image_similarity(out[role][j], np.stack([ref[role][r.label] for r in it.subject.references]))
-                 for name, role in (("dino", "dino"), ("clip_i", "clip"))}
+            v = {
+                name: image_similarity(out[role][j], np.stack([ref[role][r.label] for r in it.subject.references]))
+                for name, role in (("dino", "dino"), ("clip_i", "clip"))
+            }
             v["clip_t"] = cosine(out["clip"][j], ref["text"][it.subject.caption])
-            v["clip_dir"] = clip_direction(ref["clip"][it.edit.source.label], out["clip"][j],
-                                           ref["text"][it.edit.input_caption], ref["text"][it.edit.output_caption])
+            v["clip_dir"] = clip_direction(
+                ref["clip"][it.edit.source.label],
+                out["clip"][j],
+                ref["text"][it.edit.input_caption],
+                ref["text"][it.edit.output_caption],
+            )
             values.append(v)
 
     def pixel_distances(chunk, outputs, first):
@@ -203,7 +224,7 @@ def floor(items: list[Item], bb: dict, batch: int) -> tuple[Clock, list[dict]]:
     clock, values, source = Clock(), [], [None, None]
     ref = clock.time("features", references)
     for i in range(0, len(items), batch):
-        chunk = items[i:i + batch]
+        chunk = items[i : i + batch]
         outputs = clock.time("decode", lambda chunk=chunk: [load_path(it.output) for it in chunk])
         clock.time("features", features, chunk, outputs)
         clock.time("pixels", pixel_distances, chunk, outputs, i)
@@ -251,16 +272,22 @@ def main() -> None:
         clip, dino = (str(p) for p in tiny_backbones(work / "backbones"))
 
     def options(tag: str):
-        return ScoringOptions(clip_model=clip, dino_model=dino, device="cpu", batch_size=args.batch_size,
-                              cache_dir=Path(tempfile.mkdtemp(prefix=f"cache-{tag}-", dir=work)))
+        return ScoringOptions(
+            clip_model=clip,
+            dino_model=dino,
+            device="cpu",
+            batch_size=args.batch_size,
+            cache_dir=Path(tempfile.mkdtemp(prefix=f"cache-{tag}-", dir=work)),
+        )
 
     if args.memory_child:
         project(workload(args.data, args.memory_child, work / "outputs"), options("mem"), args.batch_size)
         print(f"{peak_rss_mb():.1f}")
         return
 
-    items = workload(args.data, max([args.samples] + [int(n) for n in args.memory.split(",") if n]),
-                     work / "outputs")[: args.samples]
+    items = workload(args.data, max([args.samples] + [int(n) for n in args.memory.split(",") if n]), work / "outputs")[
+        : args.samples
+    ]
     bb = {role: Backbone(role, model, "cpu") for role, model in (("clip", clip), ("dino", dino))}
     for role in bb:  # load and warm up outside the clock
         bb[role].encode_pixels(np.zeros((1, 3, 224, 224), np.float32))
@@ -279,33 +306,63 @@ def main() -> None:
     t_project, values = min((r[1] for r in runs), key=lambda r: r[0].total)
     t_naive, naive_values = naive(naive_items, bb)
 
-    print(f"DreamBench samples: {len(items)} ({len({it.subject.meta['subject'] for it in items})} subjects), six "
-          f"metrics {', '.join(SIX)}; batch size {args.batch_size}; backbones {clip} / {dino}; torch CPU threads "
-          f"{torch.get_num_threads()}")
+    print(
+        f"DreamBench samples: {len(items)} ({len({it.subject.meta['subject'] for it in items})} subjects), six "
+        f"metrics {', '.join(SIX)}; batch size {args.batch_size}; backbones {clip} / {dino}; torch CPU threads "
+        f"{torch.get_num_threads()}"
+    )
     report(len(items), len(naive_items), t_floor, t_project, t_naive)
     on_naive = [values[items.index(it)] for it in naive_items]
-    print(f"same numbers: project vs floor {max_difference(values, floor_values):.1e}, project vs naive "
-          f"{max_difference(on_naive, naive_values):.1e} (max abs difference, all samples x 6 metrics)")
+    print(
+        f"same numbers: project vs floor {max_difference(values, floor_values):.1e}, project vs naive "
+        f"{max_difference(on_naive, naive_values):.1e} (max abs difference, all samples x 6 metrics)"
+    )
     for count in [int(c) for c in args.memory.split(",") if c]:
-        out = subprocess.run([sys.executable, __file__, "--memory-child", str(count), "--work", str(work),
-                              "--data", str(args.data), "--batch-size", str(args.batch_size),
-                              "--threads", str(args.threads), "--clip-model", clip, "--dino-model", dino],
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--memory-child",
+                str(count),
+                "--work",
+                str(work),
+                "--data",
+                str(args.data),
+                "--batch-size",
+                str(args.batch_size),
+                "--threads",
+                str(args.threads),
+                "--clip-model",
+                clip,
+                "--dino-model",
+                dino,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         print(f"peak RSS scoring {count:>4} samples: {out.stdout.strip().splitlines()[-1]} MB")
 
 
 def report(n: int, nn: int, t_floor: Clock, t_project: Clock, t_naive: Clock) -> None:
-    print(f"{'contender':<9} {'samples':>7} {'CPU s':>7} {'samples/CPU s':>13} {'CPU ms/sample':>13} {'wall s':>7}"
-          "   CPU ms/sample: decode outputs / dino+clip_i+clip_t+clip_dir / l1+l2")
+    print(
+        f"{'contender':<9} {'samples':>7} {'CPU s':>7} {'samples/CPU s':>13} {'CPU ms/sample':>13} {'wall s':>7}"
+        "   CPU ms/sample: decode outputs / dino+clip_i+clip_t+clip_dir / l1+l2"
+    )
     for name, count, clock in (("floor", n, t_floor), ("project", n, t_project), ("naive", nn, t_naive)):
-        parts = " / ".join(f"{1000 * clock.parts[p] / count:.1f}" for p in ("decode", "features", "pixels")
-                           if p in clock.parts)
-        print(f"{name:<9} {count:>7} {clock.total:>7.2f} {count / clock.total:>13.2f} "
-              f"{1000 * clock.total / count:>13.1f} {clock.wall:>7.2f}   {parts}")
-    print(f"project vs naive: {(n / t_project.total) / (nn / t_naive.total):.1f}x the throughput (target >= 5x); "
-          f"project vs floor: {t_project.total / t_floor.total:.2f}x the time (target <= 1.3x); feature metrics "
-          f"alone {t_project.parts['features'] / t_floor.parts['features']:.2f}x, pixel metrics alone "
-          f"{t_project.parts['pixels'] / t_floor.parts['pixels']:.2f}x")
+        parts = " / ".join(
+            f"{1000 * clock.parts[p] / count:.1f}" for p in ("decode", "features", "pixels") if p in clock.parts
+        )
+        print(
+            f"{name:<9} {count:>7} {clock.total:>7.2f} {count / clock.total:>13.2f} "
+            f"{1000 * clock.total / count:>13.1f} {clock.wall:>7.2f}   {parts}"
+        )
+    print(
+        f"project vs naive: {(n / t_project.total) / (nn / t_naive.total):.1f}x the throughput (target >= 5x); "
+        f"project vs floor: {t_project.total / t_floor.total:.2f}x the time (target <= 1.3x); feature metrics "
+        f"alone {t_project.parts['features'] / t_floor.parts['features']:.2f}x, pixel metrics alone "
+        f"{t_project.parts['pixels'] / t_floor.parts['pixels']:.2f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ Runs, each in a fresh scoring context:
 writing ``crops/<id>.png`` and the cache entry); the rest is decoding the subject photos and the
 CLIP/DINO features.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,9 +41,12 @@ def tiny_models(folder: Path) -> dict[str, Path]:
     import tiny_grounding
     import tiny_models as tm
 
-    return {"clip_model": tm.save_tiny_clip(folder / "clip"), "dino_model": tm.save_tiny_dino(folder / "dino"),
-            "detector_model": tiny_grounding.save_tiny_grounding_dino(folder / "gdino"),
-            "sam_model": tiny_grounding.save_tiny_sam(folder / "sam")}
+    return {
+        "clip_model": tm.save_tiny_clip(folder / "clip"),
+        "dino_model": tm.save_tiny_dino(folder / "dino"),
+        "detector_model": tiny_grounding.save_tiny_grounding_dino(folder / "gdino"),
+        "sam_model": tiny_grounding.save_tiny_sam(folder / "sam"),
+    }
 
 
 def workload(data: Path | None, count: int):
@@ -64,8 +68,20 @@ def workload(data: Path | None, count: int):
     while len(photos) < count + 1:
         photos.append((Image.fromarray(rng.randint(0, 256, (512, 512, 3), np.uint8), "RGB"), "object"))
     subject = ImageRef.from_bytes(encode_png(photos[0][0]), "entity.png")
-    return [(Sample(id=f"s{i:04d}", task="subject_add", subset="add", instruction="", object=f"a {noun}",
-                    subject_photo=subject), img) for i, (img, noun) in enumerate(photos[1:count + 1])]
+    return [
+        (
+            Sample(
+                id=f"s{i:04d}",
+                task="subject_add",
+                subset="add",
+                instruction="",
+                object=f"a {noun}",
+                subject_photo=subject,
+            ),
+            img,
+        )
+        for i, (img, noun) in enumerate(photos[1 : count + 1])
+    ]
 
 
 def score(pairs, options, run_dir: Path, batch: int) -> dict[str, float]:
@@ -84,7 +100,7 @@ def score(pairs, options, run_dir: Path, batch: int) -> dict[str, float]:
         backbone(ctx, role).model()
     wall, cpu = time.perf_counter(), time.process_time()
     for start in range(0, len(pairs), batch):
-        chunk = pairs[start:start + batch]
+        chunk = pairs[start : start + batch]
         for result in scorer.score([s for s, _ in chunk], [o for _, o in chunk]):
             if result.error:
                 raise RuntimeError(result.error)
@@ -112,15 +128,20 @@ def main() -> None:
         models = {k: str(v) for k, v in tiny_models(folder / "models").items()}
         pairs = workload(args.data, args.samples)
         runs = {}
-        for name, batch, cache in (("cold", args.batch_size, "a"), ("cold, batch 1", 1, "b"),
-                                   ("warm", args.batch_size, "a")):
+        for name, batch, cache in (
+            ("cold", args.batch_size, "a"),
+            ("cold, batch 1", 1, "b"),
+            ("warm", args.batch_size, "a"),
+        ):
             options = ScoringOptions(device="cpu", batch_size=batch, cache_dir=folder / cache, **models)
             runs[name] = score(pairs, options, folder / "runs" / name.replace(", ", "-"), batch)
     print(f"{args.samples} outputs 512x512, batch size {args.batch_size}, {args.threads} torch thread(s), CPU")
     print(f"{'run':<15} {'crops/s':>8} {'ms/sample':>10} {'extraction share':>17} {'CPU s':>7}")
     for name, r in runs.items():
-        print(f"{name:<15} {args.samples / r['extraction']:>8.1f} {1000 * r['wall'] / args.samples:>10.1f} "
-              f"{r['extraction'] / r['wall']:>16.0%} {r['cpu']:>7.2f}")
+        print(
+            f"{name:<15} {args.samples / r['extraction']:>8.1f} {1000 * r['wall'] / args.samples:>10.1f} "
+            f"{r['extraction'] / r['wall']:>16.0%} {r['cpu']:>7.2f}"
+        )
 
 
 if __name__ == "__main__":

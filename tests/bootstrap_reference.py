@@ -5,6 +5,7 @@ does (blocks of ``block`` resamples of ``k`` indices from ``numpy.random.default
 the same values it must give the same interval; everything else (grouping, the ratio of drawn sums
 to drawn counts, the percentiles) is computed here on its own.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -5,6 +5,7 @@ error, optionally after a delay). :func:`inspect` reads what a judge request ask
 text), the sample text shown and the images (decoded from their data URLs), so a test can fix the answer
 per sample and check the scores exactly.
 """
+
 from __future__ import annotations
 
 import base64
@@ -12,15 +13,19 @@ import io
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 from PIL import Image
 
-MARKERS = {"vie_sc": "Editing instruction:", "vie_pq": "naturalness, artifacts",
-           "dbp_cp": "the subject of the generated image and the reference image",
-           "dbp_pf": "between image and text prompt"}
+MARKERS = {
+    "vie_sc": "Editing instruction:",
+    "vie_pq": "naturalness, artifacts",
+    "dbp_cp": "the subject of the generated image and the reference image",
+    "dbp_pf": "between image and text prompt",
+}
 
 
 @dataclass
@@ -42,8 +47,11 @@ def inspect(body: dict[str, Any]) -> dict[str, Any]:
     """{"prompt": id, "text": the sample text shown (or None), "images": [PIL], "image_urls": [...]}."""
     texts, images, urls, details = [], [], [], []
     for message in body["messages"]:
-        parts = message["content"] if isinstance(message["content"], list) else [{"type": "text",
-                                                                                  "text": message["content"]}]
+        parts = (
+            message["content"]
+            if isinstance(message["content"], list)
+            else [{"type": "text", "text": message["content"]}]
+        )
         for part in parts:
             if part["type"] == "text":
                 texts.append(part["text"])
@@ -90,9 +98,21 @@ class ChatServer:
                 time.sleep(reply.delay)
                 if reply.status != 200:
                     return self._send(reply.status, {"error": {"message": reply.text or "failure"}}, reply.headers)
-                self._send(200, {"id": "x", "object": "chat.completion", "model": body["model"],
-                                 "choices": [{"index": 0, "finish_reason": "stop",
-                                              "message": {"role": "assistant", "content": reply.text}}]})
+                self._send(
+                    200,
+                    {
+                        "id": "x",
+                        "object": "chat.completion",
+                        "model": body["model"],
+                        "choices": [
+                            {
+                                "index": 0,
+                                "finish_reason": "stop",
+                                "message": {"role": "assistant", "content": reply.text},
+                            }
+                        ],
+                    },
+                )
 
             def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
                 data = json.dumps(payload).encode()

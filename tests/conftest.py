@@ -1,4 +1,5 @@
 """Shared fixtures: where the real DreamBench lives, and skipping what needs it when it is absent."""
+
 from __future__ import annotations
 
 import os
@@ -75,8 +76,9 @@ def kit():
     """Small builders the metric tests share (test modules cannot import conftest)."""
     import reference_features as ref
 
-    return SimpleNamespace(ref_of=ref.ref_of, sample=ref.sample, rgb=ref.rgb, cos=ref.cos,
-                           similarities=ref.similarities)
+    return SimpleNamespace(
+        ref_of=ref.ref_of, sample=ref.sample, rgb=ref.rgb, cos=ref.cos, similarities=ref.similarities
+    )
 
 
 @pytest.fixture()
@@ -86,8 +88,11 @@ def small_dreambench(tmp_path, dreambench_root) -> Path:
     root.mkdir()
     lines = (dreambench_root / "prompts_and_classes.txt").read_text().splitlines()
     keep = {"backpack", "dog", "cat"}
-    out = [ln for ln in lines if "," not in ln or ln.split(",")[0] not in {
-        s.name for s in dreambench_root.iterdir() if s.is_dir()} - keep]
+    out = [
+        ln
+        for ln in lines
+        if "," not in ln or ln.split(",")[0] not in {s.name for s in dreambench_root.iterdir() if s.is_dir()} - keep
+    ]
     (root / "prompts_and_classes.txt").write_text("\n".join(out) + "\n")
     for subject in keep:
         (root / subject).mkdir()

@@ -10,6 +10,7 @@ the ``huggingface`` schema metadata holding the features. The same rows can also
 its ``validation`` split. All are written here with the ``datasets`` library itself, so the files are what
 a user's copy holds; callers choose the rows.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -28,10 +29,14 @@ DEFAULT_ROWS = (
     ("teapot/03.jpg", "style", "make it a watercolor painting", "a teapot on a table", "a watercolor teapot"),
     ("dog/01.jpg", "background", "put the dog on a beach", "a dog in a park", "a dog on a beach"),
     ("vase/04.jpg", "color", "make the vase blue", "a white vase", "a blue vase"),
-    ("dog/02.jpg", "background", "make the background a blue color", "a dog sitting",
-     "a dog sitting"),
-    ("backpack/01.jpg", "add", "add a teddy bear next to the backpack", "a backpack on a floor",
-     "a backpack and a teddy bear on a floor"),
+    ("dog/02.jpg", "background", "make the background a blue color", "a dog sitting", "a dog sitting"),
+    (
+        "backpack/01.jpg",
+        "add",
+        "add a teddy bear next to the backpack",
+        "a backpack on a floor",
+        "a backpack and a teddy bear on a floor",
+    ),
     ("dog/03.jpg", "remove", "remove the collar", "a dog with a collar", "a dog without a collar"),
     ("dog/04.jpg", "style", "turn it into a pencil sketch", "a small dog", "a pencil sketch of a small dog"),
     ("clock/01.jpg", "color", "make the clock golden", "a green clock", "a golden clock"),
@@ -53,17 +58,40 @@ def default_rows(photos_root: Path) -> list[dict[str, Any]]:
     """The twelve rows of :data:`DEFAULT_ROWS`, idx 0..11, images = the real photos' JPEG bytes."""
     rows = []
     for idx, (photo, task, instruction, before, after) in enumerate(DEFAULT_ROWS):
-        rows.append(row(idx, (photos_root / photo).read_bytes(), task=task, instruction=instruction,
-                        input_caption=before, output_caption=after))
+        rows.append(
+            row(
+                idx,
+                (photos_root / photo).read_bytes(),
+                task=task,
+                instruction=instruction,
+                input_caption=before,
+                output_caption=after,
+            )
+        )
     return rows
 
 
-def row(idx: Any, jpeg: bytes | None, *, task: str, instruction: str, input_caption: str,
-        output_caption: str, path: str | None = None) -> dict[str, Any]:
+def row(
+    idx: Any,
+    jpeg: bytes | None,
+    *,
+    task: str,
+    instruction: str,
+    input_caption: str,
+    output_caption: str,
+    path: str | None = None,
+) -> dict[str, Any]:
     """One record as the hub stores it; ``jpeg=None`` leaves the image struct without bytes."""
-    return {"instruction": instruction, "image": {"bytes": jpeg, "path": path}, "task": task, "split": "test",
-            "idx": idx, "hash": hashlib.sha1(f"{idx}:{instruction}".encode()).hexdigest()[:10],
-            "input_caption": input_caption, "output_caption": output_caption}
+    return {
+        "instruction": instruction,
+        "image": {"bytes": jpeg, "path": path},
+        "task": task,
+        "split": "test",
+        "idx": idx,
+        "hash": hashlib.sha1(f"{idx}:{instruction}".encode()).hexdigest()[:10],
+        "input_caption": input_caption,
+        "output_caption": output_caption,
+    }
 
 
 def shard_name(index: int, count: int, rows: Sequence[Mapping[str, Any]], split: str = "test") -> str:
@@ -72,8 +100,14 @@ def shard_name(index: int, count: int, rows: Sequence[Mapping[str, Any]], split:
     return f"{split}-{index:05d}-of-{count:05d}-{digest}.parquet"
 
 
-def write_hub_snapshot(root: Path, rows: Sequence[Mapping[str, Any]], *, sizes: Sequence[int] | None = None,
-                       shard_features: Mapping[int, Any] | None = None, row_group_size: int = 4) -> list[Path]:
+def write_hub_snapshot(
+    root: Path,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    sizes: Sequence[int] | None = None,
+    shard_features: Mapping[int, Any] | None = None,
+    row_group_size: int = 4,
+) -> list[Path]:
     """A hub snapshot at ``root``: ``README.md`` and ``data/test-*.parquet`` shards.
 
     ``sizes`` gives the rows per shard (default: two halves); ``shard_features`` replaces the features of
@@ -89,7 +123,7 @@ def write_hub_snapshot(root: Path, rows: Sequence[Mapping[str, Any]], *, sizes: 
     (root / "README.md").write_text("---\nlicense: cc-by-nc-4.0\n---\n# Emu Edit test set (tiny copy)\n")
     paths, start = [], 0
     for index, size in enumerate(sizes):
-        part = [dict(r) for r in rows[start:start + size]]
+        part = [dict(r) for r in rows[start : start + size]]
         start += size
         feats = (shard_features or {}).get(index) or features()
         part = [{k: v for k, v in r.items() if k in feats} for r in part]
@@ -107,8 +141,14 @@ def write_save_to_disk(root: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
     return root
 
 
-def write_generations(root: Path, rows: Sequence[Mapping[str, Any]], outputs: Mapping[str, Mapping[int, bytes]],
-                      *, shards: int = 2, row_group_size: int = 4) -> list[Path]:
+def write_generations(
+    root: Path,
+    rows: Sequence[Mapping[str, Any]],
+    outputs: Mapping[str, Mapping[int, bytes]],
+    *,
+    shards: int = 2,
+    row_group_size: int = 4,
+) -> list[Path]:
     """``facebook/emu_edit_test_set_generations`` at ``root``: ``README.md`` and the parquet shards of its
     ``validation`` split, which holds the test set's rows (its split names are swapped).
 
@@ -120,13 +160,16 @@ def write_generations(root: Path, rows: Sequence[Mapping[str, Any]], outputs: Ma
 
     feats = Features({**features(), "edited_image": Image(), "model": Value("string")})
     by_idx = {r["idx"]: r for r in rows}
-    records = [{**by_idx[idx], "edited_image": {"bytes": data, "path": None}, "model": model}
-               for model, images in outputs.items() for idx, data in images.items()]
+    records = [
+        {**by_idx[idx], "edited_image": {"bytes": data, "path": None}, "model": model}
+        for model, images in outputs.items()
+        for idx, data in images.items()
+    ]
     (root / "data").mkdir(parents=True, exist_ok=True)
     (root / "README.md").write_text("---\nlicense: cc-by-nc-4.0\n---\n# Emu Edit generations (tiny copy)\n")
     size, paths = -(-len(records) // shards), []
     for index in range(shards):
-        part = records[index * size:(index + 1) * size]
+        part = records[index * size : (index + 1) * size]
         path = root / "data" / shard_name(index, shards, part, split="validation")
         Dataset.from_list(part, features=feats).to_parquet(str(path), batch_size=row_group_size)
         paths.append(path)

@@ -1,5 +1,6 @@
 """Stand-ins for the Hugging Face hub on 127.0.0.1: one that answers with the hub's error codes, one that
 drops connections like a firewall, and a port nobody listens on."""
+
 from __future__ import annotations
 
 import contextlib

@@ -1,4 +1,5 @@
 """An offline Hugging Face cache holding one model folder at a fixed commit, for hub-id loading tests."""
+
 from __future__ import annotations
 
 import shutil
@@ -6,7 +7,7 @@ from pathlib import Path
 
 
 def offline_hub(tmp_path: Path, monkeypatch, folder: Path, repo_id: str, commit: str) -> Path:
-    """Copy ``folder`` into a cache as ``repo_id`` at ``commit`` (``refs/main`` → it), point the hub at it, go offline."""
+    """Copy ``folder`` into a cache as ``repo_id`` at ``commit`` (``refs/main`` → it); point the hub there, offline."""
     import huggingface_hub.constants as constants
 
     cache = tmp_path / "hub"

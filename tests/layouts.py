@@ -3,6 +3,7 @@
 The callers choose the pixels (real DreamBench photos, or noise where detector behaviour matters);
 these builders own the file names, folder structure and JSON fields of each release.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,13 +35,26 @@ def write_migebench(root: Path, records: Sequence[tuple[str, int, str, tuple[int
             image(kind, n, size if kind in ("source", "target", "mask") else (32, 32)).save(root / relative)
             paths[kind] = MIGEBENCH_PREFIX + relative
         entities = [paths["entity_black"], paths["source"]]
-        by_subset[subset].append({
-            "image": paths["target"], "source_path": [paths["source"]], "caption": f"{subset} {obj}",
-            "width": 1024, "height": 1024, "aesthetic": 5.0, "object": obj, "entity_dino": obj,
-            "multi_prompt": f"{subset} <imagehere> to <imagehere>", "target_caption": f"a photo with {obj}",
-            "clip_t": 0.27, "mask_path": [paths["mask"]],
-            "entity_path": entities if subset == "add" else entities[::-1],
-            "entity_path_white": [paths["entity_white"]], "idx": idx, "crop": "0"})
+        by_subset[subset].append(
+            {
+                "image": paths["target"],
+                "source_path": [paths["source"]],
+                "caption": f"{subset} {obj}",
+                "width": 1024,
+                "height": 1024,
+                "aesthetic": 5.0,
+                "object": obj,
+                "entity_dino": obj,
+                "multi_prompt": f"{subset} <imagehere> to <imagehere>",
+                "target_caption": f"a photo with {obj}",
+                "clip_t": 0.27,
+                "mask_path": [paths["mask"]],
+                "entity_path": entities if subset == "add" else entities[::-1],
+                "entity_path_white": [paths["entity_white"]],
+                "idx": idx,
+                "crop": "0",
+            }
+        )
     for subset, rows in by_subset.items():
         (root / f"{subset}_bench.json").write_text(json.dumps(rows, indent=1))
     return root
@@ -68,9 +82,13 @@ def write_magicbrush(root: Path, sessions: dict[str, int], image: Callable[[str,
             local[img_id][output] = f"local {img_id} turn {k}"
             global_[img_id][output] = f"global {img_id} turn {k}"
             previous = f"{img_id}-input.png" if k == 1 else f"{img_id}-output{k - 1}.png"
-            edit_sessions[img_id].append({"input": previous, "mask": mask, "output": output,
-                                          "instruction": f"edit {img_id} turn {k}"})
-    for name, value in (("edit_sessions.json", edit_sessions), ("local_descriptions.json", local),
-                        ("global_descriptions.json", global_)):
+            edit_sessions[img_id].append(
+                {"input": previous, "mask": mask, "output": output, "instruction": f"edit {img_id} turn {k}"}
+            )
+    for name, value in (
+        ("edit_sessions.json", edit_sessions),
+        ("local_descriptions.json", local),
+        ("global_descriptions.json", global_),
+    ):
         (root / name).write_text(json.dumps(value, indent=1))
     return root

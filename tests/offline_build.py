@@ -5,6 +5,7 @@ copied to a temporary folder first. Every pip call passes ``--no-index`` (no pac
 whatever PIP_INDEX_URL says), ``--no-deps`` and ``--no-build-isolation``: the build backend is the
 setuptools of the environment running the tests (the dev extra's torch brings one), not a download.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -26,5 +27,4 @@ def copy_sources(source: Path, target: Path) -> Path:
 def pip(*args: str, python: str = sys.executable) -> subprocess.CompletedProcess:
     """``python -m pip <command> <offline options> <rest>``."""
     command, *rest = args
-    return subprocess.run([python, "-m", "pip", command, *OFFLINE, *rest], capture_output=True, text=True,
-                          timeout=600)
+    return subprocess.run([python, "-m", "pip", command, *OFFLINE, *rest], capture_output=True, text=True, timeout=600)

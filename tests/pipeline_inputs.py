@@ -1,4 +1,5 @@
 """Pipeline arguments compared by content: images become (mode, size, pixel bytes)."""
+
 from __future__ import annotations
 
 from PIL import Image

@@ -3,6 +3,7 @@
 :class:`Independent` recomputes every feature from the published definitions with Pillow, numpy and
 direct calls into the model's submodules — none of the project's transforms, tokenisation or pooling.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,8 +22,9 @@ def ref_of(path: Path) -> ImageRef:
 
 
 def sample(sample_id: str = "s", **fields) -> Sample:
-    return Sample(id=sample_id, task=fields.pop("task", "edit"), subset=fields.pop("subset", "test"),
-                  instruction="", **fields)
+    return Sample(
+        id=sample_id, task=fields.pop("task", "edit"), subset=fields.pop("subset", "test"), instruction="", **fields
+    )
 
 
 def rgb(path: Path) -> Image.Image:
@@ -96,6 +98,8 @@ def cos(a, b) -> float:
 
 def similarities(independent: Independent, output: Image.Image, reference: Image.Image, caption: str) -> dict:
     """``dino``, ``clip_i`` (output vs reference) and ``clip_t`` (output vs caption), recomputed independently."""
-    return {"dino": cos(independent.dino_features(output), independent.dino_features(reference)),
-            "clip_i": cos(independent.clip_image(output), independent.clip_image(reference)),
-            "clip_t": cos(independent.clip_image(output), independent.clip_text(caption))}
+    return {
+        "dino": cos(independent.dino_features(output), independent.dino_features(reference)),
+        "clip_i": cos(independent.clip_image(output), independent.clip_image(reference)),
+        "clip_t": cos(independent.clip_image(output), independent.clip_text(caption)),
+    }

@@ -8,6 +8,7 @@ with the skip's reason. Expected failures (``xfail``) are left alone.
 
 Loaded by tests/conftest.py; ``pytest -p require_all`` loads it elsewhere (its own test does).
 """
+
 from __future__ import annotations
 
 import os

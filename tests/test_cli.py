@@ -1,4 +1,5 @@
 """Command-line behaviour: listing, errors a user sees, options, report."""
+
 from __future__ import annotations
 
 import json
@@ -35,23 +36,60 @@ def test_unknown_bench_and_model_show_known_names(tmp_path):
 
 
 def test_missing_data_folder(tmp_path):
-    result = invoke("run", "--bench", "dreambench", "--model", "copy-source", "--data", str(tmp_path / "absent"),
-                    "--metrics", "none")
+    result = invoke(
+        "run",
+        "--bench",
+        "dreambench",
+        "--model",
+        "copy-source",
+        "--data",
+        str(tmp_path / "absent"),
+        "--metrics",
+        "none",
+    )
     assert result.exit_code == 2 and "absent does not exist" in result.output and "--data" in result.output
 
 
 def test_unknown_metric_and_model_option(tmp_path, dreambench_root):
-    result = invoke("run", "--bench", "dreambench", "--model", "copy-source", "--data", str(dreambench_root),
-                    "--metrics", "dino,clipi")
+    result = invoke(
+        "run",
+        "--bench",
+        "dreambench",
+        "--model",
+        "copy-source",
+        "--data",
+        str(dreambench_root),
+        "--metrics",
+        "dino,clipi",
+    )
     assert result.exit_code == 2 and "Did you mean 'clip_i'" in result.output
-    result = invoke("run", "--bench", "dreambench", "--model", "copy-source", "--data", str(dreambench_root),
-                    "--metrics", "none", "--model-arg", "steps=3", "--out", str(tmp_path / "r"))
+    result = invoke(
+        "run",
+        "--bench",
+        "dreambench",
+        "--model",
+        "copy-source",
+        "--data",
+        str(dreambench_root),
+        "--metrics",
+        "none",
+        "--model-arg",
+        "steps=3",
+        "--out",
+        str(tmp_path / "r"),
+    )
     assert result.exit_code == 2 and "adapter copy-source has no option(s) steps" in result.output
 
 
 def test_model_args_are_json_when_possible():
-    assert parse_model_args(["steps=50", "scale=7.5", "fp16=true", "model_id=a/b", "name=", "x={\"a\": 1}"]) == {
-        "steps": 50, "scale": 7.5, "fp16": True, "model_id": "a/b", "name": "", "x": {"a": 1}}
+    assert parse_model_args(["steps=50", "scale=7.5", "fp16=true", "model_id=a/b", "name=", 'x={"a": 1}']) == {
+        "steps": 50,
+        "scale": 7.5,
+        "fp16": True,
+        "model_id": "a/b",
+        "name": "",
+        "x": {"a": 1},
+    }
 
 
 def test_score_a_folder_of_images_with_missing_ids(tmp_path, dreambench_root):
@@ -60,8 +98,22 @@ def test_score_a_folder_of_images_with_missing_ids(tmp_path, dreambench_root):
     for sample_id, subject in (("backpack-00", "backpack"), ("backpack-01", "dog")):
         (images / f"{sample_id}.jpg").write_bytes((dreambench_root / subject / "00.jpg").read_bytes())
     out = tmp_path / "scored"
-    result = invoke("score", "--bench", "dreambench", "--data", str(dreambench_root), "--images", str(images),
-                    "--metrics", "none", "--limit", "3", "--out", str(out), "--quiet")
+    result = invoke(
+        "score",
+        "--bench",
+        "dreambench",
+        "--data",
+        str(dreambench_root),
+        "--images",
+        str(images),
+        "--metrics",
+        "none",
+        "--limit",
+        "3",
+        "--out",
+        str(out),
+        "--quiet",
+    )
     assert result.exit_code == 1
     assert "1 of 3 samples to score have no output (they fail): backpack-02" in result.output
     records = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
@@ -72,8 +124,25 @@ def test_score_a_folder_of_images_with_missing_ids(tmp_path, dreambench_root):
 
 def test_report_prints_runs_and_notes_broken_ones(tmp_path, dreambench_root):
     out = tmp_path / "runs" / "dreambench" / "copy-source"
-    assert invoke("run", "--bench", "dreambench", "--model", "copy-source", "--data", str(dreambench_root),
-                  "--metrics", "none", "--limit", "2", "--out", str(out), "--quiet").exit_code == 0
+    assert (
+        invoke(
+            "run",
+            "--bench",
+            "dreambench",
+            "--model",
+            "copy-source",
+            "--data",
+            str(dreambench_root),
+            "--metrics",
+            "none",
+            "--limit",
+            "2",
+            "--out",
+            str(out),
+            "--quiet",
+        ).exit_code
+        == 0
+    )
     broken = tmp_path / "runs" / "dreambench" / "half"
     broken.mkdir(parents=True)
     (broken / "run.json").write_text("{}")
@@ -113,11 +182,13 @@ def test_help_and_list_import_no_model_code():
     import subprocess
     import sys
 
-    code = ("import sys; from typer.testing import CliRunner; from mige_eval.cli import app; "
-            "outputs = [CliRunner().invoke(app, args) for args in (['--help'], ['list'], ['run', '-h'])]; "
-            "assert all(r.exit_code == 0 for r in outputs), [r.output for r in outputs]; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('torch', 'transformers', 'diffusers', 'datasets', 'pyarrow', 'huggingface_hub', 'mige_model')))")
+    code = (
+        "import sys; from typer.testing import CliRunner; from mige_eval.cli import app; "
+        "outputs = [CliRunner().invoke(app, args) for args in (['--help'], ['list'], ['run', '-h'])]; "
+        "assert all(r.exit_code == 0 for r in outputs), [r.output for r in outputs]; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('torch', 'transformers', 'diffusers', 'datasets', 'pyarrow', 'huggingface_hub', 'mige_model')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     # the mige adapter's class and its pure-Python text rules, no torch and no model code
@@ -142,8 +213,25 @@ def test_list_describes_every_model_and_benchmark():
 
 def test_old_option_spellings_still_work_hidden_with_a_deprecation_note(tmp_path, dreambench_root, monkeypatch):
     out = tmp_path / "runs" / "copy-source"
-    assert invoke("run", "--bench", "dreambench", "--model", "copy-source", "--data", str(dreambench_root),
-                  "--metrics", "none", "--limit", "1", "--out", str(out), "--quiet").exit_code == 0
+    assert (
+        invoke(
+            "run",
+            "--bench",
+            "dreambench",
+            "--model",
+            "copy-source",
+            "--data",
+            str(dreambench_root),
+            "--metrics",
+            "none",
+            "--limit",
+            "1",
+            "--out",
+            str(out),
+            "--quiet",
+        ).exit_code
+        == 0
+    )
     new = invoke("report", str(out), "--out", str(tmp_path / "new.md"))
     old = invoke("report", str(out), "--output", str(tmp_path / "old.md"))
     assert new.exit_code == old.exit_code == 0 and "deprecated" not in new.output
@@ -167,18 +255,41 @@ def test_old_option_spellings_still_work_hidden_with_a_deprecation_note(tmp_path
     from mige_eval.benchmarks import open as bench_open
 
     targets = []
-    monkeypatch.setattr(bench_open, "open_benchmark",
-                        lambda name: type("B", (), {"download": lambda self, to: targets.append(to) or to})())
+    monkeypatch.setattr(
+        bench_open,
+        "open_benchmark",
+        lambda name: type("B", (), {"download": lambda self, to: targets.append(to) or to})(),
+    )
     assert invoke("download", "--bench", "dreambench", "--out", str(tmp_path / "d1")).exit_code == 0
     assert "--to is deprecated" in invoke("download", "--bench", "dreambench", "--to", str(tmp_path / "d2")).stderr
     assert targets == [tmp_path / "d1", tmp_path / "d2"]
 
 
 def test_reproduce_takes_out_and_its_old_spelling(tmp_path):
-    new = invoke("reproduce", "--table", "2", "--models", "copy-source", "--data-root", str(tmp_path / "none"),
-                 "--out", str(tmp_path / "new"), "--quiet")
-    old = invoke("reproduce", "--table", "2", "--models", "copy-source", "--data-root", str(tmp_path / "none"),
-                 "--results", str(tmp_path / "old"), "--quiet")
+    new = invoke(
+        "reproduce",
+        "--table",
+        "2",
+        "--models",
+        "copy-source",
+        "--data-root",
+        str(tmp_path / "none"),
+        "--out",
+        str(tmp_path / "new"),
+        "--quiet",
+    )
+    old = invoke(
+        "reproduce",
+        "--table",
+        "2",
+        "--models",
+        "copy-source",
+        "--data-root",
+        str(tmp_path / "none"),
+        "--results",
+        str(tmp_path / "old"),
+        "--quiet",
+    )
     assert new.exit_code == old.exit_code == 1
     assert (tmp_path / "new" / "reports" / "table-2" / "table.md").is_file()
     assert (tmp_path / "old" / "reports" / "table-2" / "table.md").is_file()
@@ -186,8 +297,9 @@ def test_reproduce_takes_out_and_its_old_spelling(tmp_path):
 
 
 def test_reproduce_says_each_error_once_and_names_data_root(tmp_path):
-    result = invoke("reproduce", "--table", "1", "--data-root", str(tmp_path / "data"), "--out", str(tmp_path / "r"),
-                    "--quiet")
+    result = invoke(
+        "reproduce", "--table", "1", "--data-root", str(tmp_path / "data"), "--out", str(tmp_path / "r"), "--quiet"
+    )
     assert result.exit_code == 1
     text = flat(result.output)
     for bench in ("emuedit", "magicbrush"):
@@ -203,8 +315,9 @@ MARKUP = ["[bold]x[/bold]", "a[/]b", "[red"]
 def test_messages_print_paths_as_they_are_never_as_markup(tmp_path):
     for part in MARKUP:
         absent = tmp_path / part / "absent"
-        result = invoke("run", "--bench", "dreambench", "--model", "copy-source", "--data", str(absent),
-                        "--metrics", "none")
+        result = invoke(
+            "run", "--bench", "dreambench", "--model", "copy-source", "--data", str(absent), "--metrics", "none"
+        )
         assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
         assert f"dreambench: dataset folder {absent} does not exist" in result.output.replace("\n", "")
         report = invoke("report", str(absent))
@@ -216,5 +329,7 @@ def test_report_refuses_a_folder_without_runs(tmp_path):
     result = invoke("report", str(tmp_path / "empty"))
     assert result.exit_code == 2
     text = flat(result.output)
-    assert f"no run directory in {tmp_path / 'empty'}: looked for folders holding run.json, summary.json or records/" \
+    assert (
+        f"no run directory in {tmp_path / 'empty'}: looked for folders holding run.json, summary.json or records/"
         in text
+    )

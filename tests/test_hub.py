@@ -1,5 +1,6 @@
 """Weight locations: a missing model is recognised by huggingface_hub's exception types (never by message
 text), and an unreachable hub is detected once, quickly, after which hub ids resolve from the cache only."""
+
 from __future__ import annotations
 
 import errno
@@ -61,8 +62,10 @@ def test_missing_files_are_recognised_by_type_not_by_message_text():
     assert hub.missing_files_error(wrapped) is local_miss
     assert hub.missing_files_error(local_miss) is local_miss
     offline = hub_errors.OfflineModeIsEnabled("outgoing traffic has been disabled")
-    assert hub.missing_files_error(_chained(OSError("does not appear to have a file named config.json"), offline)) \
+    assert (
+        hub.missing_files_error(_chained(OSError("does not appear to have a file named config.json"), offline))
         is offline
+    )
     bare = OSError("Error no file named model.safetensors found in directory /m")  # how loaders say "absent"
     assert hub.missing_files_error(bare) is bare
     # unrelated errors, whatever their text says
@@ -176,8 +179,13 @@ def test_a_reachable_hub_names_missing_and_gated_repositories(tmp_path):
     """
     with fake_hub.answering_hub() as url:
         env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
-        result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                                timeout=300, env={**env, "HF_ENDPOINT": url, "HF_HOME": str(tmp_path / "hf")})
+        result = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(code)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**env, "HF_ENDPOINT": url, "HF_HOME": str(tmp_path / "hf")},
+        )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert lines[0] == "reachable True"

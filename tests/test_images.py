@@ -1,4 +1,5 @@
 """The one decoding rule: modes, EXIF, corrupt and zero-size files."""
+
 from __future__ import annotations
 
 import io
@@ -62,8 +63,9 @@ DISPLAYED = {
 
 def _asymmetric(block: int) -> np.ndarray:
     """2×3 blocks of six distinct colours (3 wide, 2 high): no flip or rotation maps it onto itself."""
-    colours = np.array([[(255, 0, 0), (0, 255, 0), (0, 0, 255)],
-                        [(255, 255, 0), (0, 255, 255), (255, 0, 255)]], dtype=np.uint8)
+    colours = np.array(
+        [[(255, 0, 0), (0, 255, 0), (0, 0, 255)], [(255, 255, 0), (0, 255, 255), (255, 0, 255)]], dtype=np.uint8
+    )
     return np.kron(colours, np.ones((block, block, 1), dtype=np.uint8))
 
 

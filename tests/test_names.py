@@ -1,4 +1,5 @@
 """One "did you mean" for every name a user types: models, benchmarks, presets, metrics, options and their values."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,8 +15,10 @@ REPO = Path(__file__).resolve().parents[1]
 def test_did_you_mean_offers_up_to_three_close_names():
     assert did_you_mean("mgie", ["mige", "folder", "copy-source"]) == " Did you mean 'mige'?"
     # closest first (difflib's ratio; ties keep the later name first), at most three
-    assert did_you_mean("clip", ["clip_i", "clip_t", "clip_dir", "dino"]) == \
-        " Did you mean 'clip_t' or 'clip_i' or 'clip_dir'?"
+    assert (
+        did_you_mean("clip", ["clip_i", "clip_t", "clip_dir", "dino"])
+        == " Did you mean 'clip_t' or 'clip_i' or 'clip_dir'?"
+    )
     assert did_you_mean("zzz", ["mige", "dino"]) == ""
     assert did_you_mean(3, ["3a", "3b"]) == " Did you mean '3b' or '3a'?"  # non-strings are compared as text
 
@@ -87,9 +90,17 @@ def _emu_caption_filter():
 
 
 LOOKUPS = [
-    (_registry_model, "'mige'"), (_registry_bench, "'dreambench'"), (_preset, "'clip-l14'"), (_metric, "'clip_i'"),
-    (_option_value, "'per-sample'"), (_adapter_option, "'steps'"), (_device, "'cuda'"), (_dtype, "'bf16'"),
-    (_report_format, "'markdown'"), (_reproduce_table, "'3'"), (_emu_caption_filter, "'identical'"),
+    (_registry_model, "'mige'"),
+    (_registry_bench, "'dreambench'"),
+    (_preset, "'clip-l14'"),
+    (_metric, "'clip_i'"),
+    (_option_value, "'per-sample'"),
+    (_adapter_option, "'steps'"),
+    (_device, "'cuda'"),
+    (_dtype, "'bf16'"),
+    (_report_format, "'markdown'"),
+    (_reproduce_table, "'3'"),
+    (_emu_caption_filter, "'identical'"),
 ]
 
 

@@ -1,4 +1,5 @@
 """Files of a run and of a gallery get the permissions the umask gives, like any file a user's program writes."""
+
 from __future__ import annotations
 
 import contextlib
@@ -44,8 +45,25 @@ def test_atomic_writes_follow_the_umask(tmp_path, mask):
 def _run_and_gallery(tmp_path: Path, data: Path, run_mask: int, gallery_mask: int) -> tuple[Path, Path]:
     run_dir, gallery = tmp_path / "run", tmp_path / "gallery"
     with umask(run_mask):
-        result = CliRunner().invoke(app, ["run", "--bench", "dreambench", "--data", str(data), "--model", "copy-source",
-                                          "--metrics", "none", "--limit", "2", "--out", str(run_dir), "--quiet"])
+        result = CliRunner().invoke(
+            app,
+            [
+                "run",
+                "--bench",
+                "dreambench",
+                "--data",
+                str(data),
+                "--model",
+                "copy-source",
+                "--metrics",
+                "none",
+                "--limit",
+                "2",
+                "--out",
+                str(run_dir),
+                "--quiet",
+            ],
+        )
     assert result.exit_code == 0, result.output
     with umask(gallery_mask):
         result = CliRunner().invoke(app, ["report", str(run_dir), "--format", "html", "--out", str(gallery)])

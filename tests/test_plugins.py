@@ -1,4 +1,5 @@
 """Third-party adapters: an installed package with an entry point, and a file given as file.py:Class."""
+
 from __future__ import annotations
 
 import json
@@ -26,14 +27,37 @@ def installed_example(tmp_path_factory) -> dict[str, str]:
 
 
 def test_entry_point_adapter_is_listed_and_runs(installed_example, tmp_path, dreambench_root):
-    listing = subprocess.run([sys.executable, "-m", "mige_eval", "list", "models"], capture_output=True,
-                             text=True, env=installed_example)
+    listing = subprocess.run(
+        [sys.executable, "-m", "mige_eval", "list", "models"], capture_output=True, text=True, env=installed_example
+    )
     assert "posterize" in listing.stdout.split()
     out = tmp_path / "run"
     result = subprocess.run(
-        [sys.executable, "-m", "mige_eval", "run", "--bench", "dreambench", "--data", str(dreambench_root),
-         "--model", "posterize", "--model-arg", "bits=2", "--metrics", "none", "--limit", "3", "--out", str(out),
-         "--quiet"], capture_output=True, text=True, env=installed_example)
+        [
+            sys.executable,
+            "-m",
+            "mige_eval",
+            "run",
+            "--bench",
+            "dreambench",
+            "--data",
+            str(dreambench_root),
+            "--model",
+            "posterize",
+            "--model-arg",
+            "bits=2",
+            "--metrics",
+            "none",
+            "--limit",
+            "3",
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        env=installed_example,
+    )
     assert result.returncode == 0, result.stderr
     run_json = json.loads((out / "run.json").read_text())
     assert run_json["model"] == "posterize" and run_json["generation"]["adapter_config"] == {"bits": 2}
@@ -44,9 +68,28 @@ def test_file_spec_adapter_runs(tmp_path, dreambench_root):
     spec = f"{EXAMPLE / 'src' / 'my_mige_adapter' / '__init__.py'}:Posterize"
     out = tmp_path / "run"
     result = subprocess.run(
-        [sys.executable, "-m", "mige_eval", "run", "--bench", "dreambench", "--data", str(dreambench_root),
-         "--model", spec, "--metrics", "none", "--limit", "2", "--out", str(out), "--quiet"],
-        capture_output=True, text=True)
+        [
+            sys.executable,
+            "-m",
+            "mige_eval",
+            "run",
+            "--bench",
+            "dreambench",
+            "--data",
+            str(dreambench_root),
+            "--model",
+            spec,
+            "--metrics",
+            "none",
+            "--limit",
+            "2",
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads((out / "run.json").read_text())["generation"]["adapter_config"] == {"bits": 3}
     assert len(list((out / "images").iterdir())) == 2
@@ -63,9 +106,31 @@ def test_readme_adapter_example_runs(tmp_path, dreambench_root):
     (tmp_path / "my_model.py").write_text(code)
     out = tmp_path / "run"
     result = subprocess.run(
-        [sys.executable, "-m", "mige_eval", "run", "--bench", "dreambench", "--data", str(dreambench_root),
-         "--model", "my_model.py:Grayscale", "--model-arg", "strength=0.5", "--metrics", "none", "--limit", "2",
-         "--out", str(out), "--quiet"], capture_output=True, text=True, cwd=tmp_path)
+        [
+            sys.executable,
+            "-m",
+            "mige_eval",
+            "run",
+            "--bench",
+            "dreambench",
+            "--data",
+            str(dreambench_root),
+            "--model",
+            "my_model.py:Grayscale",
+            "--model-arg",
+            "strength=0.5",
+            "--metrics",
+            "none",
+            "--limit",
+            "2",
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads((out / "run.json").read_text())["generation"]["adapter_config"] == {"strength": 0.5}
 

@@ -1,4 +1,5 @@
 """Progress log lines (no terminal): when they come and what they say, on a clock the test controls."""
+
 from __future__ import annotations
 
 import io
@@ -43,5 +44,11 @@ def test_interval_and_durations(monkeypatch):
     monkeypatch.setenv(INTERVAL_ENV, "soon")
     with pytest.raises(ValueError, match="MIGE_EVAL_PROGRESS_SECONDS='soon' is not a number of seconds"):
         ProgressDisplay(bar=False)
-    assert [duration(s) for s in (0.4, 59.6, 61, 3599, 3600, 7620)] == ["0s", "1m00s", "1m01s", "59m59s", "1h00m",
-                                                                       "2h07m"]
+    assert [duration(s) for s in (0.4, 59.6, 61, 3599, 3600, 7620)] == [
+        "0s",
+        "1m00s",
+        "1m01s",
+        "59m59s",
+        "1h00m",
+        "2h07m",
+    ]

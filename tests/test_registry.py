@@ -23,14 +23,16 @@ def test_unknown_benchmark_suggests():
 
 def test_file_and_module_specs(tmp_path):
     path = tmp_path / "my_adapter.py"
-    path.write_text(textwrap.dedent("""
+    path.write_text(
+        textwrap.dedent("""
         from mige_eval.types import Adapter
         class Mine(Adapter):
             name = "mine"
             tasks = frozenset({"edit"})
             def generate(self, requests):
                 return []
-    """))
+    """)
+    )
     assert ADAPTERS.load(f"{path}:Mine").name == "mine"
     assert ADAPTERS.load("mige_eval.adapters.copy_source:CopySource").name == "copy-source"
     with pytest.raises(UnknownNameError, match="has no attribute 'Nope'"):
@@ -42,10 +44,12 @@ def test_file_and_module_specs(tmp_path):
 
 
 def test_listing_imports_no_model_code():
-    code = ("import sys; from mige_eval.cli import app; from typer.testing import CliRunner; "
-            "r = CliRunner().invoke(app, ['list']); assert r.exit_code == 0, r.output; "
-            "heavy = [m for m in ('torch', 'transformers', 'diffusers') if m in sys.modules]; "
-            "assert not heavy, heavy; print(r.output)")
+    code = (
+        "import sys; from mige_eval.cli import app; from typer.testing import CliRunner; "
+        "r = CliRunner().invoke(app, ['list']); assert r.exit_code == 0, r.output; "
+        "heavy = [m for m in ('torch', 'transformers', 'diffusers') if m in sys.modules]; "
+        "assert not heavy, heavy; print(r.output)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "copy-source" in out.stdout and "dreambench" in out.stdout and "clip_dir" in out.stdout

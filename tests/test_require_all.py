@@ -1,4 +1,5 @@
 """The CI flag MIGE_EVAL_REQUIRE_ALL turns skips (a missing tool, dataset or package) into failures."""
+
 from __future__ import annotations
 
 import os
@@ -8,7 +9,7 @@ from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent
 
-SAMPLE = '''
+SAMPLE = """
 import shutil
 
 import pytest
@@ -26,8 +27,8 @@ def test_needs_a_missing_tool():
 @pytest.mark.xfail(reason="a known bug", strict=True)
 def test_known_bug():
     assert False
-'''
-MODULE_SKIP = '''
+"""
+MODULE_SKIP = """
 import pytest
 
 pytest.importorskip("no_such_package_anywhere", reason="needs no_such_package_anywhere")
@@ -35,7 +36,7 @@ pytest.importorskip("no_such_package_anywhere", reason="needs no_such_package_an
 
 def test_never_collected():
     assert True
-'''
+"""
 
 
 def run_pytest(folder: Path, flag: str | None) -> subprocess.CompletedProcess:
@@ -43,8 +44,14 @@ def run_pytest(folder: Path, flag: str | None) -> subprocess.CompletedProcess:
     if flag is not None:
         env["MIGE_EVAL_REQUIRE_ALL"] = flag
     env["PYTHONPATH"] = os.pathsep.join([str(TESTS), env.get("PYTHONPATH", "")])
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "require_all", "-q", "-rA", "-p", "no:cacheprovider",
-                           str(folder)], capture_output=True, text=True, cwd=folder, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "require_all", "-q", "-rA", "-p", "no:cacheprovider", str(folder)],
+        capture_output=True,
+        text=True,
+        cwd=folder,
+        env=env,
+        timeout=300,
+    )
 
 
 def make(tmp_path: Path, **files: str) -> Path:
@@ -64,8 +71,10 @@ def test_with_the_flag_a_skipped_test_fails_with_its_reason(tmp_path):
     result = run_pytest(make(tmp_path, test_sample=SAMPLE), "1")
     assert result.returncode == 1, result.stdout
     assert "1 failed, 1 passed, 1 xfailed" in result.stdout
-    assert ("skipped, but MIGE_EVAL_REQUIRE_ALL=1 turns every skip into a failure (CI must run everything): "
-            "Skipped: no-such-tool-anywhere not found") in result.stdout
+    assert (
+        "skipped, but MIGE_EVAL_REQUIRE_ALL=1 turns every skip into a failure (CI must run everything): "
+        "Skipped: no-such-tool-anywhere not found"
+    ) in result.stdout
     assert run_pytest(tmp_path, "0").returncode == 0  # "0" switches it off
 
 
@@ -79,4 +88,4 @@ def test_ci_lints_then_tests_with_the_flag_set():
     text = (TESTS.parent / ".ci" / "run").read_text()
     command = text.index("python -m pytest")
     assert text.index("export MIGE_EVAL_REQUIRE_ALL=1") < command
-    assert text.index("ruff check .") < command
+    assert text.index("ruff check .") < command and text.index("ruff format --check .") < command

@@ -1,5 +1,6 @@
 """The run record (issue: numbers you can trust): failed commands touch nothing, the history says how every
 number got there, and one generation is scored any number of ways without regenerating or mixing values."""
+
 from __future__ import annotations
 
 import hashlib
@@ -20,13 +21,17 @@ HELPERS = Path(__file__).parent / "helpers" / "adapters.py"
 
 def digests(run_dir: Path) -> dict[str, str]:
     """sha256 of every file of a run directory (lock and merge state included)."""
-    return {str(p.relative_to(run_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(run_dir.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(run_dir)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(run_dir.rglob("*"))
+        if p.is_file()
+    }
 
 
 def mige(*args, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "mige_eval", *map(str, args)], capture_output=True, text=True,
-                            **kwargs)
+    result = subprocess.run(
+        [sys.executable, "-m", "mige_eval", *map(str, args)], capture_output=True, text=True, **kwargs
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"exit {result.returncode}\n{result.stdout}\n{result.stderr}")
     return result
@@ -40,8 +45,22 @@ def read_json(path: Path) -> dict:
 def finished(tmp_path, small_dreambench, tiny_clip, tiny_dino):
     """A finished, scored run of 6 samples (generated first, scored by a second command)."""
     out = tmp_path / "run"
-    base = ["run", "--bench", "dreambench", "--data", small_dreambench, "--model", f"{HELPERS}:SeedNoise",
-            "--out", out, "--quiet", "--limit", "6", "--cache-dir", tmp_path / "cache"]
+    base = [
+        "run",
+        "--bench",
+        "dreambench",
+        "--data",
+        small_dreambench,
+        "--model",
+        f"{HELPERS}:SeedNoise",
+        "--out",
+        out,
+        "--quiet",
+        "--limit",
+        "6",
+        "--cache-dir",
+        tmp_path / "cache",
+    ]
     mige(*base, "--metrics", "none")
     mige(*base, "--metrics", "dino,clip_i", "--clip-model", tiny_clip, "--dino-model", tiny_dino)
     return out, base
@@ -70,16 +89,21 @@ def test_ctrl_c_before_the_first_output_touches_nothing_and_after_it_is_recorded
     out, base = finished
     before = digests(out)
     slow = [*base[:-4], "--limit", "12", "--metrics", "none", "--model-arg", "delay=30", "--batch-size", "2"]
-    proc = subprocess.Popen([sys.executable, "-m", "mige_eval", *map(str, slow)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mige_eval", *map(str, slow)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     time.sleep(4)  # the adapter now sleeps in its first batch
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=60)
     assert proc.returncode != 0
     assert digests(out) == before
     # interrupted after a first batch of new images: the history says so, with what it added
-    proc = subprocess.Popen([sys.executable, "-m", "mige_eval", *map(str, slow[:-4]), "--model-arg", "delay=1.5",
-                             "--batch-size", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mige_eval", *map(str, slow[:-4]), "--model-arg", "delay=1.5", "--batch-size", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     journal = out / "records" / "shard-000-of-001.jsonl"
     lines = journal.read_text().count("\n")
     deadline = time.time() + 60
@@ -110,16 +134,25 @@ def test_generate_once_then_score_with_backbones_a_then_b_then_a(tmp_path, small
     out, cache = tmp_path / "run", tmp_path / "cache"
 
     def once(clip: Path | None) -> tuple:
-        opts = RunOptions(bench="dreambench", model="copy-source", data=small_dreambench, out=out, limit=5,
-                          metrics="none" if clip is None else "dino,clip_i,clip_t",
-                          scoring=ScoringOptions(clip_model=str(clip) if clip else None, dino_model=str(tiny_dino),
-                                                 device="cpu", cache_dir=cache))
+        opts = RunOptions(
+            bench="dreambench",
+            model="copy-source",
+            data=small_dreambench,
+            out=out,
+            limit=5,
+            metrics="none" if clip is None else "dino,clip_i,clip_t",
+            scoring=ScoringOptions(
+                clip_model=str(clip) if clip else None, dino_model=str(tiny_dino), device="cpu", cache_dir=cache
+            ),
+        )
         result = run(opts, log=lambda m: None)
         images = {p.name: p.read_bytes() for p in (out / "images").iterdir()}
         return result, images, read_json(out / "summary.json"), read_json(out / "run.json")
 
     gen, images, _, run_json = once(None)
-    assert gen.generated == 5 and not run_json["scorings"] and not run_json["current"] and "backbones_used" not in run_json
+    assert (
+        gen.generated == 5 and not run_json["scorings"] and not run_json["current"] and "backbones_used" not in run_json
+    )
     a, images_a, summary_a, _ = once(tiny_clip)
     b, images_b, summary_b, run_b = once(other_clip)
     again, images_again, summary_again, run_again = once(tiny_clip)
@@ -138,18 +171,35 @@ def test_generate_once_then_score_with_backbones_a_then_b_then_a(tmp_path, small
     assert len(fingerprints) == 2 and all(f.startswith("local@sha256:") for f in fingerprints)
     assert {k: v["mean"] for k, v in summary_again["scorings"].items() if k in keys} == {
         summary_a["scoring"]["clip_i"]: summary_a["metrics"]["clip_i"],
-        summary_b["scoring"]["clip_i"]: summary_b["metrics"]["clip_i"]}
+        summary_b["scoring"]["clip_i"]: summary_b["metrics"]["clip_i"],
+    }
     records = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
     assert all(len([k for k in r["scores"] if k.startswith("clip_i@")]) == 2 for r in records)
     assert [h["added"]["scores"] for h in run_again["history"]] == [
-        {}, {"dino": 5, "clip_i": 5, "clip_t": 5}, {"clip_i": 5, "clip_t": 5}, {}]
+        {},
+        {"dino": 5, "clip_i": 5, "clip_t": 5},
+        {"clip_i": 5, "clip_t": 5},
+        {},
+    ]
 
 
 def test_scoring_later_with_local_backbones_is_never_refused(tmp_path, small_dreambench, tiny_clip, tiny_dino):
     """The issue's case: a --metrics none run, then scored with --clip-model DIR: accepted, no regeneration."""
     out = tmp_path / "run"
-    base = ["run", "--bench", "dreambench", "--data", small_dreambench, "--model", "copy-source", "--out", out,
-            "--quiet", "--limit", "2"]
+    base = [
+        "run",
+        "--bench",
+        "dreambench",
+        "--data",
+        small_dreambench,
+        "--model",
+        "copy-source",
+        "--out",
+        out,
+        "--quiet",
+        "--limit",
+        "2",
+    ]
     mige(*base, "--metrics", "none")
     scored = mige(*base, "--metrics", "clip_t", "--clip-model", tiny_clip, "--cache-dir", tmp_path / "c")
     assert "generated 0, scored 2 now" in scored.stdout
@@ -164,14 +214,28 @@ def test_bootstrap_interval_resamples_subjects(tmp_path, small_dreambench):
     from mige_eval.summary import summarize
 
     rng = np.random.default_rng(3)
-    records = [{"id": f"{subject}-{i:02d}", "subset": "object", "cluster": subject, "error": None,
-                "metrics": {"dino": float(base + 0.01 * rng.standard_normal())}}
-               for subject, base in (("dog", 0.8), ("cat", 0.5)) for i in range(25)]
+    records = [
+        {
+            "id": f"{subject}-{i:02d}",
+            "subset": "object",
+            "cluster": subject,
+            "error": None,
+            "metrics": {"dino": float(base + 0.01 * rng.standard_normal())},
+        }
+        for subject, base in (("dog", 0.8), ("cat", 0.5))
+        for i in range(25)
+    ]
     summary = summarize(records, bench="dreambench", model="m", unit="subject")
     means = sorted(np.mean([r["metrics"]["dino"] for r in records if r["cluster"] == s]) for s in ("dog", "cat"))
     assert summary["ci"]["dino"] == pytest.approx(means, abs=1e-12)
-    assert summary["uncertainty"] == {"method": "percentile bootstrap", "level": 0.95, "resamples": 2000, "seed": 0,
-                                      "unit": "subject", "units": 2}
+    assert summary["uncertainty"] == {
+        "method": "percentile bootstrap",
+        "level": 0.95,
+        "resamples": 2000,
+        "seed": 0,
+        "unit": "subject",
+        "units": 2,
+    }
     per_sample = summarize([{**r, "cluster": None} for r in records], bench="dreambench", model="m")
     low, high = per_sample["ci"]["dino"]
     assert high - low < 0.5 * (means[1] - means[0])
@@ -200,8 +264,17 @@ def test_dreambench_input_photos_mige_examples(tmp_path, small_dreambench):
     from PIL import Image
 
     out = tmp_path / "run"
-    result = run(RunOptions(bench="dreambench", model="copy-source", data=small_dreambench, out=out, metrics="none",
-                            presets=["mige-examples", "single-reference"]), log=lambda m: None)
+    result = run(
+        RunOptions(
+            bench="dreambench",
+            model="copy-source",
+            data=small_dreambench,
+            out=out,
+            metrics="none",
+            presets=["mige-examples", "single-reference"],
+        ),
+        log=lambda m: None,
+    )
     assert result.summary["n"] == 75
     generation = read_json(out / "run.json")["generation"]["bench"]
     assert generation["dreambench_input"] == "mige-examples" and generation["dreambench_input_form"] == "photo"
@@ -223,10 +296,18 @@ def test_dreambench_segmented_inputs_are_grounded_sam_cut_outs(tmp_path, small_d
     from tiny_grounding import reference_crop
 
     out = tmp_path / "run"
-    opts = dict(bench="dreambench", model="copy-source", data=small_dreambench, out=out, metrics="none", limit=30,
-                presets=["segmented"])
-    scoring = ScoringOptions(detector_model=str(tiny_gdino), sam_model=str(tiny_sam), device="cpu",
-                             cache_dir=tmp_path / "cache")
+    opts = dict(
+        bench="dreambench",
+        model="copy-source",
+        data=small_dreambench,
+        out=out,
+        metrics="none",
+        limit=30,
+        presets=["segmented"],
+    )
+    scoring = ScoringOptions(
+        detector_model=str(tiny_gdino), sam_model=str(tiny_sam), device="cpu", cache_dir=tmp_path / "cache"
+    )
     run(RunOptions(**opts, scoring=scoring), log=lambda m: None)
     for subject, noun in (("backpack", "backpack"), ("cat", "cat")):
         with Image.open(small_dreambench / subject / "00.jpg") as photo:

@@ -1,4 +1,5 @@
 """Device choice: one GPU per process under launchers that start one process per GPU."""
+
 from __future__ import annotations
 
 import pytest

@@ -4,6 +4,7 @@ any work, byte-for-byte storage and resume, and what a log file shows (no termin
 The benchmark-specific layouts (MagicBrush tree, MIGE ``<idx>.jpg``, Emu Edit generations) are tested
 with their benchmarks in tests/benchmarks/.
 """
+
 from __future__ import annotations
 
 import io
@@ -46,8 +47,23 @@ def photo(dreambench_root: Path, n: int, fmt: str = "PNG", size=(96, 80)) -> byt
 
 
 def score(dreambench_root: Path, images: Path, out: Path, *extra) -> object:
-    return cli("score", "--bench", "dreambench", "--data", dreambench_root, "--images", images, "--out", out,
-               "--metrics", "none", "--limit", len(IDS), "--quiet", *extra)
+    return cli(
+        "score",
+        "--bench",
+        "dreambench",
+        "--data",
+        dreambench_root,
+        "--images",
+        images,
+        "--out",
+        out,
+        "--metrics",
+        "none",
+        "--limit",
+        len(IDS),
+        "--quiet",
+        *extra,
+    )
 
 
 def test_png_outputs_are_stored_byte_for_byte_and_resume_finds_any_suffix(tmp_path, dreambench_root):
@@ -61,8 +77,12 @@ def test_png_outputs_are_stored_byte_for_byte_and_resume_finds_any_suffix(tmp_pa
     result = score(dreambench_root, images, out)
     assert result.exit_code == 0, result.output
     by_id = records(out)
-    assert [by_id[i]["image"] for i in IDS] == ["images/backpack-00.png", "images/backpack-01.webp",
-                                                "images/backpack-02.png", "images/backpack-03.webp"]
+    assert [by_id[i]["image"] for i in IDS] == [
+        "images/backpack-00.png",
+        "images/backpack-01.webp",
+        "images/backpack-02.png",
+        "images/backpack-03.webp",
+    ]
     for sample_id, data in files.items():
         assert (out / by_id[sample_id]["image"]).read_bytes() == data
 
@@ -101,11 +121,18 @@ def test_a_mapping_file_names_any_file_for_any_sample(tmp_path, dreambench_root,
     assert by_id["backpack-03"]["error"] == f"no output for sample backpack-03: outputs.{kind} does not list it"
 
 
-@pytest.mark.parametrize("name, text, message", [
-    ("map.csv", "sample,file\nbackpack-00,a.png\n", "map.csv needs a header line naming the columns id and path"),
-    ("map.jsonl", '{"id": "backpack-00", "path": "a.png"}\n{"id": "backpack-01",\n', "map.jsonl line 2 is not JSON"),
-    ("map.jsonl", '{"id": "backpack-00", "path": 7}\n', "map.jsonl line 1: expected an id and a path (strings)"),
-])
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        ("map.csv", "sample,file\nbackpack-00,a.png\n", "map.csv needs a header line naming the columns id and path"),
+        (
+            "map.jsonl",
+            '{"id": "backpack-00", "path": "a.png"}\n{"id": "backpack-01",\n',
+            "map.jsonl line 2 is not JSON",
+        ),
+        ("map.jsonl", '{"id": "backpack-00", "path": 7}\n', "map.jsonl line 1: expected an id and a path (strings)"),
+    ],
+)
 def test_a_broken_mapping_file_is_refused_naming_the_line(tmp_path, dreambench_root, name, text, message):
     (tmp_path / name).write_text(text)
     result = score(dreambench_root, tmp_path / name, tmp_path / "run")
@@ -140,8 +167,10 @@ def test_ambiguous_matches_are_refused(tmp_path, dreambench_root):
     result = score(dreambench_root, images, tmp_path / "run")
     text = flat(result)
     assert result.exit_code == 2
-    assert ("layout flat: 1 ambiguous match(es), so no output can be trusted to be its sample's: sample "
-            "backpack-01: backpack-01.jpg and backpack-01.png") in text
+    assert (
+        "layout flat: 1 ambiguous match(es), so no output can be trusted to be its sample's: sample "
+        "backpack-01: backpack-01.jpg and backpack-01.png"
+    ) in text
     assert not (tmp_path / "run").exists()
 
     mapping = tmp_path / "map.csv"
@@ -163,10 +192,18 @@ def test_unknown_layout_and_a_select_without_a_generations_dataset_are_refused(t
 
 # --- what a log file shows: no terminal, and Ctrl-C -------------------------------------------------
 
+
 def mige_eval(*args, **popen) -> subprocess.Popen:
     env = {**os.environ, "MIGE_EVAL_PROGRESS_SECONDS": "0", "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "mige_eval", *map(str, args)], cwd=REPO, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
+    return subprocess.Popen(
+        [sys.executable, "-m", "mige_eval", *map(str, args)],
+        cwd=REPO,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        **popen,
+    )
 
 
 def test_without_a_terminal_progress_is_plain_log_lines(tmp_path, dreambench_root):
@@ -174,8 +211,21 @@ def test_without_a_terminal_progress_is_plain_log_lines(tmp_path, dreambench_roo
     images.mkdir()
     for n in range(6):
         (images / f"backpack-0{n}.png").write_bytes(photo(dreambench_root, n))
-    args = ["score", "--bench", "dreambench", "--data", dreambench_root, "--images", images, "--out",
-            tmp_path / "scored", "--metrics", "none", "--batch-size", "2"]
+    args = [
+        "score",
+        "--bench",
+        "dreambench",
+        "--data",
+        dreambench_root,
+        "--images",
+        images,
+        "--out",
+        tmp_path / "scored",
+        "--metrics",
+        "none",
+        "--batch-size",
+        "2",
+    ]
     _, stderr = mige_eval(*args, "--limit", "2").communicate(timeout=300)
     proc = mige_eval(*args, "--limit", "7")  # no --quiet: stderr is a pipe, not a terminal
     _, stderr = proc.communicate(timeout=300)
@@ -190,8 +240,23 @@ def test_without_a_terminal_progress_is_plain_log_lines(tmp_path, dreambench_roo
 
 
 def test_ctrl_c_stops_with_130_and_the_same_command_resumes(tmp_path, dreambench_root):
-    args = ["run", "--bench", "dreambench", "--data", dreambench_root, "--model", f"{HELPERS}:SeedNoise",
-            "--model-arg", "delay=0.05", "--metrics", "none", "--batch-size", "2", "--out", tmp_path / "run"]
+    args = [
+        "run",
+        "--bench",
+        "dreambench",
+        "--data",
+        dreambench_root,
+        "--model",
+        f"{HELPERS}:SeedNoise",
+        "--model-arg",
+        "delay=0.05",
+        "--metrics",
+        "none",
+        "--batch-size",
+        "2",
+        "--out",
+        tmp_path / "run",
+    ]
     proc = mige_eval(*args)
     for line in proc.stderr:  # wait until some samples are done
         if line.startswith("dreambench · run: 4/750 "):
@@ -205,7 +270,7 @@ def test_ctrl_c_stops_with_130_and_the_same_command_resumes(tmp_path, dreambench
     done = int(message.split()[2])
     assert message == f"interrupted after {done} samples; the same command resumes" and done >= 4
     kept = len(records(tmp_path / "run"))  # every finished sample was kept (a batch may be recorded but
-    assert done <= kept <= done + 2        # not yet counted when the signal comes)
+    assert done <= kept <= done + 2  # not yet counted when the signal comes)
 
     proc = mige_eval(*args, "--limit", kept + 2)
     _, stderr = proc.communicate(timeout=300)

@@ -1,4 +1,5 @@
 """Bootstrap intervals over units and the paired tests of ``compare``, against independent computations."""
+
 from __future__ import annotations
 
 import itertools

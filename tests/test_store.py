@@ -15,7 +15,7 @@ def test_safe_id_keeps_safe_ids_and_disambiguates_others():
     assert safe_id("dog-00") == "dog-00"
     a, b = safe_id("a/b"), safe_id("a:b")
     assert a != b and "/" not in a and ":" not in b
-    assert safe_id("../x").startswith("x-") and safe_id("") .startswith("sample-")
+    assert safe_id("../x").startswith("x-") and safe_id("").startswith("sample-")
 
 
 def test_torn_journal_line_is_ignored_and_cut(tmp_path):
@@ -50,15 +50,33 @@ def test_records_fold_events_by_time_across_journals(tmp_path):
     attempt wins, and every scoring key keeps its latest entry beside the others."""
     store = RunStore(tmp_path)
     with store.journal("shard-001-of-002") as j:  # written first, but its name sorts last
-        j.append({"id": "a", "time": "2026-01-01T00:00:01", "image": None, "error": "boom",
-                  "scores": {}})
-        j.append({"id": "b", "time": "2026-01-01T00:00:02", "image": "images/b.png", "error": None,
-                  "scores": {"dino@1": {"value": 0.5, "flags": []}}})
+        j.append({"id": "a", "time": "2026-01-01T00:00:01", "image": None, "error": "boom", "scores": {}})
+        j.append(
+            {
+                "id": "b",
+                "time": "2026-01-01T00:00:02",
+                "image": "images/b.png",
+                "error": None,
+                "scores": {"dino@1": {"value": 0.5, "flags": []}},
+            }
+        )
     with store.journal("shard-000-of-001") as j:
-        j.append({"id": "a", "time": "2026-01-01T00:00:03", "image": "images/a.png", "error": None,
-                  "scores": {"dino@1": {"value": 0.1, "flags": []}}})
-        j.append({"id": "b", "time": "2026-01-01T00:00:04",
-                  "scores": {"dino@2": {"value": 0.7, "flags": []}, "dino@1": {"value": 0.6, "flags": []}}})
+        j.append(
+            {
+                "id": "a",
+                "time": "2026-01-01T00:00:03",
+                "image": "images/a.png",
+                "error": None,
+                "scores": {"dino@1": {"value": 0.1, "flags": []}},
+            }
+        )
+        j.append(
+            {
+                "id": "b",
+                "time": "2026-01-01T00:00:04",
+                "scores": {"dino@2": {"value": 0.7, "flags": []}, "dino@1": {"value": 0.6, "flags": []}},
+            }
+        )
     records = store.records()
     assert records["a"]["image"] == "images/a.png" and records["a"]["error"] is None
     assert records["b"]["image"] == "images/b.png", "a scoring event does not touch the generation fields"

@@ -15,6 +15,7 @@ Without torchvision, transformers 5 cannot build ``Qwen2VLProcessor`` (its video
 processors (``mige_eval.baselines._processors``) and their ``model_index.json`` / ``processor_config.json`` then
 name ``Qwen2VLProcessor`` / ``PixtralProcessor``, as the published checkpoints do.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,10 +42,20 @@ def _kl_vae(latent_channels: int, *, shift_factor: float = 0.1159, scaling_facto
     from diffusers import AutoencoderKL
 
     return AutoencoderKL(
-        block_out_channels=(4, 4, 4, 4), in_channels=3, out_channels=3, latent_channels=latent_channels,
-        norm_num_groups=2, layers_per_block=0, down_block_types=("DownEncoderBlock2D",) * 4,
-        up_block_types=("UpDecoderBlock2D",) * 4, sample_size=32, use_quant_conv=False, use_post_quant_conv=False,
-        mid_block_add_attention=False, shift_factor=shift_factor, scaling_factor=scaling_factor,
+        block_out_channels=(4, 4, 4, 4),
+        in_channels=3,
+        out_channels=3,
+        latent_channels=latent_channels,
+        norm_num_groups=2,
+        layers_per_block=0,
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        sample_size=32,
+        use_quant_conv=False,
+        use_post_quant_conv=False,
+        mid_block_add_attention=False,
+        shift_factor=shift_factor,
+        scaling_factor=scaling_factor,
     )
 
 
@@ -52,17 +63,38 @@ def _qwen25_vl(tokenizer, hidden: int = 16, layers: int = 1):
     """A ``Qwen2_5_VLForConditionalGeneration`` whose special-token ids are the tiny tokenizer's."""
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
 
-    ids = dict(zip(tiny_tokenizers.QWEN_SPECIAL_TOKENS,
-                   tokenizer.convert_tokens_to_ids(list(tiny_tokenizers.QWEN_SPECIAL_TOKENS))))
+    ids = dict(
+        zip(
+            tiny_tokenizers.QWEN_SPECIAL_TOKENS,
+            tokenizer.convert_tokens_to_ids(list(tiny_tokenizers.QWEN_SPECIAL_TOKENS)),
+        )
+    )
     config = Qwen2_5_VLConfig(
-        text_config={"hidden_size": hidden, "intermediate_size": hidden, "num_hidden_layers": layers,
-                     "num_attention_heads": 2, "num_key_value_heads": 2, "vocab_size": len(tokenizer),
-                     "rope_scaling": {"mrope_section": [1, 1, 2], "rope_type": "default", "type": "default"},
-                     "rope_theta": 1e6, "bos_token_id": None, "eos_token_id": ids["<|im_end|>"]},
-        vision_config={"depth": 1, "hidden_size": 16, "intermediate_size": 16, "num_heads": 2,
-                       "out_hidden_size": hidden, "fullatt_block_indexes": [0]},
-        vocab_size=len(tokenizer), image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
-        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
+        text_config={
+            "hidden_size": hidden,
+            "intermediate_size": hidden,
+            "num_hidden_layers": layers,
+            "num_attention_heads": 2,
+            "num_key_value_heads": 2,
+            "vocab_size": len(tokenizer),
+            "rope_scaling": {"mrope_section": [1, 1, 2], "rope_type": "default", "type": "default"},
+            "rope_theta": 1e6,
+            "bos_token_id": None,
+            "eos_token_id": ids["<|im_end|>"],
+        },
+        vision_config={
+            "depth": 1,
+            "hidden_size": 16,
+            "intermediate_size": 16,
+            "num_heads": 2,
+            "out_hidden_size": hidden,
+            "fullatt_block_indexes": [0],
+        },
+        vocab_size=len(tokenizer),
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
     )
     return Qwen2_5_VLForConditionalGeneration(config)
 
@@ -96,22 +128,59 @@ def save_tiny_kontext(folder: Path) -> Path:
     from transformers import CLIPTextConfig, CLIPTextModel, T5Config, T5EncoderModel
 
     clip_tokenizer = tiny_tokenizers.clip_tokenizer()
-    clip = CLIPTextModel(CLIPTextConfig(
-        vocab_size=len(clip_tokenizer), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-        num_attention_heads=2, max_position_embeddings=77, bos_token_id=clip_tokenizer.bos_token_id,
-        eos_token_id=clip_tokenizer.eos_token_id, pad_token_id=clip_tokenizer.pad_token_id))
+    clip = CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=len(clip_tokenizer),
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            max_position_embeddings=77,
+            bos_token_id=clip_tokenizer.bos_token_id,
+            eos_token_id=clip_tokenizer.eos_token_id,
+            pad_token_id=clip_tokenizer.pad_token_id,
+        )
+    )
     t5_tokenizer = tiny_tokenizers.t5_tokenizer()
-    t5 = T5EncoderModel(T5Config(vocab_size=len(t5_tokenizer), d_model=16, d_kv=8, d_ff=32, num_layers=1,
-                                 num_heads=2, relative_attention_num_buckets=8))
+    t5 = T5EncoderModel(
+        T5Config(
+            vocab_size=len(t5_tokenizer),
+            d_model=16,
+            d_kv=8,
+            d_ff=32,
+            num_layers=1,
+            num_heads=2,
+            relative_attention_num_buckets=8,
+        )
+    )
     transformer = FluxTransformer2DModel(
-        patch_size=1, in_channels=16, num_layers=1, num_single_layers=1, attention_head_dim=8,
-        num_attention_heads=1, joint_attention_dim=16, pooled_projection_dim=16, guidance_embeds=True,
-        axes_dims_rope=(2, 2, 4))
+        patch_size=1,
+        in_channels=16,
+        num_layers=1,
+        num_single_layers=1,
+        attention_head_dim=8,
+        num_attention_heads=1,
+        joint_attention_dim=16,
+        pooled_projection_dim=16,
+        guidance_embeds=True,
+        axes_dims_rope=(2, 2, 4),
+    )
     pipe = FluxKontextPipeline(
-        scheduler=FlowMatchEulerDiscreteScheduler(use_dynamic_shifting=True, base_shift=0.5, max_shift=1.15,
-                                                  base_image_seq_len=256, max_image_seq_len=4096, shift=3.0),
-        vae=_kl_vae(latent_channels=4), text_encoder=clip, tokenizer=clip_tokenizer, text_encoder_2=t5,
-        tokenizer_2=t5_tokenizer, transformer=transformer)
+        scheduler=FlowMatchEulerDiscreteScheduler(
+            use_dynamic_shifting=True,
+            base_shift=0.5,
+            max_shift=1.15,
+            base_image_seq_len=256,
+            max_image_seq_len=4096,
+            shift=3.0,
+        ),
+        vae=_kl_vae(latent_channels=4),
+        text_encoder=clip,
+        tokenizer=clip_tokenizer,
+        text_encoder_2=t5,
+        tokenizer_2=t5_tokenizer,
+        transformer=transformer,
+    )
     pipe.save_pretrained(folder, safe_serialization=True)
     return folder
 
@@ -125,9 +194,15 @@ def _qwen_vae():
     """
     from diffusers import AutoencoderKLQwenImage
 
-    return AutoencoderKLQwenImage(base_dim=4, z_dim=4, dim_mult=[1, 1, 1, 1, 1], num_res_blocks=0,
-                                  temperal_downsample=[False, True, True, True], latents_mean=[0.0] * 4,
-                                  latents_std=[1.0] * 4)
+    return AutoencoderKLQwenImage(
+        base_dim=4,
+        z_dim=4,
+        dim_mult=[1, 1, 1, 1, 1],
+        num_res_blocks=0,
+        temperal_downsample=[False, True, True, True],
+        latents_mean=[0.0] * 4,
+        latents_std=[1.0] * 4,
+    )
 
 
 def save_tiny_qwen_edit(folder: Path, *, plus: bool) -> Path:
@@ -142,14 +217,32 @@ def save_tiny_qwen_edit(folder: Path, *, plus: bool) -> Path:
 
     tokenizer = tiny_tokenizers.qwen2_tokenizer()
     transformer = QwenImageTransformer2DModel(
-        patch_size=2, in_channels=16, out_channels=4, num_layers=1, attention_head_dim=8, num_attention_heads=1,
-        joint_attention_dim=16, guidance_embeds=False, axes_dims_rope=(2, 2, 4))
+        patch_size=2,
+        in_channels=16,
+        out_channels=4,
+        num_layers=1,
+        attention_head_dim=8,
+        num_attention_heads=1,
+        joint_attention_dim=16,
+        guidance_embeds=False,
+        axes_dims_rope=(2, 2, 4),
+    )
     pipeline_class = QwenImageEditPlusPipeline if plus else QwenImageEditPipeline
     pipe = pipeline_class(
-        scheduler=FlowMatchEulerDiscreteScheduler(use_dynamic_shifting=True, base_shift=0.5, max_shift=0.9,
-                                                  base_image_seq_len=256, max_image_seq_len=8192, shift=1.0),
-        vae=_qwen_vae(), text_encoder=_qwen25_vl(tokenizer), tokenizer=tokenizer,
-        processor=_qwen_processor(tokenizer), transformer=transformer)
+        scheduler=FlowMatchEulerDiscreteScheduler(
+            use_dynamic_shifting=True,
+            base_shift=0.5,
+            max_shift=0.9,
+            base_image_seq_len=256,
+            max_image_seq_len=8192,
+            shift=1.0,
+        ),
+        vae=_qwen_vae(),
+        text_encoder=_qwen25_vl(tokenizer),
+        tokenizer=tokenizer,
+        processor=_qwen_processor(tokenizer),
+        transformer=transformer,
+    )
     pipe.save_pretrained(folder, safe_serialization=True)
     _name_the_hub_processor(folder, "processor", "Qwen2VLProcessor")
     return folder
@@ -160,18 +253,35 @@ def _flux2_vae():
     from diffusers import AutoencoderKLFlux2
 
     return AutoencoderKLFlux2(
-        in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 4,
-        up_block_types=("UpDecoderBlock2D",) * 4, block_out_channels=(4, 4, 4, 4), layers_per_block=0,
-        latent_channels=2, norm_num_groups=2, sample_size=32, use_quant_conv=False, use_post_quant_conv=False,
-        mid_block_add_attention=False)
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        block_out_channels=(4, 4, 4, 4),
+        layers_per_block=0,
+        latent_channels=2,
+        norm_num_groups=2,
+        sample_size=32,
+        use_quant_conv=False,
+        use_post_quant_conv=False,
+        mid_block_add_attention=False,
+    )
 
 
 def _flux2_transformer(text_hidden: int):
     from diffusers import Flux2Transformer2DModel
 
     return Flux2Transformer2DModel(
-        patch_size=1, in_channels=8, num_layers=1, num_single_layers=1, attention_head_dim=8, num_attention_heads=1,
-        joint_attention_dim=3 * text_hidden, timestep_guidance_channels=16, axes_dims_rope=(2, 2, 2, 2))
+        patch_size=1,
+        in_channels=8,
+        num_layers=1,
+        num_single_layers=1,
+        attention_head_dim=8,
+        num_attention_heads=1,
+        joint_attention_dim=3 * text_hidden,
+        timestep_guidance_channels=16,
+        axes_dims_rope=(2, 2, 2, 2),
+    )
 
 
 def save_tiny_flux2(folder: Path) -> Path:
@@ -189,24 +299,51 @@ def save_tiny_flux2(folder: Path) -> Path:
     processor = text_chat_processor_class()(tokenizer=tokenizer, chat_template=tiny_tokenizers.MISTRAL_CHAT_TEMPLATE)
     hidden = 16
     config = Mistral3Config(
-        text_config={"model_type": "mistral", "vocab_size": len(tokenizer), "hidden_size": hidden,
-                     "intermediate_size": hidden, "max_position_embeddings": 1024, "num_attention_heads": 2,
-                     "num_hidden_layers": 30, "num_key_value_heads": 2, "head_dim": 8, "sliding_window": None,
-                     "bos_token_id": 1, "eos_token_id": 2,
-                     "pad_token_id": tokenizer.pad_token_id},
-        vision_config={"model_type": "pixtral", "hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
-                       "intermediate_size": 16, "image_size": 64, "patch_size": 8, "head_dim": 8},
-        image_token_index=tokenizer.convert_tokens_to_ids("[IMG]"), vision_feature_layer=-1,
-        spatial_merge_size=2, bos_token_id=1, eos_token_id=2, pad_token_id=tokenizer.pad_token_id,
+        text_config={
+            "model_type": "mistral",
+            "vocab_size": len(tokenizer),
+            "hidden_size": hidden,
+            "intermediate_size": hidden,
+            "max_position_embeddings": 1024,
+            "num_attention_heads": 2,
+            "num_hidden_layers": 30,
+            "num_key_value_heads": 2,
+            "head_dim": 8,
+            "sliding_window": None,
+            "bos_token_id": 1,
+            "eos_token_id": 2,
+            "pad_token_id": tokenizer.pad_token_id,
+        },
+        vision_config={
+            "model_type": "pixtral",
+            "hidden_size": 16,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "intermediate_size": 16,
+            "image_size": 64,
+            "patch_size": 8,
+            "head_dim": 8,
+        },
+        image_token_index=tokenizer.convert_tokens_to_ids("[IMG]"),
+        vision_feature_layer=-1,
+        spatial_merge_size=2,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=tokenizer.pad_token_id,
     )
-    pipe = Flux2Pipeline(scheduler=FlowMatchEulerDiscreteScheduler(), vae=_flux2_vae(),
-                         text_encoder=Mistral3ForConditionalGeneration(config), tokenizer=processor,
-                         transformer=_flux2_transformer(hidden))
+    pipe = Flux2Pipeline(
+        scheduler=FlowMatchEulerDiscreteScheduler(),
+        vae=_flux2_vae(),
+        text_encoder=Mistral3ForConditionalGeneration(config),
+        tokenizer=processor,
+        transformer=_flux2_transformer(hidden),
+    )
     pipe.save_pretrained(folder, safe_serialization=True)
     image_processor = PixtralImageProcessorPil(patch_size=8, size={"longest_edge": 64}).to_dict()
     image_processor["image_processor_type"] = "PixtralImageProcessor"
-    _name_the_hub_processor(folder, "tokenizer", "PixtralProcessor", image_processor=image_processor, patch_size=8,
-                            spatial_merge_size=2)
+    _name_the_hub_processor(
+        folder, "tokenizer", "PixtralProcessor", image_processor=image_processor, patch_size=8, spatial_merge_size=2
+    )
     return folder
 
 
@@ -218,11 +355,26 @@ def save_tiny_flux2_klein(folder: Path) -> Path:
 
     tokenizer = tiny_tokenizers.qwen2_tokenizer(chat_template=tiny_tokenizers.QWEN3_CHAT_TEMPLATE)
     hidden = 16
-    text_encoder = Qwen3ForCausalLM(Qwen3Config(
-        vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=hidden, num_hidden_layers=27,
-        num_attention_heads=2, num_key_value_heads=2, head_dim=8, max_position_embeddings=1024))
-    pipe = Flux2KleinPipeline(scheduler=FlowMatchEulerDiscreteScheduler(), vae=_flux2_vae(), text_encoder=text_encoder,
-                              tokenizer=tokenizer, transformer=_flux2_transformer(hidden), is_distilled=True)
+    text_encoder = Qwen3ForCausalLM(
+        Qwen3Config(
+            vocab_size=len(tokenizer),
+            hidden_size=hidden,
+            intermediate_size=hidden,
+            num_hidden_layers=27,
+            num_attention_heads=2,
+            num_key_value_heads=2,
+            head_dim=8,
+            max_position_embeddings=1024,
+        )
+    )
+    pipe = Flux2KleinPipeline(
+        scheduler=FlowMatchEulerDiscreteScheduler(),
+        vae=_flux2_vae(),
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        transformer=_flux2_transformer(hidden),
+        is_distilled=True,
+    )
     pipe.save_pretrained(folder, safe_serialization=True)
     return folder
 
@@ -235,13 +387,31 @@ def save_tiny_longcat_edit(folder: Path) -> Path:
     tokenizer = tiny_tokenizers.qwen2_tokenizer()
     hidden = 16
     transformer = LongCatImageTransformer2DModel(
-        patch_size=1, in_channels=64, num_layers=1, num_single_layers=1, attention_head_dim=8, num_attention_heads=1,
-        joint_attention_dim=hidden, pooled_projection_dim=hidden, axes_dims_rope=[2, 2, 4])
+        patch_size=1,
+        in_channels=64,
+        num_layers=1,
+        num_single_layers=1,
+        attention_head_dim=8,
+        num_attention_heads=1,
+        joint_attention_dim=hidden,
+        pooled_projection_dim=hidden,
+        axes_dims_rope=[2, 2, 4],
+    )
     pipe = LongCatImageEditPipeline(
-        scheduler=FlowMatchEulerDiscreteScheduler(use_dynamic_shifting=True, base_shift=0.5, max_shift=1.15,
-                                                  base_image_seq_len=256, max_image_seq_len=4096, shift=3.0),
-        vae=_kl_vae(latent_channels=16), text_encoder=_qwen25_vl(tokenizer, hidden=hidden), tokenizer=tokenizer,
-        text_processor=_qwen_processor(tokenizer), transformer=transformer)
+        scheduler=FlowMatchEulerDiscreteScheduler(
+            use_dynamic_shifting=True,
+            base_shift=0.5,
+            max_shift=1.15,
+            base_image_seq_len=256,
+            max_image_seq_len=4096,
+            shift=3.0,
+        ),
+        vae=_kl_vae(latent_channels=16),
+        text_encoder=_qwen25_vl(tokenizer, hidden=hidden),
+        tokenizer=tokenizer,
+        text_processor=_qwen_processor(tokenizer),
+        transformer=transformer,
+    )
     pipe.save_pretrained(folder, safe_serialization=True)
     _name_the_hub_processor(folder, "text_processor", "Qwen2VLProcessor")
     return folder
@@ -259,25 +429,58 @@ def save_tiny_ultraedit(folder: Path, *, mask: bool = True) -> Path:
     clip_tokenizer = tiny_tokenizers.clip_tokenizer()
 
     def clip():
-        return CLIPTextModelWithProjection(CLIPTextConfig(
-            vocab_size=len(clip_tokenizer), hidden_size=8, intermediate_size=16, num_hidden_layers=2,
-            num_attention_heads=2, max_position_embeddings=77, projection_dim=8,
-            bos_token_id=clip_tokenizer.bos_token_id, eos_token_id=clip_tokenizer.eos_token_id,
-            pad_token_id=clip_tokenizer.pad_token_id))
+        return CLIPTextModelWithProjection(
+            CLIPTextConfig(
+                vocab_size=len(clip_tokenizer),
+                hidden_size=8,
+                intermediate_size=16,
+                num_hidden_layers=2,
+                num_attention_heads=2,
+                max_position_embeddings=77,
+                projection_dim=8,
+                bos_token_id=clip_tokenizer.bos_token_id,
+                eos_token_id=clip_tokenizer.eos_token_id,
+                pad_token_id=clip_tokenizer.pad_token_id,
+            )
+        )
 
     t5_tokenizer = tiny_tokenizers.t5_tokenizer()
-    t5 = T5EncoderModel(T5Config(vocab_size=len(t5_tokenizer), d_model=16, d_kv=8, d_ff=32, num_layers=1,
-                                 num_heads=2, relative_attention_num_buckets=8))
+    t5 = T5EncoderModel(
+        T5Config(
+            vocab_size=len(t5_tokenizer),
+            d_model=16,
+            d_kv=8,
+            d_ff=32,
+            num_layers=1,
+            num_heads=2,
+            relative_attention_num_buckets=8,
+        )
+    )
     latent = 4
     transformer = SD3Transformer2DModel(
-        sample_size=32, patch_size=2, in_channels=latent * (3 if mask else 2), out_channels=latent, num_layers=1,
-        attention_head_dim=8, num_attention_heads=1, joint_attention_dim=16, caption_projection_dim=8,
-        pooled_projection_dim=16, pos_embed_max_size=32)
+        sample_size=32,
+        patch_size=2,
+        in_channels=latent * (3 if mask else 2),
+        out_channels=latent,
+        num_layers=1,
+        attention_head_dim=8,
+        num_attention_heads=1,
+        joint_attention_dim=16,
+        caption_projection_dim=8,
+        pooled_projection_dim=16,
+        pos_embed_max_size=32,
+    )
     pipe = ultraedit_pipeline_class()(
-        transformer=transformer, scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0),
-        vae=_kl_vae(latent, shift_factor=0.0609, scaling_factor=1.5305), text_encoder=clip(),
-        tokenizer=clip_tokenizer, text_encoder_2=clip(), tokenizer_2=clip_tokenizer, text_encoder_3=t5,
-        tokenizer_3=t5_tokenizer)
+        transformer=transformer,
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0),
+        vae=_kl_vae(latent, shift_factor=0.0609, scaling_factor=1.5305),
+        text_encoder=clip(),
+        tokenizer=clip_tokenizer,
+        text_encoder_2=clip(),
+        tokenizer_2=clip_tokenizer,
+        text_encoder_3=t5,
+        tokenizer_3=t5_tokenizer,
+    )
     pipe.save_pretrained(folder, safe_serialization=True)
     index_path = folder / "model_index.json"
     index = json.loads(index_path.read_text())

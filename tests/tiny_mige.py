@@ -8,6 +8,7 @@ placeholders. Every tensor is random, including those the authors initialise to 
 module's output projection, the query tokens) and LayerNorm weights, so a tensor loaded into the wrong
 place is noticed.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,8 +30,18 @@ def tiny_config() -> MIGEConfig:
         vision=VisionConfig(image_size=28, patch_size=14, width=32, depth=2, heads=2, mlp_ratio=2.0),
         qformer=QFormerConfig(hidden=32, layers=2, heads=2, intermediate=64, cross_attention_freq=2, query_tokens=4),
         fusion=FusionConfig(heads=2),
-        dit=DiTConfig(latent_size=8, patch_size=2, in_channels=8, out_channels=8, hidden=32, depth=2, heads=2,
-                      caption_dim=32, caption_tokens=48, base_size=4),
+        dit=DiTConfig(
+            latent_size=8,
+            patch_size=2,
+            in_channels=8,
+            out_channels=8,
+            hidden=32,
+            depth=2,
+            heads=2,
+            caption_dim=32,
+            caption_tokens=48,
+            base_size=4,
+        ),
         t5_dim=32,
         max_images=4,
         image_size=64,
@@ -40,19 +51,38 @@ def tiny_config() -> MIGEConfig:
 def tiny_t5_config(vocab_size: int):
     from transformers import T5Config
 
-    return T5Config(vocab_size=vocab_size, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4,
-                    feed_forward_proj="gated-gelu", relative_attention_num_buckets=8, tie_word_embeddings=False,
-                    pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)
+    return T5Config(
+        vocab_size=vocab_size,
+        d_model=32,
+        d_kv=8,
+        d_ff=64,
+        num_layers=2,
+        num_heads=4,
+        feed_forward_proj="gated-gelu",
+        relative_attention_num_buckets=8,
+        tie_word_embeddings=False,
+        pad_token_id=0,
+        eos_token_id=1,
+        decoder_start_token_id=0,
+    )
 
 
 def tiny_vae():
     """AutoencoderKL with 4 down blocks (factor 8: 64 px → 8×8 latent) and 4 latent channels."""
     from diffusers import AutoencoderKL
 
-    return AutoencoderKL(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 4,
-                         up_block_types=("UpDecoderBlock2D",) * 4, block_out_channels=(8, 8, 16, 16),
-                         layers_per_block=1, latent_channels=4, norm_num_groups=4, sample_size=64,
-                         scaling_factor=0.18215)
+    return AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        block_out_channels=(8, 8, 16, 16),
+        layers_per_block=1,
+        latent_channels=4,
+        norm_num_groups=4,
+        sample_size=64,
+        scaling_factor=0.18215,
+    )
 
 
 def _randomise(state: dict[str, torch.Tensor], generator: torch.Generator) -> dict[str, torch.Tensor]:

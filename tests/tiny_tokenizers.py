@@ -4,6 +4,7 @@ No tokenizer can be downloaded here, so tests build CLIP and Qwen2 (byte-level B
 (Unigram) and Llama/Mistral (BPE with byte fallback) tokenizers from hand-made vocabularies and save them next
 to the tiny models, as a user's checkpoint folder would hold them.
 """
+
 from __future__ import annotations
 
 import string
@@ -88,13 +89,25 @@ def t5_sentencepiece_folder(directory: Path) -> Path:
 
     trained = io.BytesIO()
     sentencepiece.SentencePieceTrainer.train(
-        sentence_iterator=iter(WORDS), model_writer=trained, model_type="unigram", vocab_size=len(WORDS),
-        hard_vocab_limit=False, pad_id=0, eos_id=1, unk_id=2, bos_id=-1, minloglevel=2)
+        sentence_iterator=iter(WORDS),
+        model_writer=trained,
+        model_type="unigram",
+        vocab_size=len(WORDS),
+        hard_vocab_limit=False,
+        pad_id=0,
+        eos_id=1,
+        unk_id=2,
+        bos_id=-1,
+        minloglevel=2,
+    )
     model = sentencepiece_model_pb2.ModelProto.FromString(trained.getvalue())
     if model.normalizer_spec.name != "nmt_nfkc" or not model.normalizer_spec.precompiled_charsmap:
         raise RuntimeError("sentencepiece did not produce its nmt_nfkc character map")
-    kinds = {"<pad>": model.SentencePiece.CONTROL, "</s>": model.SentencePiece.CONTROL,
-             "<unk>": model.SentencePiece.UNKNOWN}
+    kinds = {
+        "<pad>": model.SentencePiece.CONTROL,
+        "</s>": model.SentencePiece.CONTROL,
+        "<unk>": model.SentencePiece.UNKNOWN,
+    }
     del model.pieces[:]
     for piece, score in t5_pieces():
         model.pieces.add(piece=piece, score=score, type=kinds.get(piece, model.SentencePiece.NORMAL))
@@ -114,8 +127,14 @@ def save(tokenizer, directory: Path) -> Path:
 
 
 #: Special tokens of the Qwen2 / Qwen2.5-VL / Qwen3 tokenizers that the image pipelines' templates use.
-QWEN_SPECIAL_TOKENS = ("<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>",
-                       "<|video_pad|>")
+QWEN_SPECIAL_TOKENS = (
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+)
 
 #: Qwen3's chat template reduced to what ``Flux2KleinPipeline`` renders: user turns, the generation prompt and
 #: the empty thinking block that ``enable_thinking=False`` adds.

@@ -4,6 +4,7 @@ For edit-like tasks (``edit``, ``subject_add``, ``subject_replace``) it returns 
 image; for subject-driven generation (blank canvas) it returns the subject photo given in the
 instruction. Its scores measure how similar the inputs already are to the references.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

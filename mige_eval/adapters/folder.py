@@ -7,11 +7,11 @@ ambiguous match refuses the run; files no sample claims and samples without an o
 :meth:`Folder.existing_outputs` hands the runner each output's bytes, which the run directory stores
 as they are (no re-encoding) and decodes only to score.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from collections.abc import Sequence
 from typing import Any
 
 from PIL import Image
@@ -28,8 +28,9 @@ class Folder(Adapter):
     description = "outputs made elsewhere, read in their published layout (mige-eval score --images)"
     license = "none (no weights)"
 
-    def __init__(self, *, images: str | Path, layout: str = "auto", bench: str | None = None,
-                 select: str | None = None):
+    def __init__(
+        self, *, images: str | Path, layout: str = "auto", bench: str | None = None, select: str | None = None
+    ):
         self.images = Path(images).expanduser()
         if not self.images.exists():
             raise ValueError(f"--images {self.images} does not exist")
@@ -51,14 +52,19 @@ class Folder(Adapter):
         matching = self._matching = self._match(benchmark or samples)
         self._missing_here = [i for i, _ in samples if i not in matching.found]
         detected = " (detected)" if self.layout == "auto" else ""
-        lines = [f"layout {matching.layout}{detected}: {matching.looked_for}; outputs found for "
-                 f"{len(matching.found)} of the benchmark's {len(benchmark or samples)} samples"]
+        lines = [
+            f"layout {matching.layout}{detected}: {matching.looked_for}; outputs found for "
+            f"{len(matching.found)} of the benchmark's {len(benchmark or samples)} samples"
+        ]
         if matching.unmatched:
-            lines.append(f"{len(matching.unmatched)} output(s) in {self.images} match no sample: "
-                         f"{shown(matching.unmatched)}")
+            lines.append(
+                f"{len(matching.unmatched)} output(s) in {self.images} match no sample: {shown(matching.unmatched)}"
+            )
         if self._missing_here:
-            lines.append(f"{len(self._missing_here)} of {len(samples)} samples to score have no output (they fail): "
-                         f"{shown(self._missing_here)}")
+            lines.append(
+                f"{len(self._missing_here)} of {len(samples)} samples to score have no output (they fail): "
+                f"{shown(self._missing_here)}"
+            )
         return lines
 
     def existing_outputs(self, samples: Sequence[Sample | Request]) -> list[EncodedImage | Exception]:
@@ -72,8 +78,12 @@ class Folder(Adapter):
                 reason = matching.missing.get(sample.id) or f"looked for {matching.looked_for}"
                 out.append(LookupError(f"no output for sample {sample.id}: {reason}"))
             elif made_for is not None and made_for.strip() != sample.instruction.strip():
-                out.append(ValueError(f"{ref.label} was made for the instruction {made_for!r}, but sample {sample.id} "
-                                      f"asks {sample.instruction!r}: the outputs belong to other rows of the dataset"))
+                out.append(
+                    ValueError(
+                        f"{ref.label} was made for the instruction {made_for!r}, but sample {sample.id} "
+                        f"asks {sample.instruction!r}: the outputs belong to other rows of the dataset"
+                    )
+                )
             else:
                 try:
                     out.append(EncodedImage(ref.read(), ref.label))
@@ -95,9 +105,15 @@ class Folder(Adapter):
         info: dict[str, Any] = {"images": str(self.images.resolve()), "layout": self.layout}
         matching = self._matching
         if matching is not None:
-            info.update(detected=matching.layout, looked_for=matching.looked_for, matched=len(matching.found),
-                        missing_here=len(self._missing_here), missing_here_first=self._missing_here[:SHOWN],
-                        unmatched=len(matching.unmatched), unmatched_first=matching.unmatched[:SHOWN])
+            info.update(
+                detected=matching.layout,
+                looked_for=matching.looked_for,
+                matched=len(matching.found),
+                missing_here=len(self._missing_here),
+                missing_here_first=self._missing_here[:SHOWN],
+                unmatched=len(matching.unmatched),
+                unmatched_first=matching.unmatched[:SHOWN],
+            )
         return info
 
     def config(self) -> dict:

@@ -14,10 +14,11 @@ the one that finds the most samples; layouts that find the same file for every s
 answer. Nothing found refuses, listing what each layout looked for; two different answers, or an
 ambiguous match inside the chosen layout, refuse too.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from mige_eval.layouts.base import Layout, LayoutError, Matching, SampleKey, shown
 from mige_eval.layouts.files import Flat, MagicBrush, Mige, image_files
@@ -30,8 +31,9 @@ CHOICES = ("auto", *LAYOUTS)
 __all__ = ["CHOICES", "LAYOUTS", "LayoutError", "Matching", "generation_models", "resolve"]
 
 
-def resolve(root: Path, asked: str, *, bench: str | None, samples: Sequence[SampleKey],
-            select: str | None = None) -> Matching:
+def resolve(
+    root: Path, asked: str, *, bench: str | None, samples: Sequence[SampleKey], select: str | None = None
+) -> Matching:
     """The outputs under ``root`` for ``samples``, by the ``asked`` layout or the detected one."""
     if asked not in CHOICES:
         raise LayoutError(f"unknown layout {asked!r}: use one of {', '.join(CHOICES)}")
@@ -52,13 +54,16 @@ def resolve(root: Path, asked: str, *, bench: str | None, samples: Sequence[Samp
         if all(matching.signature() != a.signature() for a in answers):
             answers.append(matching)
     if len(answers) > 1:
-        raise LayoutError(f"layouts {' and '.join(a.layout for a in answers)} each find outputs for {best} samples "
-                          f"in {root}, in different files; choose one with --layout")
+        raise LayoutError(
+            f"layouts {' and '.join(a.layout for a in answers)} each find outputs for {best} samples "
+            f"in {root}, in different files; choose one with --layout"
+        )
     matching = answers[0]
     matching.check_unambiguous()
     if select is not None and matching.layout != EmuGenerations.name:
-        raise LayoutError(f"--select picks a model of the {EmuGenerations.name} layout; {root} was read as "
-                          f"layout {matching.layout}")
+        raise LayoutError(
+            f"--select picks a model of the {EmuGenerations.name} layout; {root} was read as layout {matching.layout}"
+        )
     return matching
 
 
@@ -67,11 +72,16 @@ def _nothing_found(root: Path, bench: str | None, count: int, matchings: Sequenc
     present = ""
     if root.is_dir():
         files = [p for paths in image_files(root, 2).values() for p in paths]
-        present = (f"\n{root} holds {len(files)} image file(s)" + (f": {shown(files, 5)}" if files else "")
-                   + " (two folder levels read).")
-    return (f"no output in {root} matches any of the {count} samples of {bench or 'the benchmark'}; nothing was "
-            f"scored. Looked for:{looked}{present}\nFor other names, list them in a CSV (id,path) or JSONL "
-            "file and pass it with --images FILE --layout mapping.")
+        present = (
+            f"\n{root} holds {len(files)} image file(s)"
+            + (f": {shown(files, 5)}" if files else "")
+            + " (two folder levels read)."
+        )
+    return (
+        f"no output in {root} matches any of the {count} samples of {bench or 'the benchmark'}; nothing was "
+        f"scored. Looked for:{looked}{present}\nFor other names, list them in a CSV (id,path) or JSONL "
+        "file and pass it with --images FILE --layout mapping."
+    )
 
 
 def generation_models(root: Path, asked: str, bench: str | None) -> list[str]:

@@ -1,10 +1,12 @@
 """What every output layout shares: the result of matching outputs to samples, and the layout contract."""
+
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 from mige_eval.images import ImageRef
 
@@ -52,9 +54,11 @@ class Matching:
 
     def check_unambiguous(self) -> None:
         if self.ambiguous:
-            raise LayoutError(f"layout {self.layout}: {len(self.ambiguous)} ambiguous match(es), so no output "
-                              f"can be trusted to be its sample's: {shown(self.ambiguous)}. "
-                              + (self.ambiguity_hint or "Remove or rename the extra files."))
+            raise LayoutError(
+                f"layout {self.layout}: {len(self.ambiguous)} ambiguous match(es), so no output "
+                f"can be trusted to be its sample's: {shown(self.ambiguous)}. "
+                + (self.ambiguity_hint or "Remove or rename the extra files.")
+            )
 
 
 class Layout(abc.ABC):

@@ -4,13 +4,15 @@ Each layout names, for a sample, the file stems its output may have (paths relat
 without the suffix); any of ``.png``, ``.jpg``, ``.jpeg``, ``.webp`` (any case) may follow. A sample
 with two candidate files, or a file two samples would claim, is ambiguous.
 """
+
 from __future__ import annotations
 
 import abc
 import os
 import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, ClassVar, Sequence
+from typing import ClassVar
 
 from mige_eval.benchmarks.turns import TURNS
 from mige_eval.images import IMAGE_SUFFIXES, ImageRef
@@ -77,8 +79,9 @@ class FileLayout(Layout):
             claimed[hits[0]] = sample_id
             matching.found[sample_id] = ImageRef.from_path(self.root / hits[0], hits[0])
         expected = self.expected(samples)
-        matching.unmatched = [path for stem, paths in files.items() for path in paths
-                              if path not in claimed and not expected(stem)]
+        matching.unmatched = [
+            path for stem, paths in files.items() for path in paths if path not in claimed and not expected(stem)
+        ]
         return matching
 
 
@@ -130,8 +133,10 @@ class MagicBrush(FileLayout):
 
     def looked_for(self, samples: Sequence[SampleKey]) -> str:
         multi = any(meta.get(TURNS) for _, meta in samples)
-        example = next((f"{meta['img_id']}/{self.file_stem(meta)}.png" for _, meta in samples
-                        if meta.get("turn", 1) > 1), "101/101_1.png")
+        example = next(
+            (f"{meta['img_id']}/{self.file_stem(meta)}.png" for _, meta in samples if meta.get("turn", 1) > 1),
+            "101/101_1.png",
+        )
         turns = "<img_id>_iter_<K>.png (last turn K, multi-turn)" if multi else "<img_id>_inde_<k>.png (turn k)"
         return f"the MagicBrush script's results tree: <img_id>/<img_id>_1.png (turn 1), {turns} (e.g. {example})"
 
@@ -180,7 +185,9 @@ class Mige(FileLayout):
     def match(self, samples: Sequence[SampleKey]) -> Matching:
         matching = super().match(samples)
         if self.bench == "migebench":
-            matching.ambiguity_hint = ("MIGEBench's add and replace records share idx values: score one subset "
-                                       "with --subset add or --subset replace, or put each subset's outputs in "
-                                       f"{self.root}/add/ and {self.root}/replace/.")
+            matching.ambiguity_hint = (
+                "MIGEBench's add and replace records share idx values: score one subset "
+                "with --subset add or --subset replace, or put each subset's outputs in "
+                f"{self.root}/add/ and {self.root}/replace/."
+            )
         return matching

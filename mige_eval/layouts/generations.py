@@ -8,10 +8,11 @@ The dataset repeats the test set's columns and adds ``edited_image`` (the model'
 Each output remembers its row's instruction: a sample whose own differs fails instead of being scored
 against another row's edit.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from mige_eval.benchmarks.base import DataError
 from mige_eval.benchmarks.hubsplit import SplitTable
@@ -32,8 +33,10 @@ class EmuGenerations(Layout):
         return super().applies(root, bench) and models(root) is not None
 
     def looked_for(self) -> str:
-        return (f"the {SPLIT} split of facebook/emu_edit_test_set_generations in {self.root} (data/{SPLIT}-*.parquet "
-                f"or {SPLIT}/state.json) with columns {', '.join(COLUMNS)}, edited_image")
+        return (
+            f"the {SPLIT} split of facebook/emu_edit_test_set_generations in {self.root} (data/{SPLIT}-*.parquet "
+            f"or {SPLIT}/state.json) with columns {', '.join(COLUMNS)}, edited_image"
+        )
 
     def match(self, samples: Sequence[SampleKey]) -> Matching:
         table = _table(self.root)
@@ -56,8 +59,9 @@ class EmuGenerations(Layout):
                 matching.ambiguous.append(f"sample {sample_id}: {' and '.join(table.where(r) for r in hits)}")
             matching.found[sample_id] = table.image(hits[0], "edited_image")
             matching.instructions[sample_id] = index["instruction"][hits[0]]
-        matching.unmatched = [f"{table.where(r)} (idx {idx})" for idx, hits in rows.items() if idx not in wanted
-                              for r in hits]
+        matching.unmatched = [
+            f"{table.where(r)} (idx {idx})" for idx, hits in rows.items() if idx not in wanted for r in hits
+        ]
         return matching
 
     def _chosen(self, values: list) -> str:
@@ -67,8 +71,9 @@ class EmuGenerations(Layout):
                 raise LayoutError(f"{self.root}: no row has model {self.select!r}; its models are: {shown(names)}")
             return self.select
         if len(names) != 1:
-            raise LayoutError(f"{self.root} holds the outputs of {len(names)} models ({shown(names)}); "
-                              "choose one with --select MODEL")
+            raise LayoutError(
+                f"{self.root} holds the outputs of {len(names)} models ({shown(names)}); choose one with --select MODEL"
+            )
         return names[0]
 
 

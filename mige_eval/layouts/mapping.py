@@ -5,12 +5,13 @@ with one ``{"id": ..., "path": ...}`` object per line. ``id`` is the benchmark's
 absolute or relative to the mapping file's folder. A sample listed twice is ambiguous; a listed file
 that does not exist fails its sample; ids the benchmark does not have are unmatched.
 """
+
 from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from mige_eval.images import ImageRef
 from mige_eval.layouts.base import Layout, LayoutError, Matching, SampleKey
@@ -20,7 +21,7 @@ SUFFIXES = (".csv", ".jsonl")
 
 class MappingFile(Layout):
     name = "mapping"
-    summary = "a CSV (header id,path) or JSONL ({\"id\", \"path\"}) file given as --images"
+    summary = 'a CSV (header id,path) or JSONL ({"id", "path"}) file given as --images'
 
     @classmethod
     def applies(cls, root: Path, bench: str | None) -> bool:
@@ -41,7 +42,7 @@ class MappingFile(Layout):
                 matching.missing[sample_id] = f"{self.root.name} does not list it"
                 continue
             where, raw = listed[0]
-            path = (self.root.parent / Path(raw).expanduser())
+            path = self.root.parent / Path(raw).expanduser()
             if not path.is_file():
                 matching.missing[sample_id] = f"{where} names {path}, which is not a file"
                 continue
@@ -59,8 +60,10 @@ class MappingFile(Layout):
         if self.root.suffix.lower() == ".csv":
             rows = csv.DictReader(text.splitlines())
             if not {"id", "path"} <= set(rows.fieldnames or ()):
-                raise LayoutError(f"mapping file {self.root} needs a header line naming the columns id and path "
-                                  f"(it starts with {(rows.fieldnames or ['nothing'])!r})")
+                raise LayoutError(
+                    f"mapping file {self.root} needs a header line naming the columns id and path "
+                    f"(it starts with {(rows.fieldnames or ['nothing'])!r})"
+                )
             records = [(f"{name} line {n}", row) for n, row in enumerate(rows, start=2)]
         else:
             records = []

@@ -2,6 +2,7 @@
 
 Registered lazily by name, so listing them imports no model code.
 """
+
 from __future__ import annotations
 
 from functools import cache
@@ -45,8 +46,9 @@ def parse_metric_names(text: str | None, default: list[str]) -> list[str]:
         if not name:
             continue
         if name not in METRICS:
-            raise UnknownMetricError(f"unknown metric {name!r}.{did_you_mean(name, METRICS)} "
-                                     f"Known metrics: {', '.join(METRICS)}, or none")
+            raise UnknownMetricError(
+                f"unknown metric {name!r}.{did_you_mean(name, METRICS)} Known metrics: {', '.join(METRICS)}, or none"
+            )
         if name not in names:
             names.append(name)
     return names

@@ -1,11 +1,12 @@
 """The CLIP and DINO backbones: where their files come from, how an image or a text is prepared, one forward pass.
 
-Why explicit: the published conventions (docs/metrics.md, "Backbones") fix every step. The processors shipped with the checkpoints are never
-used (``facebook/dino-vits16``'s squashes images bilinearly to 224² without a crop); the transforms
-below apply the published recipes on 8-bit RGB PIL images with the rounding of §2.1. Where the files
-come from, what identifies them and when they load is the :class:`~mige_eval.metrics.checkpoint.Checkpoint`
-base, shared with the subject-crop models.
+Why explicit: the published conventions (docs/metrics.md, "Backbones") fix every step. The processors
+shipped with the checkpoints are never used (``facebook/dino-vits16``'s squashes images bilinearly to 224²
+without a crop); the transforms below apply the published recipes on 8-bit RGB PIL images with the rounding
+of the published scripts. Where the files come from, what identifies them and when they load is the
+:class:`~mige_eval.metrics.checkpoint.Checkpoint` base, shared with the subject-crop models.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -46,12 +47,12 @@ def to_chw(img: Image.Image, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
 
 
 def clip_pixels(img: Image.Image, size: int = 224) -> np.ndarray:
-    """CLIP (§2.2): shorter side → ``size`` bicubic, centre crop ``size``, CLIP statistics."""
+    """CLIP (docs/metrics.md, CLIP): shorter side → ``size`` bicubic, centre crop ``size``, CLIP statistics."""
     return to_chw(center_crop(resize_shorter_side(img, size), size), CLIP_MEAN, CLIP_STD)
 
 
 def dino_pixels(img: Image.Image) -> np.ndarray:
-    """DINO k-NN transform (§2.3): shorter side → 256 bicubic, centre crop 224, ImageNet statistics."""
+    """DINO k-NN transform (docs/metrics.md, DINO): shorter side → 256 bicubic, centre crop 224, ImageNet statistics."""
     return to_chw(center_crop(resize_shorter_side(img, DINO_RESIZE), DINO_CROP), IMAGENET_MEAN, IMAGENET_STD)
 
 
@@ -89,8 +90,9 @@ class Backbone(Checkpoint):
 
     def check(self, config: Any) -> None:
         if self.role == "dino" and config.image_size != DINO_CROP:
-            raise BackboneError(f"{self.what} expects {config.image_size}px inputs; "
-                                f"the DINO transform gives {DINO_CROP}px")
+            raise BackboneError(
+                f"{self.what} expects {config.image_size}px inputs; the DINO transform gives {DINO_CROP}px"
+            )
 
     @property
     def image_size(self) -> int:
@@ -152,15 +154,18 @@ class Backbone(Checkpoint):
             ids[row, : len(seq)] = torch.tensor(seq)
             mask[row, : len(seq)] = 1
         with torch.inference_mode():
-            return self._projected(model.get_text_features(input_ids=ids.to(self.device),
-                                                           attention_mask=mask.to(self.device)))
+            return self._projected(
+                model.get_text_features(input_ids=ids.to(self.device), attention_mask=mask.to(self.device))
+            )
 
     def _projected(self, out: Any) -> np.ndarray:
         """transformers 5 returns an output object whose ``pooler_output`` is the projection; check its width."""
         emb = getattr(out, "pooler_output", out)
         if emb.shape[-1] != self.config.projection_dim:
-            raise BackboneError(f"{self.what} returned {emb.shape[-1]}-d features, not the "
-                                f"{self.config.projection_dim}-d projected CLIP embedding")
+            raise BackboneError(
+                f"{self.what} returned {emb.shape[-1]}-d features, not the "
+                f"{self.config.projection_dim}-d projected CLIP embedding"
+            )
         return self._numpy(emb)
 
     @staticmethod
@@ -170,5 +175,6 @@ class Backbone(Checkpoint):
 
 def backbone(ctx: ScoringContext, role: str) -> Backbone:
     """The run's backbone for ``role`` (``clip`` or ``dino``), built once per run."""
-    return ctx.service(f"backbone:{role}", lambda: Backbone(role, model_for(ctx, role), ctx.options.device,
-                                                             ctx.presets["precision"]))
+    return ctx.service(
+        f"backbone:{role}", lambda: Backbone(role, model_for(ctx, role), ctx.options.device, ctx.presets["precision"])
+    )

@@ -5,6 +5,7 @@ sample fields it needs, whether higher is better, and turns a batch of :class:`S
 :class:`Score` per item. Shared, expensive things (decoded references, backbones, the feature cache)
 live in the :class:`ScoringContext`, created once per run and built lazily.
 """
+
 from __future__ import annotations
 
 import abc
@@ -76,8 +77,13 @@ class ScoringOptions:
 class ScoringContext:
     """Per-run state shared by all metrics: presets, options, decoded references, lazy services."""
 
-    def __init__(self, presets: Presets, options: ScoringOptions | None = None, run_dir: Path | None = None,
-                 memo: ImageMemo | None = None):
+    def __init__(
+        self,
+        presets: Presets,
+        options: ScoringOptions | None = None,
+        run_dir: Path | None = None,
+        memo: ImageMemo | None = None,
+    ):
         self.presets = presets
         self.options = options or ScoringOptions()
         self.run_dir = run_dir

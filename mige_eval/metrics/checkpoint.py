@@ -12,6 +12,7 @@ Hugging Face cache (:func:`mige_eval.hub.snapshot`: cache only when the hub is o
 resolved commit, or for a local directory a digest of its config and weights, is the ``revision`` that
 keys cached features.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -53,14 +54,14 @@ def weights_digest(folder: Path) -> str:
     return h.hexdigest()
 
 
-def fetch(model_id: str, revision: str | None = None, *, what: str = "model",
-          fetch_with: str = "") -> Path:
+def fetch(model_id: str, revision: str | None = None, *, what: str = "model", fetch_with: str = "") -> Path:
     """A hub model's snapshot folder in the Hugging Face cache, downloading what is missing while the hub is
     reachable: safetensors weights, else ``pytorch_model.bin``."""
     folder = snapshot(model_id, revision=revision, allow_patterns=HUB_FILES, what=what, fetch_with=fetch_with)
     if not any(folder.glob("*.safetensors")):
-        folder = snapshot(model_id, revision=revision, allow_patterns=["pytorch_model.bin"], what=what,
-                          fetch_with=fetch_with)
+        folder = snapshot(
+            model_id, revision=revision, allow_patterns=["pytorch_model.bin"], what=what, fetch_with=fetch_with
+        )
     return folder
 
 
@@ -109,22 +110,28 @@ class Checkpoint:
         except ValueError:
             if self.precision not in ("fp16", "bf16"):
                 raise
-            raise ValueError(f"preset {self.precision} runs the {self.role} model in half precision, which needs a "
-                             f"CUDA device (--device cuda); on {self.device} keep the default fp32") from None
+            raise ValueError(
+                f"preset {self.precision} runs the {self.role} model in half precision, which needs a "
+                f"CUDA device (--device cuda); on {self.device} keep the default fp32"
+            ) from None
         if is_local(self.model_id):
             self.folder = Path(self.model_id).expanduser()
             if not self.folder.is_dir():
                 raise MissingWeightsError(f"{self.what}: local model directory {self.folder} does not exist")
         else:
-            self.folder = fetch(self.model_id, self.requested_revision, what=f"{self.what}: model",
-                                fetch_with=self.fetch_hint())
+            self.folder = fetch(
+                self.model_id, self.requested_revision, what=f"{self.what}: model", fetch_with=self.fetch_hint()
+            )
         config = self._load("AutoConfig")
         if config.model_type not in self.model_types:
-            raise BackboneError(f"{self.what} is a {config.model_type!r} checkpoint, but {self.needed_by} need a "
-                                f"{' or '.join(self.model_types)} model such as {self.example}{self.otherwise}")
+            raise BackboneError(
+                f"{self.what} is a {config.model_type!r} checkpoint, but {self.needed_by} need a "
+                f"{' or '.join(self.model_types)} model such as {self.example}{self.otherwise}"
+            )
         self.check(config)
-        self.revision = self.folder.name if self.folder.parent.name == "snapshots" else (
-            "sha256:" + weights_digest(self.folder))
+        self.revision = (
+            self.folder.name if self.folder.parent.name == "snapshots" else ("sha256:" + weights_digest(self.folder))
+        )
         self.config = config
         return self
 
@@ -149,12 +156,16 @@ class Checkpoint:
         """``transformers.<loader>.from_pretrained`` on the folder; any failure names the folder and stops the run."""
         transformers = require("transformers", extra="metrics", purpose=f"loading {self.what}")
         if not (self.folder / "config.json").is_file():
-            raise MissingWeightsError(f"{self.what}: {self.folder} has no config.json; pass a folder saved with "
-                                      f"save_pretrained (config, weights, {self.companions}) or a hub id")
+            raise MissingWeightsError(
+                f"{self.what}: {self.folder} has no config.json; pass a folder saved with "
+                f"save_pretrained (config, weights, {self.companions}) or a hub id"
+            )
         try:
             return load_pretrained(getattr(transformers, loader), str(self.folder), what=self.what, **kwargs)
         except MissingWeightsError:
             raise
         except Exception as exc:  # noqa: BLE001 - a broken checkpoint is the same error for every sample
-            raise MissingWeightsError(f"{self.what}: cannot load {self.folder} ({type(exc).__name__}: {exc}); "
-                                      "re-download it or pass another model") from exc
+            raise MissingWeightsError(
+                f"{self.what}: cannot load {self.folder} ({type(exc).__name__}: {exc}); "
+                "re-download it or pass another model"
+            ) from exc

@@ -1,4 +1,6 @@
-"""Subject crops (docs/metrics.md, subject_dino and subject_clip_i): find the instructed subject in an output and cut it out as MIGE did.
+"""Subject crops: find the instructed subject in an output and cut it out as MIGE did.
+
+The procedure is docs/metrics.md's (``subject_dino`` and ``subject_clip_i``).
 
 The procedure is pure functions over an injected detector and segmenter (any objects with the
 ``detect`` / ``segment`` of :mod:`mige_eval.metrics.grounding`), so it is tested pixel for pixel:
@@ -21,6 +23,7 @@ item (``ScoreItem.derived``), cached across runs by (procedure, detector, SAM, p
 as PNG files under ``<cache dir>/crops/``, and saved for inspection as ``crops/<sample id>.png`` in
 the run directory.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -80,8 +83,14 @@ class SubjectCrop:
     flags: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, key: str, image: Image.Image | None, box: Box | None = None, score: float | None = None,
-           flags: tuple[str, ...] = ()) -> SubjectCrop:
+    def of(
+        cls,
+        key: str,
+        image: Image.Image | None,
+        box: Box | None = None,
+        score: float | None = None,
+        flags: tuple[str, ...] = (),
+    ) -> SubjectCrop:
         crop = cls(key, None, box, score, flags)
         return crop if image is None else replace(crop, png=crop._encode(image))
 
@@ -161,15 +170,22 @@ def masked_crop(image: Image.Image, mask: np.ndarray, rect: tuple[int, int, int,
     pixels and touches only the box.
     """
     if mask.shape != (image.height, image.width):
-        raise ValueError(f"segmenter returned a {mask.shape[1]}x{mask.shape[0]} mask for a "
-                         f"{image.width}x{image.height} image")
+        raise ValueError(
+            f"segmenter returned a {mask.shape[1]}x{mask.shape[0]} mask for a {image.width}x{image.height} image"
+        )
     region = np.asarray(image.crop(rect))
     keep = np.asarray(Image.fromarray(np.asarray(mask, np.uint8) * np.uint8(255), "L").crop(rect)) > 0
     return Image.fromarray(np.where(keep[..., None], region, np.uint8(0)), "RGB")
 
 
-def extract_subjects(images: Sequence[Image.Image], prompts: Sequence[str], keys: Sequence[str],
-                     detector: Detector, segmenter: Segmenter, threshold: float = BOX_THRESHOLD) -> list[SubjectCrop]:
+def extract_subjects(
+    images: Sequence[Image.Image],
+    prompts: Sequence[str],
+    keys: Sequence[str],
+    detector: Detector,
+    segmenter: Segmenter,
+    threshold: float = BOX_THRESHOLD,
+) -> list[SubjectCrop]:
     """Crops of RGB ``images`` for normalised ``prompts``: one detector call, one segmenter call for the hits."""
     crops: list[SubjectCrop | None] = [None] * len(images)
     hits: list[tuple[int, np.ndarray, float, tuple[int, int, int, int]]] = []
@@ -187,8 +203,9 @@ def extract_subjects(images: Sequence[Image.Image], prompts: Sequence[str], keys
     if hits:
         masks = segmenter.segment([images[i] for i, *_ in hits], [sam_box(c, images[i].size) for i, c, *_ in hits])
         for (i, cxcywh, score, rect), mask in zip(hits, masks):
-            crops[i] = SubjectCrop.of(keys[i], masked_crop(images[i], mask, rect),
-                                      pixel_box(cxcywh, images[i].size), score)
+            crops[i] = SubjectCrop.of(
+                keys[i], masked_crop(images[i], mask, rect), pixel_box(cxcywh, images[i].size), score
+            )
     return crops
 
 
@@ -228,8 +245,9 @@ class CropCache:
 class SubjectExtractor:
     """The crops of a run: shared per item, cached across runs, saved as ``crops/<id>.png``; times itself."""
 
-    def __init__(self, detector, segmenter, cache: CropCache, run_dir: Path | None = None,
-                 threshold: float = BOX_THRESHOLD):
+    def __init__(
+        self, detector, segmenter, cache: CropCache, run_dir: Path | None = None, threshold: float = BOX_THRESHOLD
+    ):
         self.detector, self.segmenter, self.cache = detector, segmenter, cache
         self.run_dir, self.threshold = run_dir, threshold
         #: Wall time spent in :meth:`crops` (cache look-ups, detection, segmentation, saving).
@@ -241,8 +259,14 @@ class SubjectExtractor:
         return self
 
     def key(self, prompt: str, image: Image.Image) -> str:
-        identity = (PROCEDURE, str(self.threshold), self.detector.fingerprint, self.segmenter.fingerprint, prompt,
-                    pixels_hash(image))
+        identity = (
+            PROCEDURE,
+            str(self.threshold),
+            self.detector.fingerprint,
+            self.segmenter.fingerprint,
+            prompt,
+            pixels_hash(image),
+        )
         return hashlib.sha256("\0".join(identity).encode()).hexdigest()
 
     def crops(self, items: Sequence[ScoreItem]) -> list[SubjectCrop | None]:
@@ -268,8 +292,14 @@ class SubjectExtractor:
         found = {key: self.cache.get(key) for key in dict.fromkeys(keys)}
         missing = {key: i for i, key in enumerate(keys) if found[key] is None}
         if missing:
-            fresh = extract_subjects([images[i] for i in missing.values()], [prompts[i] for i in missing.values()],
-                                     list(missing), self.detector, self.segmenter, self.threshold)
+            fresh = extract_subjects(
+                [images[i] for i in missing.values()],
+                [prompts[i] for i in missing.values()],
+                list(missing),
+                self.detector,
+                self.segmenter,
+                self.threshold,
+            )
             for crop in fresh:
                 self.cache.put(crop)
                 found[crop.key] = crop
@@ -284,6 +314,7 @@ class SubjectExtractor:
 
 def subject_extractor(ctx: ScoringContext) -> SubjectExtractor:
     """The run's extractor (a context service) on its detector and SAM, crop cache and run directory."""
+
     def build() -> SubjectExtractor:
         opts = ctx.options
         folder = (opts.cache_dir or default_cache_dir()) / "crops" if opts.use_cache else None

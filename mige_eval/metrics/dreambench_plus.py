@@ -15,9 +15,10 @@ DreamBench++'s "CP·PF" column is the product of the two means; compute it from 
 ``judge_pf`` means of ``summary.json`` (docs/judges.md). DreamBench++ also samples GPT-4o at
 temperature 1 and averages three runs; mige-eval asks once, greedily.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from mige_eval.metrics.base import ScoreItem
 from mige_eval.metrics.judge import JudgeMetric

@@ -15,6 +15,7 @@ Two layers: a bounded in-memory LRU (per run) and a sqlite file shared by runs a
 ``--no-cache`` keeps only the memory layer). Misses are decoded, prepared and encoded in forward
 passes of ``--batch-size``. :data:`ENCODED` counts the items actually encoded, per kind.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -69,25 +70,33 @@ class DiskCache:
             self.db = sqlite3.connect(self.path, timeout=60)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")  # a crash may lose the last rows, never corrupt the file
-            self.db.execute("CREATE TABLE IF NOT EXISTS features (space TEXT NOT NULL, item TEXT NOT NULL, "
-                            "vector BLOB NOT NULL, PRIMARY KEY (space, item)) WITHOUT ROWID")
+            self.db.execute(
+                "CREATE TABLE IF NOT EXISTS features (space TEXT NOT NULL, item TEXT NOT NULL, "
+                "vector BLOB NOT NULL, PRIMARY KEY (space, item)) WITHOUT ROWID"
+            )
         except (OSError, sqlite3.Error) as exc:
-            raise RuntimeError(f"feature cache {self.path} cannot be used ({exc}); delete the file, choose another "
-                               "--cache-dir, or run with --no-cache") from exc
+            raise RuntimeError(
+                f"feature cache {self.path} cannot be used ({exc}); delete the file, choose another "
+                "--cache-dir, or run with --no-cache"
+            ) from exc
 
     def get(self, space: str, items: Sequence[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}
         for start in range(0, len(items), 500):
-            chunk = list(items[start:start + 500])
-            rows = self.db.execute(f"SELECT item, vector FROM features WHERE space = ? AND item IN "
-                                   f"({','.join('?' * len(chunk))})", [space, *chunk])
+            chunk = list(items[start : start + 500])
+            rows = self.db.execute(
+                f"SELECT item, vector FROM features WHERE space = ? AND item IN ({','.join('?' * len(chunk))})",
+                [space, *chunk],
+            )
             found.update((item, np.frombuffer(blob, dtype=np.float32)) for item, blob in rows)
         return found
 
     def put(self, space: str, vectors: dict[str, np.ndarray]) -> None:
         with self.db:
-            self.db.executemany("INSERT OR IGNORE INTO features VALUES (?, ?, ?)",
-                                [(space, item, np.asarray(v, np.float32).tobytes()) for item, v in vectors.items()])
+            self.db.executemany(
+                "INSERT OR IGNORE INTO features VALUES (?, ?, ?)",
+                [(space, item, np.asarray(v, np.float32).tobytes()) for item, v in vectors.items()],
+            )
 
     def close(self) -> None:
         self.db.close()
@@ -96,8 +105,15 @@ class DiskCache:
 class FeatureStore:
     """Features of images and texts for one run: memory, then disk, then batched forward passes."""
 
-    def __init__(self, backbones: Callable[[str], Backbone], *, cache_dir: Path | None, batch_size: int = 16,
-                 load: Callable[[ImageRef], Image.Image] = ImageRef.load, memory_items: int = 8192):
+    def __init__(
+        self,
+        backbones: Callable[[str], Backbone],
+        *,
+        cache_dir: Path | None,
+        batch_size: int = 16,
+        load: Callable[[ImageRef], Image.Image] = ImageRef.load,
+        memory_items: int = 8192,
+    ):
         if batch_size < 1:
             raise ValueError(f"batch size must be at least 1, got {batch_size}")
         self.backbones, self.batch_size, self.load = backbones, batch_size, load
@@ -132,8 +148,9 @@ class FeatureStore:
         ids, truncated = model.tokenize(texts)
         keys = [hashlib.sha256(repr(seq).encode()).hexdigest() for seq in ids]
         by_key = dict(zip(keys, ids))
-        vectors = self._lookup(f"text|{model.fingerprint}", "text", keys,
-                               lambda batch: model.encode_tokens([by_key[k] for k in batch]))
+        vectors = self._lookup(
+            f"text|{model.fingerprint}", "text", keys, lambda batch: model.encode_tokens([by_key[k] for k in batch])
+        )
         return TextFeatures(vectors, ids, truncated)
 
     def _lookup(self, space: str, kind: str, keys: Sequence[str], encode: Callable[[list[str]], np.ndarray]):
@@ -150,7 +167,7 @@ class FeatureStore:
             self._remember(space, stored)
             missing = [k for k in missing if k not in stored]
         for start in range(0, len(missing), self.batch_size):
-            batch = missing[start:start + self.batch_size]
+            batch = missing[start : start + self.batch_size]
             fresh = dict(zip(batch, encode(batch)))
             ENCODED[kind] += len(batch)
             found.update(fresh)
@@ -211,7 +228,8 @@ def feature_store(ctx: ScoringContext) -> FeatureStore:
 
     def build() -> FeatureStore:
         folder = None if not opts.use_cache else (opts.cache_dir or default_cache_dir())
-        return FeatureStore(lambda role: backbone(ctx, role), cache_dir=folder, batch_size=opts.batch_size,
-                            load=ctx.load)
+        return FeatureStore(
+            lambda role: backbone(ctx, role), cache_dir=folder, batch_size=opts.batch_size, load=ctx.load
+        )
 
     return ctx.service("features", build)

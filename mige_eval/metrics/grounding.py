@@ -20,6 +20,7 @@ of :mod:`mige_eval.metrics.crops`, which takes any object with the same ``detect
 The image processors are the Pillow ("pil") backend classes, whatever else is installed: it resizes
 with Pillow's bilinear filter as the original code did, and keeps results independent of torchvision.
 """
+
 from __future__ import annotations
 
 from collections import Counter, defaultdict
@@ -85,8 +86,9 @@ class GroundingDino(SubjectModel):
             transformers = require("transformers", extra="metrics", purpose="the subject metrics")
             self.prepare()
             images = self.pil_image_processor("GroundingDinoImageProcessor")
-            self._processor = transformers.GroundingDinoProcessor(image_processor=images,
-                                                                  tokenizer=self._load("AutoTokenizer"))
+            self._processor = transformers.GroundingDinoProcessor(
+                image_processor=images, tokenizer=self._load("AutoTokenizer")
+            )
         return self._processor
 
     def detect(self, images: Sequence[Image.Image], prompts: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -98,11 +100,17 @@ class GroundingDino(SubjectModel):
         results: list[Any] = [None] * len(images)
         for group in by_size.values():
             for start in range(0, len(group), self.batch_size):
-                batch = group[start:start + self.batch_size]
-                inputs = self.processor()(images=[images[i] for i in batch], text=[prompts[i] for i in batch],
-                                          padding="longest", return_tensors="pt")
-                inputs = {k: v.to(self.device, self.dtype) if v.is_floating_point() else v.to(self.device)
-                          for k, v in inputs.items()}
+                batch = group[start : start + self.batch_size]
+                inputs = self.processor()(
+                    images=[images[i] for i in batch],
+                    text=[prompts[i] for i in batch],
+                    padding="longest",
+                    return_tensors="pt",
+                )
+                inputs = {
+                    k: v.to(self.device, self.dtype) if v.is_floating_point() else v.to(self.device)
+                    for k, v in inputs.items()
+                }
                 with torch.inference_mode():
                     out = self.model()(**inputs)
                 scores = out.logits.float().sigmoid().amax(dim=-1).cpu().numpy()
@@ -125,7 +133,8 @@ class Sam(SubjectModel):
         if self._processor is None:
             transformers = require("transformers", extra="metrics", purpose="the subject metrics")
             self._processor = transformers.SamProcessor(
-                image_processor=self.prepare().pil_image_processor("SamImageProcessor"))
+                image_processor=self.prepare().pil_image_processor("SamImageProcessor")
+            )
         return self._processor
 
     def segment(self, images: Sequence[Image.Image], boxes: Sequence[Sequence[float]]) -> list[np.ndarray]:
@@ -133,18 +142,25 @@ class Sam(SubjectModel):
         torch = require("torch", extra="metrics", purpose="the subject metrics")
         masks: list[np.ndarray] = []
         for start in range(0, len(images), self.batch_size):
-            chunk = list(images[start:start + self.batch_size])
-            prompts = [[[float(v) for v in box]] for box in boxes[start:start + self.batch_size]]
+            chunk = list(images[start : start + self.batch_size])
+            prompts = [[[float(v) for v in box]] for box in boxes[start : start + self.batch_size]]
             inputs = self.processor()(images=chunk, input_boxes=prompts, return_tensors="pt")
             model = self.model()
             with torch.inference_mode():
                 embeddings = model.get_image_embeddings(inputs["pixel_values"].to(self.device, self.dtype))
-                out = model(image_embeddings=embeddings, multimask_output=False,
-                            input_boxes=inputs["input_boxes"].to(self.device, self.dtype))
+                out = model(
+                    image_embeddings=embeddings,
+                    multimask_output=False,
+                    input_boxes=inputs["input_boxes"].to(self.device, self.dtype),
+                )
             FORWARDS["sam"] += len(chunk)
             upscaled = self.processor().image_processor.post_process_masks(
-                out.pred_masks.float().cpu(), inputs["original_sizes"], inputs["reshaped_input_sizes"],
-                mask_threshold=0.0, binarize=True)
+                out.pred_masks.float().cpu(),
+                inputs["original_sizes"],
+                inputs["reshaped_input_sizes"],
+                mask_threshold=0.0,
+                binarize=True,
+            )
             masks.extend(m[0, 0].numpy() for m in upscaled)
         return masks
 
@@ -152,18 +168,23 @@ class Sam(SubjectModel):
 def detector_for(ctx: ScoringContext) -> GroundingDino:
     """The run's detector: ``--detector-model``, else the ``detector`` preset's id; built once per run."""
     model = ctx.options.detector_model or BACKBONE_IDS[ctx.presets["detector"]]
-    return ctx.service("backbone:detector", lambda: GroundingDino(
-        model, ctx.options.device, ctx.presets["precision"], ctx.options.batch_size))
+    return ctx.service(
+        "backbone:detector",
+        lambda: GroundingDino(model, ctx.options.device, ctx.presets["precision"], ctx.options.batch_size),
+    )
 
 
 def sam_for(ctx: ScoringContext) -> Sam:
     """The run's segmenter: ``--sam-model``, else SAM ViT-H; built once per run."""
     model = ctx.options.sam_model or SAM_ID
-    return ctx.service("backbone:sam", lambda: Sam(model, ctx.options.device, ctx.presets["precision"],
-                                                   ctx.options.batch_size))
+    return ctx.service(
+        "backbone:sam", lambda: Sam(model, ctx.options.device, ctx.presets["precision"], ctx.options.batch_size)
+    )
 
 
 def download_grounding(ids: Sequence[str] = ()) -> list[Path]:
     """Fetch GroundingDINO Swin-B and SAM ViT-H (or ``ids``) into the Hugging Face cache for offline use."""
-    return [fetch(*split_revision(model), what="subject-crop model")
-            for model in (list(ids) or [BACKBONE_IDS["gdino-base"], SAM_ID])]
+    return [
+        fetch(*split_revision(model), what="subject-crop model")
+        for model in (list(ids) or [BACKBONE_IDS["gdino-base"], SAM_ID])
+    ]

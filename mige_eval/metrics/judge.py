@@ -12,14 +12,16 @@ the rest of the run so that retrying the sample alone does not ask again.
 be read (``<prompt metric>_unparsed``), when the sample has no plain-text instruction
 (``judge_no_text``) or is a multi-turn chain (``judge_multi_turn``); a failed request fails the sample.
 """
+
 from __future__ import annotations
 
 import abc
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from mige_eval.benchmarks.turns import TURNS
 from mige_eval.metrics.base import Metric, Score, ScoreItem, ScoringContext
@@ -81,13 +83,16 @@ class Judge:
 
     def key(self, prompt: JudgePrompt, conversation: Conversation) -> str:
         """The cache key of one request: judge identity and decoding, prompt, rendered texts and image keys."""
-        messages = [[role, [item.key if isinstance(item, PreparedImage) else item for item in items]]
-                    for role, items in conversation]
+        messages = [
+            [role, [item.key if isinstance(item, PreparedImage) else item for item in items]]
+            for role, items in conversation
+        ]
         payload = {"judge": self.identity(), "prompt": prompt.label, "detail": prompt.detail, "messages": messages}
         return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
-    def ask(self, prompt: JudgePrompt, sample_ids: Sequence[str],
-            conversations: Sequence[Conversation]) -> list[Judgement | JudgeFailed]:
+    def ask(
+        self, prompt: JudgePrompt, sample_ids: Sequence[str], conversations: Sequence[Conversation]
+    ) -> list[Judgement | JudgeFailed]:
         """One judgement (or failure) per conversation, in order; each distinct request answered once."""
         self.prompts[prompt.id] = prompt.version
         keys = [self.key(prompt, c) for c in conversations]
@@ -104,15 +109,26 @@ class Judge:
         records = []
         for sample_id, key in zip(sample_ids, keys):
             if key in self.failed:
-                results.append(JudgeFailed(f"judge {self.label} gave no {prompt.label} answer for sample {sample_id}: "
-                                           f"{self.failed[key]}"))
+                results.append(
+                    JudgeFailed(
+                        f"judge {self.label} gave no {prompt.label} answer for sample {sample_id}: {self.failed[key]}"
+                    )
+                )
                 continue
             answer = self.memory[key]
             reading = READERS[prompt.id](answer)
             results.append(Judgement(answer, reading))
-            records.append({"sample": sample_id, "prompt": prompt.label, "judge": self.label, "key": key,
-                            "answer": answer, "scores": None if reading.scores is None else list(reading.scores),
-                            "problem": reading.problem})
+            records.append(
+                {
+                    "sample": sample_id,
+                    "prompt": prompt.label,
+                    "judge": self.label,
+                    "key": key,
+                    "answer": answer,
+                    "scores": None if reading.scores is None else list(reading.scores),
+                    "problem": reading.problem,
+                }
+            )
         if self.log is not None:
             self.log.write(records)
         return results
@@ -141,6 +157,7 @@ class Judge:
 
 def judge_for(ctx: ScoringContext) -> Judge:
     """The run's judge (a context service), from the scoring options."""
+
     def build() -> Judge:
         from mige_eval.metrics.features import default_cache_dir
 
@@ -148,17 +165,31 @@ def judge_for(ctx: ScoringContext) -> Judge:
         if opts.judge_url:
             from mige_eval.metrics.judge_http import RemoteJudge
 
-            backend: Any = RemoteJudge(opts.judge_url, model=opts.judge_model, api_key_env=opts.judge_api_key_env,
-                                       concurrency=opts.judge_concurrency, timeout=opts.judge_timeout,
-                                       retries=opts.judge_retries, max_tokens=opts.judge_max_tokens)
+            backend: Any = RemoteJudge(
+                opts.judge_url,
+                model=opts.judge_model,
+                api_key_env=opts.judge_api_key_env,
+                concurrency=opts.judge_concurrency,
+                timeout=opts.judge_timeout,
+                retries=opts.judge_retries,
+                max_tokens=opts.judge_max_tokens,
+            )
         else:
             from mige_eval.metrics.judge_local import LocalJudge
 
-            backend = LocalJudge(opts.judge_model or DEFAULT_JUDGE, device=opts.device, dtype=opts.judge_dtype,
-                                 batch_size=opts.batch_size, max_new_tokens=opts.judge_max_tokens)
+            backend = LocalJudge(
+                opts.judge_model or DEFAULT_JUDGE,
+                device=opts.device,
+                dtype=opts.judge_dtype,
+                batch_size=opts.batch_size,
+                max_new_tokens=opts.judge_max_tokens,
+            )
         folder = (opts.cache_dir or default_cache_dir()) if opts.use_cache else None
-        return Judge(backend, cache=AnswerCache(folder) if folder else None,
-                     log=JudgementLog(ctx.run_dir) if ctx.run_dir is not None else None)
+        return Judge(
+            backend,
+            cache=AnswerCache(folder) if folder else None,
+            log=JudgementLog(ctx.run_dir) if ctx.run_dir is not None else None,
+        )
 
     return ctx.service("judge", build)
 
@@ -179,8 +210,12 @@ class JudgeMetric(Metric):
     #: Sample text the prompts show (``instruction`` / ``prompt``), or None.
     text_slot: ClassVar[str | None] = None
     #: Flag naming an unreadable answer, per prompt id.
-    UNPARSED: ClassVar[dict[str, str]] = {"vie_sc": "vie_sc_unparsed", "vie_pq": "vie_pq_unparsed",
-                                          "dbp_cp": "judge_cp_unparsed", "dbp_pf": "judge_pf_unparsed"}
+    UNPARSED: ClassVar[dict[str, str]] = {
+        "vie_sc": "vie_sc_unparsed",
+        "vie_pq": "vie_pq_unparsed",
+        "dbp_cp": "judge_cp_unparsed",
+        "dbp_pf": "judge_pf_unparsed",
+    }
 
     def __init__(self, ctx: ScoringContext):
         super().__init__(ctx)
@@ -188,8 +223,11 @@ class JudgeMetric(Metric):
         self.judge = judge_for(ctx).prepare()
 
     def settings(self) -> dict[str, Any]:
-        return {**super().settings(), "judge": self.judge.identity(),
-                "prompts": {p.id: p.version for p in self.prompts}}
+        return {
+            **super().settings(),
+            "judge": self.judge.identity(),
+            "prompts": {p.id: p.version for p in self.prompts},
+        }
 
     @abc.abstractmethod
     def images(self, item: ScoreItem, slots: Sequence[str]) -> dict[str, PreparedImage]:

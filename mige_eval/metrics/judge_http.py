@@ -13,6 +13,7 @@ The key is read from the environment variable named by ``--judge-api-key-env`` (
 ``Authorization`` header, as a local ``vllm serve`` needs none); it is sent only in that header and
 appears in no message, record or file.
 """
+
 from __future__ import annotations
 
 import base64
@@ -24,15 +25,15 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from mige_eval.metrics.judge_prompts import Conversation, PreparedImage
 
 RETRY_STATUS = frozenset({408, 429}) | frozenset(range(500, 600))
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-_TRANSIENT = (TimeoutError, socket.timeout, ConnectionError, http.client.RemoteDisconnected,
-              http.client.IncompleteRead)
+_TRANSIENT = (TimeoutError, socket.timeout, ConnectionError, http.client.RemoteDisconnected, http.client.IncompleteRead)
 
 
 class JudgeServerError(RuntimeError):
@@ -49,8 +50,10 @@ def base_url(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"--judge-url {url!r} is not an http(s) URL such as http://127.0.0.1:8000/v1")
     if parts.username or parts.password:
-        raise ValueError("--judge-url must not carry credentials; put the key in the environment variable named "
-                         "by --judge-api-key-env")
+        raise ValueError(
+            "--judge-url must not carry credentials; put the key in the environment variable named "
+            "by --judge-api-key-env"
+        )
     if parts.query or parts.fragment:
         raise ValueError(f"--judge-url {url!r}: give the base URL (e.g. http://127.0.0.1:8000/v1), without a query")
     path = parts.path.rstrip("/")
@@ -81,12 +84,24 @@ class RemoteJudge:
 
     kind = "remote"
 
-    def __init__(self, url: str, *, model: str | None = None, api_key_env: str,
-                 concurrency: int = 8, timeout: float = 120.0, retries: int = 4, max_tokens: int = 512,
-                 backoff: float = 1.0, max_backoff: float = 30.0):
+    def __init__(
+        self,
+        url: str,
+        *,
+        model: str | None = None,
+        api_key_env: str,
+        concurrency: int = 8,
+        timeout: float = 120.0,
+        retries: int = 4,
+        max_tokens: int = 512,
+        backoff: float = 1.0,
+        max_backoff: float = 30.0,
+    ):
         if concurrency < 1 or retries < 0 or not timeout > 0 or max_tokens < 1:
-            raise ValueError(f"judge concurrency and max tokens must be >= 1, retries >= 0 and timeout > 0 "
-                             f"(got {concurrency}, {max_tokens}, {retries}, {timeout})")
+            raise ValueError(
+                f"judge concurrency and max tokens must be >= 1, retries >= 0 and timeout > 0 "
+                f"(got {concurrency}, {max_tokens}, {retries}, {timeout})"
+            )
         self.decoding = {"temperature": 0, "max_tokens": max_tokens}
         self.url = base_url(url)
         self.api_key_env = api_key_env
@@ -109,11 +124,14 @@ class RemoteJudge:
                 listed = json.loads(self._request("GET", "/models", None, what="listing the served models"))
                 ids = [m.get("id") for m in listed.get("data", []) if isinstance(m, dict) and m.get("id")]
             except (JudgeServerError, ValueError, AttributeError) as exc:
-                raise RuntimeError(f"cannot learn which model the judge server {self.url} serves ({exc}); "
-                                   "name it with --judge-model") from None
+                raise RuntimeError(
+                    f"cannot learn which model the judge server {self.url} serves ({exc}); name it with --judge-model"
+                ) from None
             if len(ids) != 1:
-                raise RuntimeError(f"the judge server {self.url} serves {len(ids)} models ({', '.join(ids) or 'none'}); "
-                                   "name one with --judge-model")
+                raise RuntimeError(
+                    f"the judge server {self.url} serves {len(ids)} models ({', '.join(ids) or 'none'}); "
+                    "name one with --judge-model"
+                )
             self._model = ids[0]
         return self._model
 
@@ -123,11 +141,17 @@ class RemoteJudge:
 
     def describe(self) -> dict[str, Any]:
         """The identity as far as known, without a request (``model`` is None if never resolved)."""
-        return {"kind": self.kind, "url": self.url, "model": self._model, "decoding": self.decoding,
-                "api_key_env": self.api_key_env}
+        return {
+            "kind": self.kind,
+            "url": self.url,
+            "model": self._model,
+            "decoding": self.decoding,
+            "api_key_env": self.api_key_env,
+        }
 
-    def answer(self, conversations: Sequence[Conversation], on_answer: Callable[[int, str], None],
-               detail: str | None = None) -> list[str | Exception]:
+    def answer(
+        self, conversations: Sequence[Conversation], on_answer: Callable[[int, str], None], detail: str | None = None
+    ) -> list[str | Exception]:
         """One answer (or the exception that ended its retries) per conversation, in order."""
         results: list[str | Exception] = [RuntimeError("not asked")] * len(conversations)
         if not conversations:
@@ -168,7 +192,7 @@ class RemoteJudge:
                 if not exc.retry or attempt == attempts - 1:
                     tried = f" after {attempt + 1} attempts" if attempt else ""
                     raise JudgeServerError(f"{what} to {self.url}{path} failed{tried}: {exc}", retry=False) from None
-                delay = min(self.max_backoff, self.backoff * 2 ** attempt)
+                delay = min(self.max_backoff, self.backoff * 2**attempt)
                 time.sleep(min(self.max_backoff, exc.wait) if exc.wait is not None else delay)
         raise AssertionError("unreachable")
 
@@ -193,8 +217,11 @@ class RemoteJudge:
             transient = isinstance(reason, _TRANSIENT) or isinstance(reason, OSError)
             raise JudgeServerError(f"cannot reach the server ({reason})", retry=transient) from None
         except _TRANSIENT as exc:
-            text = f"no complete answer within {self.timeout:g} s" if isinstance(exc, (TimeoutError, socket.timeout)) \
+            text = (
+                f"no complete answer within {self.timeout:g} s"
+                if isinstance(exc, (TimeoutError, socket.timeout))
                 else f"the connection broke ({type(exc).__name__})"
+            )
             raise JudgeServerError(text, retry=True) from None
 
     def _status_error(self, exc: urllib.error.HTTPError) -> JudgeServerError:

@@ -10,6 +10,7 @@ off, one beam, at most ``--judge-max-tokens`` new tokens) with the checkpoint's 
 which GEdit-Bench's call leaves in force. Conversations go through ``generate`` ``batch_size`` at a
 time, left-padded.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,11 +43,13 @@ class LocalJudge(Checkpoint):
     companions = "tokenizer, image processor and chat template"
     otherwise = ", or use --judge-url for any model behind an OpenAI-compatible server"
 
-    def __init__(self, model: str, *, device: str = "auto", dtype: str = "auto", batch_size: int = 8,
-                 max_new_tokens: int = 512):
+    def __init__(
+        self, model: str, *, device: str = "auto", dtype: str = "auto", batch_size: int = 8, max_new_tokens: int = 512
+    ):
         if batch_size < 1 or max_new_tokens < 1:
-            raise ValueError(f"judge batch size and max new tokens must be at least 1, got {batch_size}, "
-                             f"{max_new_tokens}")
+            raise ValueError(
+                f"judge batch size and max new tokens must be at least 1, got {batch_size}, {max_new_tokens}"
+            )
         super().__init__(model, device, precision="fp32" if dtype == "auto" else dtype)
         self.requested_dtype, self.batch_size, self.max_new_tokens = dtype, batch_size, max_new_tokens
         self.repetition_penalty = 1.0
@@ -68,10 +71,18 @@ class LocalJudge(Checkpoint):
     def identity(self) -> dict[str, Any]:
         """What the answers depend on: checkpoint (id or ``local``) and revision, precision, decoding."""
         self.prepare()
-        return {"kind": self.kind, "model": "local" if is_local(self.model_id) else self.model_id,
-                "revision": self.revision, "dtype": self.precision,
-                "decoding": {"do_sample": False, "num_beams": 1, "max_new_tokens": self.max_new_tokens,
-                             "repetition_penalty": self.repetition_penalty}}
+        return {
+            "kind": self.kind,
+            "model": "local" if is_local(self.model_id) else self.model_id,
+            "revision": self.revision,
+            "dtype": self.precision,
+            "decoding": {
+                "do_sample": False,
+                "num_beams": 1,
+                "max_new_tokens": self.max_new_tokens,
+                "repetition_penalty": self.repetition_penalty,
+            },
+        }
 
     def describe(self) -> dict[str, Any]:
         return {**self.identity(), "path": str(self.folder), "device": self.device}
@@ -104,15 +115,18 @@ class LocalJudge(Checkpoint):
             return json.loads(js.read_text(encoding="utf-8"))["chat_template"]
         if getattr(tokenizer, "chat_template", None):
             return tokenizer.chat_template
-        raise MissingWeightsError(f"{self.what}: {self.folder} has no chat template (chat_template.jinja, "
-                                  "chat_template.json or tokenizer_config.json); it is not an instruct checkpoint")
+        raise MissingWeightsError(
+            f"{self.what}: {self.folder} has no chat template (chat_template.jinja, "
+            "chat_template.json or tokenizer_config.json); it is not an instruct checkpoint"
+        )
 
-    def answer(self, conversations: Sequence[Conversation], on_answer: Callable[[int, str], None],
-               detail: str | None = None) -> list[str]:
+    def answer(
+        self, conversations: Sequence[Conversation], on_answer: Callable[[int, str], None], detail: str | None = None
+    ) -> list[str]:
         """Greedy answers in order, ``batch_size`` conversations per ``generate`` call."""
         answers: list[str] = []
         for start in range(0, len(conversations), self.batch_size):
-            batch = conversations[start:start + self.batch_size]
+            batch = conversations[start : start + self.batch_size]
             for offset, text in enumerate(self._generate(batch)):
                 answers.append(text)
                 on_answer(start + offset, text)
@@ -124,9 +138,17 @@ class LocalJudge(Checkpoint):
         device = next(model.parameters()).device
         inputs = {k: v.to(device) for k, v in self.inputs(batch).items()}
         with torch.inference_mode():
-            out = model.generate(**inputs, do_sample=False, num_beams=1, max_new_tokens=self.max_new_tokens,
-                                 repetition_penalty=self.repetition_penalty, temperature=None, top_p=None, top_k=None)
-        return tokenizer.batch_decode(out[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+            out = model.generate(
+                **inputs,
+                do_sample=False,
+                num_beams=1,
+                max_new_tokens=self.max_new_tokens,
+                repetition_penalty=self.repetition_penalty,
+                temperature=None,
+                top_p=None,
+                top_k=None,
+            )
+        return tokenizer.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
 
     def inputs(self, batch: Sequence[Conversation]) -> dict[str, Any]:
         """Model inputs of a batch: left-padded token ids with each image's tokens, pixel values, patch grids."""
@@ -134,15 +156,25 @@ class LocalJudge(Checkpoint):
         image_token = tokenizer.convert_ids_to_tokens(self.config.image_token_id)
         texts, images = [], []
         for conversation in batch:
-            messages = [{"role": role, "content": [{"type": "image"} if isinstance(item, PreparedImage)
-                                                   else {"type": "text", "text": item} for item in items]}
-                        for role, items in conversation]
+            messages = [
+                {
+                    "role": role,
+                    "content": [
+                        {"type": "image"} if isinstance(item, PreparedImage) else {"type": "text", "text": item}
+                        for item in items
+                    ],
+                }
+                for role, items in conversation
+            ]
             shown = [item.pixels for _, items in conversation for item in items if isinstance(item, PreparedImage)]
-            text = tokenizer.apply_chat_template(messages, chat_template=template, tokenize=False,
-                                                 add_generation_prompt=True)
+            text = tokenizer.apply_chat_template(
+                messages, chat_template=template, tokenize=False, add_generation_prompt=True
+            )
             if text.count(image_token) != len(shown):
-                raise RuntimeError(f"{self.what}: its chat template placed {text.count(image_token)} image tokens for "
-                                   f"{len(shown)} images; it is not a Qwen-VL style template")
+                raise RuntimeError(
+                    f"{self.what}: its chat template placed {text.count(image_token)} image tokens for "
+                    f"{len(shown)} images; it is not a Qwen-VL style template"
+                )
             texts.append(text)
             images.extend(shown)
         vision = processor(images=images, return_tensors="pt") if images else {}
@@ -156,7 +188,7 @@ class LocalJudge(Checkpoint):
         """Each image's one placeholder token → as many as its merged patches (what the Qwen-VL processors do)."""
         if grids is None:
             return texts
-        counts = iter(int(n) // merge_size ** 2 for n in grids.prod(-1))
+        counts = iter(int(n) // merge_size**2 for n in grids.prod(-1))
         expanded = []
         for text in texts:
             pieces = text.split(image_token)

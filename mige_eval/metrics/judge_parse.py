@@ -17,6 +17,7 @@ answer makes the metric ``null`` (counted), never a guessed number. The publishe
 Scores: ``vie_sc`` = min of the SC list, ``vie_pq`` = min of the PQ list, ``vie_o`` = sqrt(SC · PQ), on
 GEdit-Bench's 0–10 scale; ``judge_cp`` = CP / 4, ``judge_pf`` = PF / 4, ``judge_cp_pf`` = their product.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,7 +48,7 @@ def _refused(problem: str) -> Reading:
 def read_vie(answer: str) -> Reading:
     """The 0–10 score list of a VIEScore answer (SC or PQ)."""
     if answer.count(VIE_DELIMITER) == 2:
-        region = answer[answer.find(VIE_DELIMITER) + len(VIE_DELIMITER):answer.rfind(VIE_DELIMITER)]
+        region = answer[answer.find(VIE_DELIMITER) + len(VIE_DELIMITER) : answer.rfind(VIE_DELIMITER)]
     else:
         start, end = answer.find("{"), answer.rfind("}") + 1
         if start == -1 or end == 0:

@@ -19,15 +19,16 @@ resized and encoded — is fixed here per prompt id, as the published evaluation
 fingerprint per (id, version), so nothing a judge sees can change without a new version, and answers
 cached under the old version are never reused for the new one.
 """
+
 from __future__ import annotations
 
 import hashlib
 import io
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cache, cached_property
 from importlib import resources
-from typing import Mapping
 
 from PIL import Image
 
@@ -113,13 +114,23 @@ Conversation = tuple[tuple[str, tuple["str | PreparedImage", ...]], ...]
 
 _TEXT, _VALUE, _IMAGE = "text", "value", "image"
 LAYOUTS: dict[str, tuple[Message, ...]] = {
-    "vie_sc": (Message("user", (Part(_IMAGE, "source"), Part(_IMAGE, "output"),
-                                Part(_TEXT, "user", (("<instruction>", "instruction"),)))),),
+    "vie_sc": (
+        Message(
+            "user",
+            (Part(_IMAGE, "source"), Part(_IMAGE, "output"), Part(_TEXT, "user", (("<instruction>", "instruction"),))),
+        ),
+    ),
     "vie_pq": (Message("user", (Part(_IMAGE, "output"), Part(_TEXT, "user"))),),
-    "dbp_cp": (Message("user", (Part(_TEXT, "user"),)), Message("assistant", (Part(_TEXT, "assistant"),)),
-               Message("user", (Part(_IMAGE, "reference"), Part(_IMAGE, "output")))),
-    "dbp_pf": (Message("user", (Part(_TEXT, "user"),)), Message("assistant", (Part(_TEXT, "assistant"),)),
-               Message("user", (Part(_VALUE, "prompt"), Part(_IMAGE, "output")))),
+    "dbp_cp": (
+        Message("user", (Part(_TEXT, "user"),)),
+        Message("assistant", (Part(_TEXT, "assistant"),)),
+        Message("user", (Part(_IMAGE, "reference"), Part(_IMAGE, "output"))),
+    ),
+    "dbp_pf": (
+        Message("user", (Part(_TEXT, "user"),)),
+        Message("assistant", (Part(_TEXT, "assistant"),)),
+        Message("user", (Part(_VALUE, "prompt"), Part(_IMAGE, "output"))),
+    ),
 }
 #: How each prompt's images are prepared (the name enters the fingerprint) and the detail a server is asked for.
 PREPARATION = {"vie_sc": "gedit", "vie_pq": "gedit", "dbp_cp": "dreambench++", "dbp_pf": "dreambench++"}
@@ -147,8 +158,12 @@ class JudgePrompt:
     def fingerprint(self) -> str:
         """sha256 over everything the judge sees besides the sample: texts, layout, preparation, detail."""
         layout = [[m.role, [[p.kind, p.name, [list(f) for f in p.fill]] for p in m.parts]] for m in self.layout]
-        payload = {"texts": dict(sorted(self.texts.items())), "layout": layout, "preparation": self.preparation,
-                   "detail": self.detail}
+        payload = {
+            "texts": dict(sorted(self.texts.items())),
+            "layout": layout,
+            "preparation": self.preparation,
+            "detail": self.detail,
+        }
         return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
     def render(self, images: Mapping[str, PreparedImage], values: Mapping[str, str]) -> Conversation:
@@ -185,7 +200,7 @@ def parse_prompt_file(text: str, label: str) -> tuple[dict[str, str], dict[str, 
             if not sep:
                 raise PromptFileError(f"{label}: header line {line!r} is neither a comment nor 'key: value'")
             fields[key.strip()] = value.strip()
-    body = text[len(head) + 1:]
+    body = text[len(head) + 1 :]
     if not body.endswith("\n"):
         raise PromptFileError(f"{label}: the file must end with a newline")
     texts: dict[str, str] = {}
@@ -197,7 +212,7 @@ def parse_prompt_file(text: str, label: str) -> tuple[dict[str, str], dict[str, 
     return fields, texts
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_prompt(prompt_id: str) -> JudgePrompt:
     """The packaged prompt ``prompt_id`` with its layout; a malformed file raises :class:`PromptFileError`."""
     if prompt_id not in LAYOUTS:
@@ -210,5 +225,6 @@ def load_prompt(prompt_id: str) -> JudgePrompt:
     wanted = sorted({p.name for m in LAYOUTS[prompt_id] for p in m.parts if p.kind == _TEXT})
     if sorted(texts) != wanted:
         raise PromptFileError(f"{label}: parts {sorted(texts)}, but the layout uses {wanted}")
-    return JudgePrompt(prompt_id, int(fields["version"]), texts, LAYOUTS[prompt_id], PREPARATION[prompt_id],
-                       DETAIL.get(prompt_id))
+    return JudgePrompt(
+        prompt_id, int(fields["version"]), texts, LAYOUTS[prompt_id], PREPARATION[prompt_id], DETAIL.get(prompt_id)
+    )

@@ -9,14 +9,16 @@
   the judge, the prompt version, the raw answer and what was read from it, so every judge score can be
   audited next to the answer it came from.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import sqlite3
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 CACHE_FILE = "judgements.sqlite"
 LOG_FILE = "judgements.jsonl"
@@ -31,20 +33,25 @@ class AnswerCache:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, judge TEXT NOT NULL, "
-                            "prompt TEXT NOT NULL, answer TEXT NOT NULL) WITHOUT ROWID")
+            self.db.execute(
+                "CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, judge TEXT NOT NULL, "
+                "prompt TEXT NOT NULL, answer TEXT NOT NULL) WITHOUT ROWID"
+            )
         except (OSError, sqlite3.Error) as exc:
-            raise RuntimeError(f"judge answer cache {self.path} cannot be used ({exc}); delete the file, choose another "
-                               "--cache-dir, or run with --no-cache") from exc
+            raise RuntimeError(
+                f"judge answer cache {self.path} cannot be used ({exc}); delete the file, choose another "
+                "--cache-dir, or run with --no-cache"
+            ) from exc
         self._lock = threading.Lock()
 
     def get(self, keys: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}
         with self._lock:
             for start in range(0, len(keys), 500):
-                chunk = list(keys[start:start + 500])
-                rows = self.db.execute(f"SELECT key, answer FROM answers WHERE key IN ({','.join('?' * len(chunk))})",
-                                       chunk)
+                chunk = list(keys[start : start + 500])
+                rows = self.db.execute(
+                    f"SELECT key, answer FROM answers WHERE key IN ({','.join('?' * len(chunk))})", chunk
+                )
                 found.update(rows)
         return found
 

@@ -1,4 +1,4 @@
-"""``l1`` and ``l2``: pixel distance to the reference (docs/metrics.md, l1 and l2), as the MagicBrush script computes it.
+"""``l1`` and ``l2``: pixel distance to the reference, as the MagicBrush script computes it (docs/metrics.md).
 
 Both images are 8-bit RGB. The output is resized to the reference's (W, H) with bicubic (a no-op
 when the sizes match); both become floats in [0, 1]; then, over all 3·H·W values,
@@ -8,6 +8,7 @@ when the sizes match); both become floats in [0, 1]; then, over all 3·H·W valu
 (``L1Loss`` / ``MSELoss`` with mean reduction: MSE, not RMSE). Geometry ``center-crop-ref`` first
 centre-crops the reference to a min(W, H) square. Lower is better.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

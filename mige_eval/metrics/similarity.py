@@ -1,5 +1,5 @@
-"""``dino``, ``clip_i``, ``clip_t`` and ``clip_dir`` (docs/metrics.md, metric definitions): pure functions on features, and their
-metrics.
+"""``dino``, ``clip_i``, ``clip_t`` and ``clip_dir`` (docs/metrics.md, metric definitions): pure functions on
+features, and their metrics.
 
 The functions are the published definitions on feature vectors, computed in float64:
 
@@ -14,6 +14,7 @@ Undefined ``clip_dir`` values are decided from token ids and pixels, never from 
 identical captions or an output identical to its source give ``null`` (or 0 with preset ``zero``),
 a missing caption gives ``null``; each is flagged so ``summary.json`` counts it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -46,8 +47,13 @@ def image_similarity(output: np.ndarray, references: np.ndarray) -> float:
     return float(np.mean(refs @ out / (np.linalg.norm(refs, axis=1) * np.linalg.norm(out))))
 
 
-def clip_direction(source: np.ndarray, output: np.ndarray, input_text: np.ndarray, output_text: np.ndarray,
-                   formula: str = "normalize-diff") -> float | None:
+def clip_direction(
+    source: np.ndarray,
+    output: np.ndarray,
+    input_text: np.ndarray,
+    output_text: np.ndarray,
+    formula: str = "normalize-diff",
+) -> float | None:
     """cos(E_I(output) − E_I(source), E_T(output caption) − E_T(input caption)); ``None`` for a zero direction."""
     if formula not in CLIP_DIR_FORMULAS:
         raise ValueError(f"unknown clip_dir formula {formula!r}: use {' or '.join(CLIP_DIR_FORMULAS)}")
@@ -75,8 +81,10 @@ def enforce_context(ctx: ScoringContext, sample_ids: Sequence[str], truncated: S
         return
     for sample_id, cut in zip(sample_ids, truncated):
         if cut:
-            raise ValueError(f"sample {sample_id}: a caption is longer than CLIP's 77-token context and preset "
-                             "strict refuses to truncate it (the default truncate-eot keeps the end-of-text token)")
+            raise ValueError(
+                f"sample {sample_id}: a caption is longer than CLIP's 77-token context and preset "
+                "strict refuses to truncate it (the default truncate-eot keeps the end-of-text token)"
+            )
 
 
 class _FeatureMetric(Metric):
@@ -114,7 +122,7 @@ class _ImageSimilarity(_FeatureMetric):
         scores, start = [], 0
         for item, output in zip(items, outputs):
             count = len(item.sample.references)
-            scores.append(Score(image_similarity(output, refs[start:start + count])))
+            scores.append(Score(image_similarity(output, refs[start : start + count])))
             start += count
         return scores
 
@@ -145,8 +153,10 @@ class ClipT(_FeatureMetric):
         texts = self.store.text_features([item.sample.caption for item in items])
         enforce_context(self.ctx, [item.sample.id for item in items], texts.truncated)
         images = self.store.image_features("clip", self.images(items))
-        return [Score(cosine(image, text), ("caption_truncated",) if cut else ())
-                for image, text, cut in zip(images, texts.vectors, texts.truncated)]
+        return [
+            Score(cosine(image, text), ("caption_truncated",) if cut else ())
+            for image, text, cut in zip(images, texts.vectors, texts.truncated)
+        ]
 
     def images(self, items: Sequence[ScoreItem]) -> list:
         return outputs_of(items)
@@ -183,21 +193,28 @@ class ClipDir(_FeatureMetric):
         for item in items:
             if item.sample.source is None:
                 raise ValueError(f"sample {item.sample.id} has no source image for clip_dir")
-        live = [i for i, item in enumerate(items)
-                if all(c and c.strip() for c in (item.sample.input_caption, item.sample.output_caption))]
-        texts = self.store.text_features([c for i in live for c in (items[i].sample.input_caption,
-                                                                    items[i].sample.output_caption)])
+        live = [
+            i
+            for i, item in enumerate(items)
+            if all(c and c.strip() for c in (item.sample.input_caption, item.sample.output_caption))
+        ]
+        texts = self.store.text_features(
+            [c for i in live for c in (items[i].sample.input_caption, items[i].sample.output_caption)]
+        )
         pair = {i: (2 * n, 2 * n + 1) for n, i in enumerate(live)}  # rows of the input and output caption
         cut = {i: texts.truncated[pair[i][0]] or texts.truncated[pair[i][1]] for i in live}
         enforce_context(self.ctx, [items[i].sample.id for i in live], [cut[i] for i in live])
-        flags = {i: ("caption_truncated",) * cut[i] + self._undefined(items[i], outputs[i], texts, *pair[i])
-                 for i in live}
+        flags = {
+            i: ("caption_truncated",) * cut[i] + self._undefined(items[i], outputs[i], texts, *pair[i]) for i in live
+        }
         directional = [i for i in live if not self.undefined_flags & set(flags[i])]
         out_f = self.store.image_features(kind, [outputs[i] for i in directional])
         src_f = self.store.image_features(kind, [items[i].sample.source for i in directional])
         math = "normalize-diff" if formula == "ip2p" else formula
-        values = {i: clip_direction(src, out, texts.vectors[pair[i][0]], texts.vectors[pair[i][1]], math)
-                  for i, src, out in zip(directional, src_f, out_f)}
+        values = {
+            i: clip_direction(src, out, texts.vectors[pair[i][0]], texts.vectors[pair[i][1]], math)
+            for i, src, out in zip(directional, src_f, out_f)
+        }
         scores = [Score(None, ("clip_dir_missing_caption",))] * len(items)
         for i in live:
             scores[i] = Score(undefined if values.get(i) is None else values[i], flags[i])

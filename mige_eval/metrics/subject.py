@@ -1,4 +1,4 @@
-"""``subject_dino`` and ``subject_clip_i`` (docs/metrics.md, subject_dino and subject_clip_i): does the output keep the subject the user gave?
+"""``subject_dino`` and ``subject_clip_i`` (docs/metrics.md): does the output keep the subject the user gave?
 
 Each compares the subject cut out of the output (:mod:`mige_eval.metrics.crops`: GroundingDINO box,
 SAM mask, black background) with the sample's subject photo (MIGEBench's black-background entity, or
@@ -11,6 +11,7 @@ Per sample: no ``object`` prompt → ``null`` with flag ``no_object_prompt``; no
 threshold → scored on the whole output, flag ``no_detection``; a box that rounds to no pixel → ``null``,
 flag ``empty_crop``. A sample without a subject photo fails with its id in the message.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -33,8 +34,12 @@ class _SubjectSimilarity(_FeatureMetric):
 
     def settings(self) -> dict[str, Any]:
         extractor = subject_extractor(self.ctx)
-        crops = {"procedure": PROCEDURE, "threshold": extractor.threshold, "detector": extractor.detector.fingerprint,
-                 "sam": extractor.segmenter.fingerprint}
+        crops = {
+            "procedure": PROCEDURE,
+            "threshold": extractor.threshold,
+            "detector": extractor.detector.fingerprint,
+            "sam": extractor.segmenter.fingerprint,
+        }
         return {**super().settings(), "crops": crops}
 
     def compute(self, items: Sequence[ScoreItem]) -> list[Score]:

@@ -3,6 +3,7 @@
 All resizing happens on 8-bit RGB PIL images with an explicitly named filter; conversion to float
 comes afterwards. These are the only resize/crop helpers the metrics use.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -13,9 +13,10 @@ Values stay on GEdit-Bench's 0–10 scale. The instruction is the sample's plain
 MIGEBench's ``caption``; never a text with ``<imagehere>`` slots). GEdit-Bench's headline averages its
 task groups (a mean of group means); ``summary.json`` gives the mean over samples and per subset.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from mige_eval.metrics.base import ScoreItem
 from mige_eval.metrics.judge import JudgeMetric

@@ -14,6 +14,7 @@ Every report format takes its verdict from :func:`assess`; none decides it on it
 are what a paper can print: no paths, no file names; the provenance (paths, digests, keys) goes to
 the report's notes and comments.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -57,7 +58,7 @@ OPTION_WORDS = {
 BENCH_OPTION_WORDS = {
     ("emu_caption_filter", "none"): "Emu Edit identical-caption rows kept in every metric (caption filter none)",
     ("emu_caption_filter", "identical"): "Emu Edit identical-caption rows left out of every metric "
-                                         "(caption filter identical)",
+    "(caption filter identical)",
 }
 
 

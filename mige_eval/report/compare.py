@@ -18,12 +18,14 @@ presets): that is what is compared. They must share the benchmark, its data sour
 metric, the scoring configuration's *settings* (backbones, presets, benchmark options); otherwise
 the command refuses, saying what differs. Scores are read from ``samples.jsonl``, never recomputed.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from mige_eval import stats
 from mige_eval.report.comparability import describe
@@ -56,10 +58,22 @@ class MetricResult:
         return self.wins / self.n
 
     def to_json(self) -> dict[str, Any]:
-        return {"metric": self.metric, "scoring": self.key, "higher_is_better": self.higher_is_better,
-                "n": self.n, "units": self.units, "mean_baseline": self.mean_baseline, "mean_run": self.mean_other,
-                "difference": self.difference, "ci": self.ci, **self.test.to_json(),
-                "wins": self.wins, "ties": self.ties, "losses": self.losses, "win_rate": self.win_rate}
+        return {
+            "metric": self.metric,
+            "scoring": self.key,
+            "higher_is_better": self.higher_is_better,
+            "n": self.n,
+            "units": self.units,
+            "mean_baseline": self.mean_baseline,
+            "mean_run": self.mean_other,
+            "difference": self.difference,
+            "ci": self.ci,
+            **self.test.to_json(),
+            "wins": self.wins,
+            "ties": self.ties,
+            "losses": self.losses,
+            "win_rate": self.win_rate,
+        }
 
 
 @dataclass
@@ -118,9 +132,11 @@ def _check_runs(runs: Sequence[RunInfo]) -> None:
     for run in runs[1:]:
         other = ((run.run.get("generation") or {}).get("bench") or {}).get("source")
         if source and other and other != source:
-            raise ValueError(f"{run.label} and {base.label} read different data for {base.bench} "
-                             f"({json.dumps(other, sort_keys=True)} vs {json.dumps(source, sort_keys=True)}); "
-                             "their samples cannot be paired")
+            raise ValueError(
+                f"{run.label} and {base.label} read different data for {base.bench} "
+                f"({json.dumps(other, sort_keys=True)} vs {json.dumps(source, sort_keys=True)}); "
+                "their samples cannot be paired"
+            )
 
 
 def _metrics(runs: Sequence[RunInfo], wanted: Sequence[str] | None) -> tuple[list[str], list[str]]:
@@ -131,29 +147,41 @@ def _metrics(runs: Sequence[RunInfo], wanted: Sequence[str] | None) -> tuple[lis
         for run, names in zip(runs, having):
             absent = [m for m in wanted if m not in names]
             if absent:
-                raise ValueError(f"{run.label} has no values of {', '.join(absent)}; it has {', '.join(sorted(names)) or 'none'}")
+                raise ValueError(
+                    f"{run.label} has no values of {', '.join(absent)}; it has {', '.join(sorted(names)) or 'none'}"
+                )
         metrics, notes = list(wanted), []
     else:
         metrics = [m for m in runs[0].keys() if all(m in names for names in having)]
-        notes = [f"{m}: not in every run, not compared" for m in sorted({m for names in having for m in names})
-                 if m not in metrics]
+        notes = [
+            f"{m}: not in every run, not compared"
+            for m in sorted({m for names in having for m in names})
+            if m not in metrics
+        ]
     problems = []
     for metric in metrics:
         base = _settings(runs[0], runs[0].keys()[metric])
         for run in runs:
             mine = _settings(run, run.keys()[metric])
             if mine is None:
-                problems.append(f"{metric}: {run.label} records no settings for {run.keys()[metric]} (run.json "
-                                "missing or written by an older mige-eval), so they cannot be checked")
+                problems.append(
+                    f"{metric}: {run.label} records no settings for {run.keys()[metric]} (run.json "
+                    "missing or written by an older mige-eval), so they cannot be checked"
+                )
             elif base is not None and mine != base:
                 a, b = _flat(base), _flat(mine)
-                diffs = [f"{k}: {a.get(k)!r} in {runs[0].label}, {b.get(k)!r} in {run.label}"
-                         for k in dict.fromkeys([*a, *b]) if a.get(k) != b.get(k)]
+                diffs = [
+                    f"{k}: {a.get(k)!r} in {runs[0].label}, {b.get(k)!r} in {run.label}"
+                    for k in dict.fromkeys([*a, *b])
+                    if a.get(k) != b.get(k)
+                ]
                 problems.append(f"{metric} was scored under other settings ({'; '.join(diffs)})")
     if problems:
-        raise ValueError("refusing to compare numbers scored differently: " + " | ".join(problems) + ". Score the "
-                         "runs under one configuration (same backbones and presets), choose a configuration both "
-                         "runs have with --scoring KEY, or leave the metric out with --metrics.")
+        raise ValueError(
+            "refusing to compare numbers scored differently: " + " | ".join(problems) + ". Score the "
+            "runs under one configuration (same backbones and presets), choose a configuration both "
+            "runs have with --scoring KEY, or leave the metric out with --metrics."
+        )
     if not metrics:
         raise ValueError("the runs have no metric in common to compare")
     return metrics, notes
@@ -185,8 +213,10 @@ def _pair(baseline: RunInfo, base: dict[str, dict], other: RunInfo, metrics: Seq
     pair = Pair(other, len(shared), (len(base), len(mine)))
     for metric in metrics:
         ka, kb = baseline.keys()[metric], other.keys()[metric]
-        rows = [(_value(base[i], ka), _value(mine[i], kb), _unit(i, base[i], mine[i], (baseline.label, other.label)))
-                for i in shared]
+        rows = [
+            (_value(base[i], ka), _value(mine[i], kb), _unit(i, base[i], mine[i], (baseline.label, other.label)))
+            for i in shared
+        ]
         rows = [r for r in rows if r[0] is not None and r[1] is not None]
         if not rows:
             pair.notes.append(f"{metric}: no shared sample has a value in both runs")
@@ -199,9 +229,23 @@ def _pair(baseline: RunInfo, base: dict[str, dict], other: RunInfo, metrics: Seq
         higher = metric not in LOWER_IS_BETTER
         wins, ties, losses = stats.wins_ties_losses(a, b, higher_is_better=higher)
         test = stats.sign_flip_test(diffs, units)
-        pair.results.append(MetricResult(
-            metric, ka, higher, len(rows), len(set(units)), sum(a) / len(a), sum(b) / len(b), sum(diffs) / len(diffs),
-            interval.to_json() if interval else None, test, wins, ties, losses))
+        pair.results.append(
+            MetricResult(
+                metric,
+                ka,
+                higher,
+                len(rows),
+                len(set(units)),
+                sum(a) / len(a),
+                sum(b) / len(b),
+                sum(diffs) / len(diffs),
+                interval.to_json() if interval else None,
+                test,
+                wins,
+                ties,
+                losses,
+            )
+        )
     pair.notes += _coarse(pair.results)
     return pair
 
@@ -212,12 +256,16 @@ def _coarse(results: Sequence[MetricResult]) -> list[str]:
     for r in results:
         if r.test.exact and 2 / r.test.draws > 0.05:
             by_units.setdefault(r.units, []).append(r.metric)
-    return [f"{', '.join(metrics)}: with {units} resampling units the sign-flip test cannot give p below "
-            f"{2 / 2 ** units:.3g}, and the interval rests on as few units" for units, metrics in by_units.items()]
+    return [
+        f"{', '.join(metrics)}: with {units} resampling units the sign-flip test cannot give p below "
+        f"{2 / 2**units:.3g}, and the interval rests on as few units"
+        for units, metrics in by_units.items()
+    ]
 
 
-def compare_runs(paths: Sequence[Path], *, metrics: Sequence[str] | None = None,
-                 scoring: Sequence[str] = ()) -> Comparison:
+def compare_runs(
+    paths: Sequence[Path], *, metrics: Sequence[str] | None = None, scoring: Sequence[str] = ()
+) -> Comparison:
     """Compare the runs at ``paths`` with the first; refuses (ValueError) runs that cannot be paired."""
     runs, notes = _load(paths, scoring)
     _check_runs(runs)
@@ -232,25 +280,30 @@ def compare_runs(paths: Sequence[Path], *, metrics: Sequence[str] | None = None,
 
 # --- Output ----------------------------------------------------------------------------------------------------
 
+
 def fmt_p(p: float) -> str:
     return f"{p:.2g}" if p < 0.001 else f"{p:.3f}"
 
 
 def _method(c: Comparison) -> str:
     units = UNIT_WORDS.get(c.unit, c.unit + "s")
-    return (f"Differences are run minus baseline, on the samples where the metric has a value in both runs. "
-            f"95% interval: percentile bootstrap of the mean difference resampling {units} "
-            f"({stats.RESAMPLES:,} resamples, seed {stats.SEED}). p: two-sided paired sign-flip test flipping each "
-            f"unit's differences together (every sign vector when there are at most {stats.EXACT_MAX_UNITS} "
-            f"{units}, else {stats.PERMUTATIONS:,} random ones, seed {stats.SEED}, p = (1 + hits) / (1 + draws)). "
-            f"Win rate: share of those samples where the run is better than the baseline (higher; lower for L1 and "
-            f"L2); ties and losses are counted apart.")
+    return (
+        f"Differences are run minus baseline, on the samples where the metric has a value in both runs. "
+        f"95% interval: percentile bootstrap of the mean difference resampling {units} "
+        f"({stats.RESAMPLES:,} resamples, seed {stats.SEED}). p: two-sided paired sign-flip test flipping each "
+        f"unit's differences together (every sign vector when there are at most {stats.EXACT_MAX_UNITS} "
+        f"{units}, else {stats.PERMUTATIONS:,} random ones, seed {stats.SEED}, p = (1 + hits) / (1 + draws)). "
+        f"Win rate: share of those samples where the run is better than the baseline (higher; lower for L1 and "
+        f"L2); ties and losses are counted apart."
+    )
 
 
 def _who(run: RunInfo) -> str:
     generation = run.run.get("generation") or {}
-    return (f"{run.label} (model {run.model}, seed {generation.get('seed', '?')}, adapter options "
-            f"{json.dumps(generation.get('adapter_config', {}), sort_keys=True)})")
+    return (
+        f"{run.label} (model {run.model}, seed {generation.get('seed', '?')}, adapter options "
+        f"{json.dumps(generation.get('adapter_config', {}), sort_keys=True)})"
+    )
 
 
 def _provenance(c: Comparison) -> list[str]:
@@ -263,27 +316,52 @@ def _provenance(c: Comparison) -> list[str]:
 
 
 def _shared(c: Comparison, pair: Pair) -> str:
-    return (f"{pair.shared:,} shared samples ({c.baseline.label} generated {pair.generated[0]:,}, "
-            f"{pair.other.label} {pair.generated[1]:,})")
+    return (
+        f"{pair.shared:,} shared samples ({c.baseline.label} generated {pair.generated[0]:,}, "
+        f"{pair.other.label} {pair.generated[1]:,})"
+    )
 
 
 def _row(r: MetricResult) -> list[str]:
     ci = f"[{r.ci[0]:+.4f}, {r.ci[1]:+.4f}]" if r.ci else "–"
-    return [f"{r.metric} {'↑' if r.higher_is_better else '↓'}", f"{r.n:,}", f"{r.units:,}", f"{r.mean_baseline:.4f}",
-            f"{r.mean_other:.4f}", f"{r.difference:+.4f}", ci, fmt_p(r.test.p_value),
-            f"{r.wins} / {r.ties} / {r.losses}", f"{r.win_rate:.3f}"]
+    return [
+        f"{r.metric} {'↑' if r.higher_is_better else '↓'}",
+        f"{r.n:,}",
+        f"{r.units:,}",
+        f"{r.mean_baseline:.4f}",
+        f"{r.mean_other:.4f}",
+        f"{r.difference:+.4f}",
+        ci,
+        fmt_p(r.test.p_value),
+        f"{r.wins} / {r.ties} / {r.losses}",
+        f"{r.win_rate:.3f}",
+    ]
 
 
-HEADERS = ["metric", "samples", "units", "baseline", "run", "difference", "95% CI", "p", "better / tie / worse",
-           "win rate"]
+HEADERS = [
+    "metric",
+    "samples",
+    "units",
+    "baseline",
+    "run",
+    "difference",
+    "95% CI",
+    "p",
+    "better / tie / worse",
+    "win rate",
+]
 
 
 def markdown(c: Comparison) -> str:
     bench = BENCH_LABELS.get(c.bench, c.bench)
     out = [f"## Compare on {bench}: baseline `{c.baseline.label}`", ""]
     for pair in c.pairs:
-        out += [f"### `{pair.other.label}` against `{c.baseline.label}`: {_shared(c, pair)}", "",
-                "| " + " | ".join(HEADERS) + " |", "|---|" + "---:|" * (len(HEADERS) - 1)]
+        out += [
+            f"### `{pair.other.label}` against `{c.baseline.label}`: {_shared(c, pair)}",
+            "",
+            "| " + " | ".join(HEADERS) + " |",
+            "|---|" + "---:|" * (len(HEADERS) - 1),
+        ]
         out += ["| " + " | ".join(_row(r)) + " |" for r in pair.results] + [""]
         out += [f"- note: {n}" for n in pair.notes] + ([""] if pair.notes else [])
     out += [_method(c), ""]
@@ -297,12 +375,22 @@ def latex(c: Comparison) -> str:
     lines = [comment(f"mige-eval compare; needs \\usepackage{{booktabs}}. {line}") for line in _provenance(c)]
     lines += [comment(f"note: {n}") for n in c.notes]
     for pair in c.pairs:
-        caption = (f"{pair.other.model} ({pair.other.label}) against {c.baseline.model} ({c.baseline.label}) on "
-                   f"{bench}, {_shared(c, pair)}. {_method(c)}")
+        caption = (
+            f"{pair.other.model} ({pair.other.label}) against {c.baseline.model} ({c.baseline.label}) on "
+            f"{bench}, {_shared(c, pair)}. {_method(c)}"
+        )
         lines += [comment(f"note: {n}") for n in pair.notes]
-        lines += [r"\begin{table}[t]", r"  \centering", r"  \footnotesize", r"  \setlength{\tabcolsep}{3pt}",
-                  rf"  \caption{{{escape(caption)}}}", rf"  \begin{{tabular}}{{l{'r' * (len(HEADERS) - 1)}}}",
-                  r"    \toprule", "    " + " & ".join(escape(h) for h in HEADERS) + r" \\", r"    \midrule"]
+        lines += [
+            r"\begin{table}[t]",
+            r"  \centering",
+            r"  \footnotesize",
+            r"  \setlength{\tabcolsep}{3pt}",
+            rf"  \caption{{{escape(caption)}}}",
+            rf"  \begin{{tabular}}{{l{'r' * (len(HEADERS) - 1)}}}",
+            r"    \toprule",
+            "    " + " & ".join(escape(h) for h in HEADERS) + r" \\",
+            r"    \midrule",
+        ]
         lines += ["    " + " & ".join(escape(cell) for cell in _row(r)) + r" \\" for r in pair.results]
         lines += [r"    \bottomrule", r"  \end{tabular}", r"\end{table}"]
     return "\n".join(lines) + "\n"
@@ -313,21 +401,42 @@ def to_json(c: Comparison) -> str:
         "benchmark": c.bench,
         "baseline": {"label": c.baseline.label, "model": c.baseline.model, "path": str(c.baseline.path.resolve())},
         "unit": c.unit,
-        "method": {"interval": "percentile bootstrap of the mean difference over units", "level": stats.LEVEL,
-                   "resamples": stats.RESAMPLES, "seed": stats.SEED,
-                   "test": "two-sided paired sign-flip test over units", "permutations": stats.PERMUTATIONS,
-                   "exact_max_units": stats.EXACT_MAX_UNITS, "difference": "run - baseline"},
-        "comparisons": [{"label": p.other.label, "model": p.other.model, "path": str(p.other.path.resolve()),
-                         "shared": p.shared, "generated": {"baseline": p.generated[0], "run": p.generated[1]},
-                         "metrics": [r.to_json() for r in p.results], "notes": p.notes} for p in c.pairs],
+        "method": {
+            "interval": "percentile bootstrap of the mean difference over units",
+            "level": stats.LEVEL,
+            "resamples": stats.RESAMPLES,
+            "seed": stats.SEED,
+            "test": "two-sided paired sign-flip test over units",
+            "permutations": stats.PERMUTATIONS,
+            "exact_max_units": stats.EXACT_MAX_UNITS,
+            "difference": "run - baseline",
+        },
+        "comparisons": [
+            {
+                "label": p.other.label,
+                "model": p.other.model,
+                "path": str(p.other.path.resolve()),
+                "shared": p.shared,
+                "generated": {"baseline": p.generated[0], "run": p.generated[1]},
+                "metrics": [r.to_json() for r in p.results],
+                "notes": p.notes,
+            }
+            for p in c.pairs
+        ],
         "scorings": {r.key: _settings(c.baseline, r.key) for p in c.pairs for r in p.results},
         "notes": c.notes,
     }
     return json.dumps(data, indent=2) + "\n"
 
 
-def render_comparison(paths: Sequence[Path], fmt: str = "markdown", *, metrics: Sequence[str] | None = None,
-                      scoring: Sequence[str] = (), out: Path | None = None) -> str:
+def render_comparison(
+    paths: Sequence[Path],
+    fmt: str = "markdown",
+    *,
+    metrics: Sequence[str] | None = None,
+    scoring: Sequence[str] = (),
+    out: Path | None = None,
+) -> str:
     """The comparison as text in ``fmt``; also written to ``out`` when given."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown --format {fmt!r}: use one of {', '.join(FORMATS)}")

@@ -9,6 +9,7 @@ the published value of the same method), ``best`` (1 when the value is the best 
 for published values) and ``reasons`` (why not, ``; ``-separated). With ``ci``, ``ci_low`` and
 ``ci_high`` follow: the run value's 95 % bootstrap interval (empty for published values).
 """
+
 from __future__ import annotations
 
 import csv
@@ -17,8 +18,23 @@ from collections.abc import Sequence
 
 from mige_eval.report.tables import Table
 
-HEADER = ["table", "benchmark", "subset", "group", "method", "metric", "value", "source", "run", "n", "n_failed",
-          "delta", "best", "comparable", "reasons"]
+HEADER = [
+    "table",
+    "benchmark",
+    "subset",
+    "group",
+    "method",
+    "metric",
+    "value",
+    "source",
+    "run",
+    "n",
+    "n_failed",
+    "delta",
+    "best",
+    "comparable",
+    "reasons",
+]
 CI_HEADER = ["ci_low", "ci_high"]
 
 
@@ -38,9 +54,20 @@ def csv_tables(tables: Sequence[Table]) -> str:
                 delta = row.deltas.get(col)
                 verdict = row.verdicts.get(col.bench)
                 line = [
-                    table.spec.id, col.bench, col.subset or "all", row.group, row.label, col.metric, f"{value:.6g}",
-                    row.kind, run.label if run else "", n, failed, "" if delta is None else f"{delta:+.3f}",
-                    int(col in row.best), "" if verdict is None else str(verdict.comparable).lower(),
+                    table.spec.id,
+                    col.bench,
+                    col.subset or "all",
+                    row.group,
+                    row.label,
+                    col.metric,
+                    f"{value:.6g}",
+                    row.kind,
+                    run.label if run else "",
+                    n,
+                    failed,
+                    "" if delta is None else f"{delta:+.3f}",
+                    int(col in row.best),
+                    "" if verdict is None else str(verdict.comparable).lower(),
                     "" if verdict is None else "; ".join(verdict.reasons),
                 ]
                 if ci:

@@ -15,6 +15,7 @@ and a note saying why the rest is missing. Scores are read from ``samples.jsonl`
 The gallery is written into a new folder beside the target and renamed into place only when it is
 complete, so an interrupted or failed report leaves the previous gallery (or none), never half of one.
 """
+
 from __future__ import annotations
 
 import os
@@ -50,8 +51,9 @@ Progress = Callable[[str, int], Callable[..., None]]
 _GALLERY_ENTRIES = ("full", "thumbs")
 
 
-def _load_samples(bench: str, runs: Sequence[RunInfo],
-                  root: Path | None) -> tuple[dict[str, Sample], Path | None, str | None]:
+def _load_samples(
+    bench: str, runs: Sequence[RunInfo], root: Path | None
+) -> tuple[dict[str, Sample], Path | None, str | None]:
     """The benchmark's samples by id from the first dataset folder that opens, or why none did."""
     roots = list(dict.fromkeys([root] if root else [r.data_root() for r in runs if r.data_root()]))
     try:
@@ -67,9 +69,14 @@ def _load_samples(bench: str, runs: Sequence[RunInfo],
         except Exception as exc:  # noqa: BLE001 - any loader failure only costs the gallery the inputs
             reason = f"{type(exc).__name__}: {exc}"
     where = f" at {roots[0]}, the folder the run used" if roots else ""
-    return {}, (roots[0] if roots else None), (
-        f"{bench} gallery: instructions, sources and references are not shown ({reason}); outputs and scores "
-        f"are. Make the dataset readable{where} and write the gallery again.")
+    return (
+        {},
+        (roots[0] if roots else None),
+        (
+            f"{bench} gallery: instructions, sources and references are not shown ({reason}); outputs and scores "
+            f"are. Make the dataset readable{where} and write the gallery again."
+        ),
+    )
 
 
 class _BenchPage:
@@ -89,8 +96,10 @@ class _BenchPage:
     def _img(self, shown: Shown | None, label: str, cls: str = "th") -> str:
         if shown is None:
             return f'<span class="err">{escape(label)}: not shown</span>'
-        return (f'<a href="{escape(shown.full)}"><img class="{cls}" src="{escape(shown.thumb)}" '
-                f'alt="{escape(label)}" title="{escape(label)}" loading="lazy"></a>')
+        return (
+            f'<a href="{escape(shown.full)}"><img class="{cls}" src="{escape(shown.thumb)}" '
+            f'alt="{escape(label)}" title="{escape(label)}" loading="lazy"></a>'
+        )
 
     def _ref(self, ref: ImageRef, cls: str = "th") -> str:
         return self._img(self.folder.data(ref.read, f"data:{self.root}:{ref.label}"), ref.label, cls)
@@ -159,35 +168,59 @@ class _BenchPage:
             source = '<span class="d">blank canvas</span>'
         else:
             source = self._ref(sample.source)
-        cells = [f"<td><b>{escape(sample_id)}</b><br>{escape(subset)}</td>",
-                 f'<td class="instr">{self._instruction(sample, first)}</td>',
-                 f"<td>{source}</td>", f"<td>{self._references(sample, first)}</td>"]
+        cells = [
+            f"<td><b>{escape(sample_id)}</b><br>{escape(subset)}</td>",
+            f'<td class="instr">{self._instruction(sample, first)}</td>',
+            f"<td>{source}</td>",
+            f"<td>{self._references(sample, first)}</td>",
+        ]
         cells += [self._run_cell(k, r) for k, r in enumerate(records)]
         return f'<tr class="sample" {" ".join(attrs)}>{"".join(cells)}</tr>'
 
     def _distributions(self) -> str:
         out = ["<h2>Distributions</h2>"]
         for k, run in enumerate(self.runs):
-            plots = [histogram([r["metrics"][m] for r in self.records[k].values()
-                                if not r.get("error") and (r.get("metrics") or {}).get(m) is not None],
-                               f"{run.label}: {m}") for m in self.metrics[k]]
-            out.append(f"<h3>{escape(run.label)}</h3><div class=\"dists\">{''.join(plots) or 'no metrics'}</div>")
+            plots = [
+                histogram(
+                    [
+                        r["metrics"][m]
+                        for r in self.records[k].values()
+                        if not r.get("error") and (r.get("metrics") or {}).get(m) is not None
+                    ],
+                    f"{run.label}: {m}",
+                )
+                for m in self.metrics[k]
+            ]
+            out.append(f'<h3>{escape(run.label)}</h3><div class="dists">{"".join(plots) or "no metrics"}</div>')
         return "\n".join(out)
 
     def _controls(self) -> str:
-        subsets = sorted({(self.samples[i].subset if i in self.samples else
-                           str(next(r[i] for r in self.records if i in r).get("subset", ""))) for i in self.ids})
+        subsets = sorted(
+            {
+                (
+                    self.samples[i].subset
+                    if i in self.samples
+                    else str(next(r[i] for r in self.records if i in r).get("subset", ""))
+                )
+                for i in self.ids
+            }
+        )
         subset_opts = "".join(f'<option value="{escape(s)}">{escape(s)}</option>' for s in subsets)
-        sort_opts = "".join(f'<option value="{k}:{escape(m)}">{escape(run.label)}: {escape(m)}</option>'
-                            for k, run in enumerate(self.runs) for m in self.metrics[k])
-        return ('<div id="controls">'
-                f'<label>subset <select id="f-subset"><option value="">all</option>{subset_opts}</select></label>'
-                '<label>sort by <select id="f-sort"><option value="">benchmark order</option>'
-                f'{sort_opts}</select></label>'
-                '<label><input type="checkbox" id="f-desc"> descending</label>'
-                '<label>min <input id="f-min" type="number" step="any" size="6"></label>'
-                '<label>max <input id="f-max" type="number" step="any" size="6"></label>'
-                '<span id="count"></span></div>')
+        sort_opts = "".join(
+            f'<option value="{k}:{escape(m)}">{escape(run.label)}: {escape(m)}</option>'
+            for k, run in enumerate(self.runs)
+            for m in self.metrics[k]
+        )
+        return (
+            '<div id="controls">'
+            f'<label>subset <select id="f-subset"><option value="">all</option>{subset_opts}</select></label>'
+            '<label>sort by <select id="f-sort"><option value="">benchmark order</option>'
+            f"{sort_opts}</select></label>"
+            '<label><input type="checkbox" id="f-desc"> descending</label>'
+            '<label>min <input id="f-min" type="number" step="any" size="6"></label>'
+            '<label>max <input id="f-max" type="number" step="any" size="6"></label>'
+            '<span id="count"></span></div>'
+        )
 
     def html(self, advance: Callable[..., None]) -> str:
         heads = "".join(f'<th>{escape(r.label)}<br><span class="d">{escape(r.model)}</span></th>' for r in self.runs)
@@ -196,18 +229,29 @@ class _BenchPage:
             rows.append(self._row(i, sample_id))
             advance(1)
         rows = "\n".join(rows)
-        body = (f"<h1>{escape(self.bench)}: {len(self.ids)} samples, {len(self.runs)} runs</h1>"
-                '<p><a href="index.html">back to the report</a></p>'
-                + (f'<p class="err">{escape(self.note)}</p>' if self.note else "")
-                + self._distributions() + "<h2>Samples</h2>" + self._controls()
-                + '<table id="samples"><thead><tr><th>sample</th><th>instruction</th><th>source</th>'
-                f"<th>reference</th>{heads}</tr></thead>\n<tbody>\n{rows}\n</tbody></table>")
+        body = (
+            f"<h1>{escape(self.bench)}: {len(self.ids)} samples, {len(self.runs)} runs</h1>"
+            '<p><a href="index.html">back to the report</a></p>'
+            + (f'<p class="err">{escape(self.note)}</p>' if self.note else "")
+            + self._distributions()
+            + "<h2>Samples</h2>"
+            + self._controls()
+            + '<table id="samples"><thead><tr><th>sample</th><th>instruction</th><th>source</th>'
+            f"<th>reference</th>{heads}</tr></thead>\n<tbody>\n{rows}\n</tbody></table>"
+        )
         return html_page.page(f"{self.bench} gallery", body, script=True)
 
 
-def write_gallery(out: Path, runs: Sequence[RunInfo], tables: Sequence[Table], notes: Sequence[str] = (), *,
-                  data_roots: dict[str, Path] | None = None, thumb_size: int = 256,
-                  progress: Progress | None = None) -> list[str]:
+def write_gallery(
+    out: Path,
+    runs: Sequence[RunInfo],
+    tables: Sequence[Table],
+    notes: Sequence[str] = (),
+    *,
+    data_roots: dict[str, Path] | None = None,
+    thumb_size: int = 256,
+    progress: Progress | None = None,
+) -> list[str]:
     """Write the gallery folder ``out`` (index.html, one page per benchmark, images); returns its notes.
 
     An existing ``out`` is replaced as a whole, once the new gallery is complete; a folder that holds
@@ -231,12 +275,17 @@ def _check_replaceable(out: Path) -> None:
         return
     if not out.is_dir():
         raise ValueError(f"--out {out} is a file; a gallery is a folder: give a new or empty folder")
-    foreign = sorted(p.name for p in out.iterdir()
-                     if not (p.name in _GALLERY_ENTRIES and p.is_dir()) and not (p.suffix == ".html" and p.is_file()))
+    foreign = sorted(
+        p.name
+        for p in out.iterdir()
+        if not (p.name in _GALLERY_ENTRIES and p.is_dir()) and not (p.suffix == ".html" and p.is_file())
+    )
     if foreign:
-        raise ValueError(f"--out {out} holds files a gallery does not ({', '.join(foreign[:5])}"
-                         f"{', ...' if len(foreign) > 5 else ''}); a gallery replaces its whole folder, so give a "
-                         "new or empty folder, or the folder of an earlier gallery")
+        raise ValueError(
+            f"--out {out} holds files a gallery does not ({', '.join(foreign[:5])}"
+            f"{', ...' if len(foreign) > 5 else ''}); a gallery replaces its whole folder, so give a "
+            "new or empty folder, or the folder of an earlier gallery"
+        )
 
 
 def _move_into_place(draft: Path, out: Path) -> None:
@@ -250,8 +299,15 @@ def _move_into_place(draft: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _write(out: Path, runs: Sequence[RunInfo], tables: Sequence[Table], notes: Sequence[str],
-           data_roots: dict[str, Path], thumb_size: int, progress: Progress | None) -> list[str]:
+def _write(
+    out: Path,
+    runs: Sequence[RunInfo],
+    tables: Sequence[Table],
+    notes: Sequence[str],
+    data_roots: dict[str, Path],
+    thumb_size: int,
+    progress: Progress | None,
+) -> list[str]:
     folder = ImageFolder(out, thumb_size)
     benches = list(dict.fromkeys(r.bench for r in runs))
     page_notes: list[str] = []
@@ -264,15 +320,21 @@ def _write(out: Path, runs: Sequence[RunInfo], tables: Sequence[Table], notes: S
         (out / name).write_text(page.html(advance), encoding="utf-8")
         if page.note:
             page_notes.append(page.note)
-        links.append(f'<li><a href="{escape(name)}">{escape(bench)}</a>: {len(page.ids)} samples; runs '
-                     f"{escape(', '.join(r.label for r in bench_runs))}</li>")
+        links.append(
+            f'<li><a href="{escape(name)}">{escape(bench)}</a>: {len(page.ids)} samples; runs '
+            f"{escape(', '.join(r.label for r in bench_runs))}</li>"
+        )
     problems = folder.problems
     if len(problems) > MAX_IMAGE_NOTES:
         problems = problems[:MAX_IMAGE_NOTES] + [f"... and {len(problems) - MAX_IMAGE_NOTES} more images not shown"]
     all_notes = [*notes, *page_notes, *problems]
-    body = ("<h1>mige-eval report</h1>" + "\n".join(html_page.paper_table(t) for t in tables)
-            + f"<h2>Galleries</h2><ul>{''.join(links) or '<li>no runs</li>'}</ul>"
-            + "<h2>Runs</h2>" + "".join(html_page.run_facts(r) for r in runs)
-            + ("<h2>Notes</h2>" + html_page.note_list(all_notes) if all_notes else ""))
+    body = (
+        "<h1>mige-eval report</h1>"
+        + "\n".join(html_page.paper_table(t) for t in tables)
+        + f"<h2>Galleries</h2><ul>{''.join(links) or '<li>no runs</li>'}</ul>"
+        + "<h2>Runs</h2>"
+        + "".join(html_page.run_facts(r) for r in runs)
+        + ("<h2>Notes</h2>" + html_page.note_list(all_notes) if all_notes else "")
+    )
     (out / "index.html").write_text(html_page.page("mige-eval report", body), encoding="utf-8")
     return [*page_notes, *problems]

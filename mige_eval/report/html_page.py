@@ -8,6 +8,7 @@ bookmarked, shared or opened directly (a browser in a test loads ``bench.html#so
 - ``run=K`` which run's value to sort and filter by (0-based, default 0);
 - ``subset=NAME`` only that subset; ``min=X`` / ``max=Y`` only values of the sort metric in range.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -110,18 +111,25 @@ JS = """
 
 
 def page(title: str, body: str, script: bool = False) -> str:
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{escape(title)}</title><style>{CSS}</style></head>\n<body>\n{body}\n"
-            + (f"<script>{JS}</script>\n" if script else "") + "</body></html>\n")
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{escape(title)}</title><style>{CSS}</style></head>\n<body>\n{body}\n"
+        + (f"<script>{JS}</script>\n" if script else "")
+        + "</body></html>\n"
+    )
 
 
 def paper_table(table: Table) -> str:
     cols = table.spec.columns
-    heads = "".join(f'<th colspan="{len(list(g))}" style="text-align:center">{escape(h)}</th>'
-                    for h, g in groupby(cols, key=lambda c: c.header))
+    heads = "".join(
+        f'<th colspan="{len(list(g))}" style="text-align:center">{escape(h)}</th>'
+        for h, g in groupby(cols, key=lambda c: c.header)
+    )
     arrows = "".join(f"<th>{escape(c.label)} {'↑' if c.higher_is_better else '↓'}</th>" for c in cols)
-    out = [f'<table class="paper"><caption><b>Table {escape(table.spec.id)}.</b> {escape(table.caption)}</caption>',
-           f"<tr><th></th>{heads}</tr><tr><th>Method</th>{arrows}</tr>"]
+    out = [
+        f'<table class="paper"><caption><b>Table {escape(table.spec.id)}.</b> {escape(table.caption)}</caption>',
+        f"<tr><th></th>{heads}</tr><tr><th>Method</th>{arrows}</tr>",
+    ]
     group = None
     for row in table.rows:
         if row.group != group:
@@ -156,9 +164,11 @@ def run_facts(run: RunInfo) -> str:
     items = "".join(f"<li><b>{escape(k)}</b>: {escape(v)}</li>" for k, v in facts if k in _GLANCE)
     details = "".join(f"<li><b>{escape(k)}</b>: <code>{escape(v)}</code></li>" for k, v in facts if k not in _GLANCE)
     notes = "".join(f"<li>{escape(n)}</li>" for n in run.summary.get("notes") or ())
-    return (f"<h3>{escape(run.model)} on {escape(run.bench)} <code>{escape(run.label)}</code></h3><ul>{items}</ul>"
-            f"<details><summary>provenance</summary><ul>{details}</ul></details>"
-            + (f"<p>Notes:</p><ul>{notes}</ul>" if notes else ""))
+    return (
+        f"<h3>{escape(run.model)} on {escape(run.bench)} <code>{escape(run.label)}</code></h3><ul>{items}</ul>"
+        f"<details><summary>provenance</summary><ul>{details}</ul></details>"
+        + (f"<p>Notes:</p><ul>{notes}</ul>" if notes else "")
+    )
 
 
 def note_list(notes: Sequence[str]) -> str:

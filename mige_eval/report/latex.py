@@ -8,6 +8,7 @@ with the published rows carries a dagger, explained in a footnote under the tabu
 table, where it documents the numbers without changing the typeset page. Table 1 (12 metric
 columns) is a ``table*``, as wide tables are in two-column papers.
 """
+
 from __future__ import annotations
 
 import unicodedata
@@ -16,14 +17,32 @@ from itertools import groupby
 from mige_eval.report.tables import GROUP_LABELS, Row, Table, fmt, fmt_delta, fmt_interval
 
 _SPECIAL = {
-    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
-    "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "<": r"\textless{}",
-    ">": r"\textgreater{}", "|": r"\textbar{}", "\n": " ",
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
+    "\n": " ",
 }
 #: Tables with more metric columns than this span the page width (``table*``).
 WIDE = 7
-_UNICODE = {"↑": r"$\uparrow$", "↓": r"$\downarrow$", "–": "--", "—": "---", "×": r"$\times$", "·": r"$\cdot$",
-            "†": r"$^\dagger$"}
+_UNICODE = {
+    "↑": r"$\uparrow$",
+    "↓": r"$\downarrow$",
+    "–": "--",
+    "—": "---",
+    "×": r"$\times$",
+    "·": r"$\cdot$",
+    "†": r"$^\dagger$",
+}
 
 
 def escape(text: str) -> str:
@@ -64,11 +83,22 @@ def latex_table(table: Table) -> str:
     cols = table.spec.columns
     width = len(cols) + 1
     env = "table*" if len(cols) > WIDE else "table"
-    lines = [comment(f"mige-eval report, table {table.spec.id}; needs \\usepackage{{booktabs}}. Still too wide? "
-                     "Wrap the tabular in \\resizebox{\\linewidth}{!}{...} (\\usepackage{graphicx}).")]
-    lines += [rf"\begin{{{env}}}[t]", r"  \centering", r"  \footnotesize", r"  \setlength{\tabcolsep}{3pt}",
-              rf"  \caption{{{escape(table.caption)}}}", rf"  \label{{tab:mige-eval-{table.spec.id}}}",
-              rf"  \begin{{tabular}}{{l{'c' * len(cols)}}}", r"    \toprule"]
+    lines = [
+        comment(
+            f"mige-eval report, table {table.spec.id}; needs \\usepackage{{booktabs}}. Still too wide? "
+            "Wrap the tabular in \\resizebox{\\linewidth}{!}{...} (\\usepackage{graphicx})."
+        )
+    ]
+    lines += [
+        rf"\begin{{{env}}}[t]",
+        r"  \centering",
+        r"  \footnotesize",
+        r"  \setlength{\tabcolsep}{3pt}",
+        rf"  \caption{{{escape(table.caption)}}}",
+        rf"  \label{{tab:mige-eval-{table.spec.id}}}",
+        rf"  \begin{{tabular}}{{l{'c' * len(cols)}}}",
+        r"    \toprule",
+    ]
     spans, rules, start = [], [], 2
     for header, members in groupby(cols, key=lambda c: c.header):
         n = len(list(members))

@@ -1,10 +1,11 @@
 """Markdown: the paper tables, a one-row-per-run overview, and per-run summaries with their environment."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mige_eval.report.runs import RunInfo
 from mige_eval.report import comparability
+from mige_eval.report.runs import RunInfo
 from mige_eval.report.tables import GROUP_LABELS, LOWER_IS_BETTER, Row, Table, fmt, fmt_delta, fmt_interval, row_label
 from mige_eval.summary import metric_names
 
@@ -37,8 +38,12 @@ def markdown_table(table: Table) -> str:
     """One paper table: caption, header with arrows, italic group rows, run rows beside published ones."""
     cols = table.spec.columns
     headers = [f"{c.header} {c.label} {_arrow(c.metric)}" for c in cols]
-    lines = [f"**Table {table.spec.id}.** {_escape(table.caption)}", "",
-             _line(["Method"] + headers), "|---|" + "---:|" * len(cols)]
+    lines = [
+        f"**Table {table.spec.id}.** {_escape(table.caption)}",
+        "",
+        _line(["Method"] + headers),
+        "|---|" + "---:|" * len(cols),
+    ]
     group = None
     for row in table.rows:
         if row.group != group:
@@ -63,13 +68,20 @@ def markdown_report(runs: Sequence[RunInfo], notes: Sequence[str] = ()) -> str:
     """Every run as one row (bench, model, samples, failures, whether it is comparable with the published
     rows, each metric mean, its directory), then the notes."""
     names = metric_names([{"metrics": r.figures.get("metrics", {})} for r in runs])
-    lines = [_line(["bench", "model", "n", "failed", "comparable"] + [f"{n} {_arrow(n)}" for n in names] + ["run"]),
-             "|---|---|---:|---:|---|" + "---:|" * len(names) + "---|"]
+    lines = [
+        _line(["bench", "model", "n", "failed", "comparable"] + [f"{n} {_arrow(n)}" for n in names] + ["run"]),
+        "|---|---|---:|---:|---|" + "---:|" * len(names) + "---|",
+    ]
     for r in runs:
         metrics = r.figures.get("metrics", {})
         n, failed = r.count()
-        lines.append(_line([r.bench, _escape(r.model), str(n), str(failed), _standing(r)]
-                           + [_mean(metrics.get(m)) for m in names] + [f"`{r.label}`"]))
+        lines.append(
+            _line(
+                [r.bench, _escape(r.model), str(n), str(failed), _standing(r)]
+                + [_mean(metrics.get(m)) for m in names]
+                + [f"`{r.label}`"]
+            )
+        )
     out = "\n".join(lines) + "\n"
     if notes:
         out += "\nNotes:\n" + "".join(f"- {n}\n" for n in notes)
@@ -78,8 +90,11 @@ def markdown_report(runs: Sequence[RunInfo], notes: Sequence[str] = ()) -> str:
 
 def _is_code(key: str) -> bool:
     """Facts shown as code: JSON, a command line, paths."""
-    return key in {"adapter config", "directory", "data", "backbone files"} or key.startswith("command") \
+    return (
+        key in {"adapter config", "directory", "data", "backbone files"}
+        or key.startswith("command")
         or key.endswith(" settings")
+    )
 
 
 def _mean_cell(part: dict, metric: str, ci: bool) -> str:
@@ -92,17 +107,23 @@ def run_summary(run: RunInfo, ci: bool = False) -> str:
     """A run's Markdown section: settings, comparability and provenance (from run.json), per-subset means
     (with their intervals when ``ci``), its notes."""
     lines = [f"### {_escape(run.model)} on {run.bench} (`{run.label}`)", ""]
-    lines += [f"- {key}: `{value}`" if _is_code(key) else f"- {key}: {_escape(value)}"
-              for key, value in run.facts()]
+    lines += [f"- {key}: `{value}`" if _is_code(key) else f"- {key}: {_escape(value)}" for key, value in run.facts()]
     figures = run.figures
     names = list(figures.get("metrics") or {})
     if names:
-        lines += ["", _line(["subset", "n", "failed"] + [f"{m} {_arrow(m)}" for m in names]),
-                  "|---|---:|---:|" + "---:|" * len(names)]
+        lines += [
+            "",
+            _line(["subset", "n", "failed"] + [f"{m} {_arrow(m)}" for m in names]),
+            "|---|---:|---:|" + "---:|" * len(names),
+        ]
         parts = [("all", figures)] + sorted((figures.get("subsets") or {}).items())
         for name, part in parts:
-            lines.append(_line([_escape(name), str(part.get("n", 0)), str(part.get("n_failed", 0))]
-                               + [_mean_cell(part, m, ci) for m in names]))
+            lines.append(
+                _line(
+                    [_escape(name), str(part.get("n", 0)), str(part.get("n_failed", 0))]
+                    + [_mean_cell(part, m, ci) for m in names]
+                )
+            )
     if run.summary.get("notes"):
         lines += [""] + [f"- note: {_escape(n)}" for n in run.summary["notes"]]
     return "\n".join(lines) + "\n"

@@ -10,6 +10,7 @@ It also holds what a run must match to be compared with the published rows (:mod
 the size of each benchmark's evaluation set the paper's numbers were computed on, and the few
 per-row conventions where a published row is known to deviate from the benchmark's defaults.
 """
+
 from __future__ import annotations
 
 import csv
@@ -50,14 +51,14 @@ _JPEG = "the MIGE authors saved their outputs as JPEG files (quality 75) and sco
 #: (or the defaults) and still be compared with the row. Only conventions the authors' own code or
 #: inputs document are listed; every other row is compared under the benchmark's defaults.
 ROW_CONVENTIONS: dict[tuple[str, str], Convention] = {
-    ("MIGE", "emuedit"): Convention({"output_storage": "jpeg75"},
-                                    _JPEG + " (their edit.py reads <idx>.jpg)"),
+    ("MIGE", "emuedit"): Convention({"output_storage": "jpeg75"}, _JPEG + " (their edit.py reads <idx>.jpg)"),
     ("MIGE", "magicbrush"): Convention({"output_storage": "jpeg75"}, _JPEG),
     ("MIGE", "migebench"): Convention({"output_storage": "jpeg75"}, _JPEG),
     ("MIGE", "dreambench"): Convention(
         {"output_storage": "jpeg75", "dreambench_input": "mige-examples", "dreambench_input_form": "segmented"},
         _JPEG + "; their published DreamBench inputs are subjects segmented on black, cut from dog/02.jpg, "
-        "dog2/02.jpg and dog3/05.jpg"),
+        "dog2/02.jpg and dog3/05.jpg",
+    ),
 }
 
 
@@ -76,8 +77,17 @@ def _parse(text: str, origin: str) -> list[PublishedValue]:
     rows = []
     for line, row in enumerate(csv.DictReader(io.StringIO(text)), 2):
         try:
-            rows.append(PublishedValue(row["table"], row["benchmark"], row["subset"], row["group"],
-                                       row["method"], row["metric"], float(row["value"])))
+            rows.append(
+                PublishedValue(
+                    row["table"],
+                    row["benchmark"],
+                    row["subset"],
+                    row["group"],
+                    row["method"],
+                    row["metric"],
+                    float(row["value"]),
+                )
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{origin} line {line}: not a published value ({exc})") from exc
     return rows

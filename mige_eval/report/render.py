@@ -7,6 +7,7 @@ and into :attr:`Rendered.notes`, which the command line prints on stderr for CSV
 run value's 95 % interval; ``scoring`` (keys) shows earlier scoring configurations
 (:mod:`mige_eval.report.scorings`).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -39,8 +40,10 @@ def table_ids(table: str | None, runs: Sequence[RunInfo]) -> list[str]:
     ids = ["3a", "3b"] if str(table) == "3" else [str(table)]
     unknown = [t for t in ids if t not in TABLES]
     if unknown:
-        raise ValueError(f"unknown --table {table!r}: use one of {', '.join(TABLES)} (or 3 for 3a and 3b)."
-                         f"{did_you_mean(table, [*TABLES, '3'])}")
+        raise ValueError(
+            f"unknown --table {table!r}: use one of {', '.join(TABLES)} (or 3 for 3a and 3b)."
+            f"{did_you_mean(table, [*TABLES, '3'])}"
+        )
     return ids
 
 
@@ -64,14 +67,25 @@ def latex_document(tables: Sequence[Table], runs: Sequence[RunInfo], notes: Sequ
 def _need_tables(tables: Sequence[Table], fmt: str) -> None:
     if not tables:
         benches = sorted({b for spec in TABLES.values() for b in spec.benches})
-        raise ValueError(f"--format {fmt} prints paper tables, and no run found belongs to one (benchmarks "
-                         f"{', '.join(benches)}); pass --table 1, 2, 3a or 3b for the published rows alone")
+        raise ValueError(
+            f"--format {fmt} prints paper tables, and no run found belongs to one (benchmarks "
+            f"{', '.join(benches)}); pass --table 1, 2, 3a or 3b for the published rows alone"
+        )
 
 
-def render(paths: Iterable[Path], fmt: str = "markdown", table: str | None = None, published: bool = True,
-           output: Path | None = None, *, data_roots: dict[str, Path] | None = None,
-           notes: Sequence[str] = (), ci: bool = False, scoring: Sequence[str] = (),
-           progress: Progress | None = None) -> Rendered:
+def render(
+    paths: Iterable[Path],
+    fmt: str = "markdown",
+    table: str | None = None,
+    published: bool = True,
+    output: Path | None = None,
+    *,
+    data_roots: dict[str, Path] | None = None,
+    notes: Sequence[str] = (),
+    ci: bool = False,
+    scoring: Sequence[str] = (),
+    progress: Progress | None = None,
+) -> Rendered:
     """The report of the runs under ``paths``; written to ``output`` when given (html: a folder, required).
 
     ``data_roots`` (benchmark -> dataset folder) overrides the folders the runs recorded, for the

@@ -6,6 +6,7 @@ becomes a note naming the directory and what to do, and the other runs are repor
 Runs are labelled by their directory relative to the common folder of all runs in the report, so
 two runs of the same model stay apart and the labels do not depend on where the results live.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,7 +41,7 @@ class RunInfo:
 
     @property
     def figures(self) -> dict[str, Any]:
-        """The numbers the report shows: ``summary.json``'s, or those of the configurations chosen with ``--scoring``."""
+        """The numbers the report shows: ``summary.json``'s, or those of the configurations ``--scoring`` chose."""
         return self.numbers if self.numbers is not None else self.summary
 
     def _part(self, subset: str | None) -> dict[str, Any]:
@@ -113,11 +114,16 @@ class RunInfo:
         else:
             standing = "yes" if verdict.comparable else "no: " + "; ".join(verdict.reasons)
         expected = self.figures.get("expected")
-        facts = [("samples", f"{n:,} of {f'{expected:,}' if expected is not None else '?'}, failed {failed}; "
-                             f"seed {generation.get('seed', '?')}"),
-                 ("settings", ", ".join(self.settings()) or "benchmark defaults"),
-                 ("comparable with the published rows", standing),
-                 ("directory", str(self.path.resolve()))]
+        facts = [
+            (
+                "samples",
+                f"{n:,} of {f'{expected:,}' if expected is not None else '?'}, failed {failed}; "
+                f"seed {generation.get('seed', '?')}",
+            ),
+            ("settings", ", ".join(self.settings()) or "benchmark defaults"),
+            ("comparable with the published rows", standing),
+            ("directory", str(self.path.resolve())),
+        ]
         if not run:
             return facts + [("run.json", "missing: settings and environment unknown")]
         env = run.get("environment") or {}
@@ -126,28 +132,49 @@ class RunInfo:
         data = run.get("data") or {}
         source = data.get("source") or {}
         facts += [
-            ("data", f"{data.get('data', '?')} ({source.get('repo', source.get('kind', '?'))}"
-                     f"{' @ ' + str(source['revision']) if source.get('revision') else ''})"),
+            (
+                "data",
+                f"{data.get('data', '?')} ({source.get('repo', source.get('kind', '?'))}"
+                f"{' @ ' + str(source['revision']) if source.get('revision') else ''})",
+            ),
             ("backbones", ", ".join(f"{k} {v}" for k, v in self.backbones().items()) or "none"),
         ]
         used = run.get("backbones_used") or {}
         if used:
-            facts.append(("backbone files", ", ".join(f"{name.split(':')[-1]} {info.get('id')} "
-                                                      f"({info.get('revision')}, {info.get('precision')}, "
-                                                      f"{info.get('device')})" for name, info in used.items())))
+            facts.append(
+                (
+                    "backbone files",
+                    ", ".join(
+                        f"{name.split(':')[-1]} {info.get('id')} "
+                        f"({info.get('revision')}, {info.get('precision')}, "
+                        f"{info.get('device')})"
+                        for name, info in used.items()
+                    ),
+                )
+            )
         facts += self._scoring_facts()
         facts += [
             ("adapter config", json.dumps(generation.get("adapter_config", {}), sort_keys=True)),
-            ("environment", f"Python {env.get('python', '?')} on {env.get('platform', '?')}; "
-                            f"{packages or 'no package versions'}"),
-            ("device", f"{device.get('used', '?')} (requested {device.get('requested', '?')})"
-                       + (f", {device['gpu']}" if device.get("gpu") else "")
-                       + f"; git {env.get('git_sha') or 'unknown'}"),
+            (
+                "environment",
+                f"Python {env.get('python', '?')} on {env.get('platform', '?')}; {packages or 'no package versions'}",
+            ),
+            (
+                "device",
+                f"{device.get('used', '?')} (requested {device.get('requested', '?')})"
+                + (f", {device['gpu']}" if device.get("gpu") else "")
+                + f"; git {env.get('git_sha') or 'unknown'}",
+            ),
         ]
         for entry in history:
-            facts.append((f"command {entry.get('id')}", f"{' '.join(map(str, entry.get('command') or []))} — "
-                                                        f"{entry.get('started')} to {entry.get('ended') or '?'}, "
-                                                        f"{entry.get('outcome')}, added {entry.get('added', {})}"))
+            facts.append(
+                (
+                    f"command {entry.get('id')}",
+                    f"{' '.join(map(str, entry.get('command') or []))} — "
+                    f"{entry.get('started')} to {entry.get('ended') or '?'}, "
+                    f"{entry.get('outcome')}, added {entry.get('added', {})}",
+                )
+            )
         return facts
 
     def _scoring_facts(self) -> list[tuple[str, str]]:
@@ -161,8 +188,11 @@ class RunInfo:
             tag = "current" if current.get(metric) == key else f"chosen with --scoring; current {current.get(metric)}"
             out.append((f"scoring {metric}", f"{key} ({tag}): {comparability.describe(info.get('settings') or {})}"))
             out.append((f"scoring {metric} settings", json.dumps(info.get("settings"), sort_keys=True)))
-        others = [f"{key}: {comparability.describe(info.get('settings') or {})}"
-                  for key, info in known.items() if key not in shown.values()]
+        others = [
+            f"{key}: {comparability.describe(info.get('settings') or {})}"
+            for key, info in known.items()
+            if key not in shown.values()
+        ]
         if others:
             out.append(("other scoring configurations (mige-eval report --scoring KEY)", "; ".join(others)))
         return out
@@ -212,9 +242,11 @@ def _consistency_note(label: str, run_dir: Path, summary: dict[str, Any]) -> str
     found = f"{len(records)} readable records"
     if expected is not None:
         found += f" where summary.json counts {expected}"
-    return (f"{label}: samples.jsonl is partial ({found}{'; ' if problems else ''}{'; '.join(problems[:3])}); "
-            "its numbers come from summary.json, the gallery shows the readable records. Run the same "
-            "`mige-eval run` command again to merge the records and rewrite both files.")
+    return (
+        f"{label}: samples.jsonl is partial ({found}{'; ' if problems else ''}{'; '.join(problems[:3])}); "
+        "its numbers come from summary.json, the gallery shows the readable records. Run the same "
+        "`mige-eval run` command again to merge the records and rewrite both files."
+    )
 
 
 def find_runs(paths: Iterable[Path]) -> tuple[list[RunInfo], list[str]]:
@@ -239,8 +271,10 @@ def find_runs(paths: Iterable[Path]) -> tuple[list[RunInfo], list[str]]:
         label = labels[run_dir]
         summary_path = run_dir / "summary.json"
         if not summary_path.is_file():
-            notes.append(f"{label}: no summary.json (the run has not finished a stage yet); skipped. "
-                         "Run its `mige-eval run` command again to finish it.")
+            notes.append(
+                f"{label}: no summary.json (the run has not finished a stage yet); skipped. "
+                "Run its `mige-eval run` command again to finish it."
+            )
             continue
         try:
             summary = json.loads(summary_path.read_text(encoding="utf-8"))
@@ -260,5 +294,6 @@ def find_runs(paths: Iterable[Path]) -> tuple[list[RunInfo], list[str]]:
         raise FileNotFoundError(
             f"no run directory in {', '.join(map(str, paths))}: looked for folders holding run.json, summary.json or "
             "records/ there and in every folder below. Give run directories, or the folder holding them "
-            "(`mige-eval run` writes one to results/runs/<bench>/<model>, or to --out DIR)")
+            "(`mige-eval run` writes one to results/runs/<bench>/<model>, or to --out DIR)"
+        )
     return runs, notes

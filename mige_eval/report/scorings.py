@@ -7,10 +7,12 @@ per-subset numbers only for the current configurations, so those of an earlier o
 subsets) are summarised from the per-sample values in ``samples.jsonl`` by the same code that wrote the
 summary (:func:`mige_eval.summary.summarize`). No score is ever recomputed from an image.
 """
+
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from mige_eval.records import view
 from mige_eval.report.comparability import describe
@@ -24,12 +26,16 @@ def _parse(keys: Sequence[str]) -> dict[str, str]:
     chosen: dict[str, str] = {}
     for key in keys:
         if not _KEY.match(key):
-            raise ValueError(f"--scoring {key!r} is not a scoring key: keys look like clip_i@0123456789 "
-                             "(see 'scoring' in a run's summary.json, or the report's run notes)")
+            raise ValueError(
+                f"--scoring {key!r} is not a scoring key: keys look like clip_i@0123456789 "
+                "(see 'scoring' in a run's summary.json, or the report's run notes)"
+            )
         metric = key.partition("@")[0]
         if chosen.get(metric, key) != key:
-            raise ValueError(f"--scoring names two configurations of {metric}: {chosen[metric]} and {key}; "
-                             "a report shows one per metric")
+            raise ValueError(
+                f"--scoring names two configurations of {metric}: {chosen[metric]} and {key}; "
+                "a report shows one per metric"
+            )
         chosen[metric] = key
     return chosen
 
@@ -53,14 +59,18 @@ def choose(runs: Sequence[RunInfo], keys: Sequence[str]) -> list[str]:
     for metric, key in chosen.items():
         having = [r for r in runs if key in (r.summary.get("scorings") or {})]
         if not having:
-            raise ValueError(f"no run in the report has scoring configuration {key}; the runs' configurations of "
-                             f"{metric}: {_known(runs, metric)}")
+            raise ValueError(
+                f"no run in the report has scoring configuration {key}; the runs' configurations of "
+                f"{metric}: {_known(runs, metric)}"
+            )
         for run in runs:
             if run in having:
                 run.shown[metric] = key
             elif metric in (run.summary.get("scoring") or {}):
-                notes.append(f"{run.label}: no {metric} values under {key}; its current configuration "
-                             f"{run.summary['scoring'][metric]} is shown")
+                notes.append(
+                    f"{run.label}: no {metric} values under {key}; its current configuration "
+                    f"{run.summary['scoring'][metric]} is shown"
+                )
     for run in runs:
         current = run.summary.get("scoring") or {}
         if any(current.get(m) != k for m, k in run.shown.items()):
@@ -76,9 +86,16 @@ def numbers_under(run: RunInfo, keys: dict[str, str]) -> dict[str, Any]:
     records, _ = read_records(run.path)
     summary = run.summary
     uncertainty = summary.get("uncertainty") or {}
-    out = summarize([view(r, keys) for r in records], bench=run.bench, model=run.model, scale=run.scale,
-                    expected=summary.get("expected"), notes=summary.get("notes") or (), current=keys,
-                    unit=uncertainty.get("unit", "sample"))
+    out = summarize(
+        [view(r, keys) for r in records],
+        bench=run.bench,
+        model=run.model,
+        scale=run.scale,
+        expected=summary.get("expected"),
+        notes=summary.get("notes") or (),
+        current=keys,
+        unit=uncertainty.get("unit", "sample"),
+    )
     stored = summary.get("scorings") or {}
     for metric, key in keys.items():
         if key in stored:

@@ -14,24 +14,38 @@ carries its 95 % bootstrap interval from ``summary.json``; published values have
 
 Renderers (Markdown, LaTeX, CSV, HTML) only format a :class:`Table`; every decision is made here.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 from mige_eval.report.comparability import Verdict, assess
 from mige_eval.report.published import PublishedValue, match_method, published_values
 from mige_eval.report.runs import RunInfo
 
 LOWER_IS_BETTER = frozenset({"l1", "l2"})
-METRIC_LABELS = {"dino": "DINO", "clip_i": "CLIP-I", "clip_t": "CLIP-T", "clip_dir": "CLIPdir", "l1": "L1",
-                 "l2": "L2", "subject_dino": "DINO", "subject_clip_i": "CLIP-I"}
-BENCH_LABELS = {"emuedit": "Emu Edit", "magicbrush": "MagicBrush", "dreambench": "DreamBench",
-                "migebench": "MIGEBench"}
-GROUP_LABELS = {"reference": "Reference", "task-specific": "Task-specific", "unified": "Unified",
-                "mask-dependent": "Mask-dependent", "mask-free": "Mask-free", "ablation": "Ablation",
-                "runs": "Other runs"}
+METRIC_LABELS = {
+    "dino": "DINO",
+    "clip_i": "CLIP-I",
+    "clip_t": "CLIP-T",
+    "clip_dir": "CLIPdir",
+    "l1": "L1",
+    "l2": "L2",
+    "subject_dino": "DINO",
+    "subject_clip_i": "CLIP-I",
+}
+BENCH_LABELS = {"emuedit": "Emu Edit", "magicbrush": "MagicBrush", "dreambench": "DreamBench", "migebench": "MIGEBench"}
+GROUP_LABELS = {
+    "reference": "Reference",
+    "task-specific": "Task-specific",
+    "unified": "Unified",
+    "mask-dependent": "Mask-dependent",
+    "mask-free": "Mask-free",
+    "ablation": "Ablation",
+    "runs": "Other runs",
+}
 #: Groups whose rows never count as the best of a column: an unchanged input is no method, and an
 #: ablation is a weakened variant of MIGE, not a competitor.
 NOT_COMPARED = frozenset({"reference", "ablation"})
@@ -73,15 +87,26 @@ def _cols(header: str, bench: str, subset: str | None, metrics: str) -> tuple[Co
 
 _EDIT = "dino clip_i clip_t clip_dir l1 l2"
 TABLES: dict[str, TableSpec] = {
-    "1": TableSpec("1", "Instruction-based image editing on Emu Edit and MagicBrush (MIGE paper, Table 1)",
-                   _cols("Emu Edit", "emuedit", None, _EDIT) + _cols("MagicBrush", "magicbrush", None, _EDIT)),
-    "2": TableSpec("2", "Subject-driven image generation on DreamBench (MIGE paper, Table 2)",
-                   _cols("DreamBench", "dreambench", None, "dino clip_i clip_t")),
-    **{tid: TableSpec(tid, f"Instruction-based subject-driven editing on MIGEBench, subject {word} "
-                           f"(MIGE paper, Table {tid[0]}({tid[1]}))",
-                      _cols("Editing", "migebench", subset, "dino clip_i clip_t")
-                      + _cols("Subject preserving", "migebench", subset, "subject_dino subject_clip_i"))
-       for tid, subset, word in (("3a", "add", "addition"), ("3b", "replace", "replacement"))},
+    "1": TableSpec(
+        "1",
+        "Instruction-based image editing on Emu Edit and MagicBrush (MIGE paper, Table 1)",
+        _cols("Emu Edit", "emuedit", None, _EDIT) + _cols("MagicBrush", "magicbrush", None, _EDIT),
+    ),
+    "2": TableSpec(
+        "2",
+        "Subject-driven image generation on DreamBench (MIGE paper, Table 2)",
+        _cols("DreamBench", "dreambench", None, "dino clip_i clip_t"),
+    ),
+    **{
+        tid: TableSpec(
+            tid,
+            f"Instruction-based subject-driven editing on MIGEBench, subject {word} "
+            f"(MIGE paper, Table {tid[0]}({tid[1]}))",
+            _cols("Editing", "migebench", subset, "dino clip_i clip_t")
+            + _cols("Subject preserving", "migebench", subset, "subject_dino subject_clip_i"),
+        )
+        for tid, subset, word in (("3a", "add", "addition"), ("3b", "replace", "replacement"))
+    },
 }
 
 
@@ -114,8 +139,11 @@ class Row:
     def reasons(self) -> list[tuple[str | None, list[str]]]:
         """Why the row is not comparable: (benchmark label, or None when the row has one run; reasons)."""
         several = len(self.verdicts) > 1
-        return [(BENCH_LABELS.get(bench, bench) if several else None, verdict.reasons)
-                for bench, verdict in self.verdicts.items() if verdict.reasons]
+        return [
+            (BENCH_LABELS.get(bench, bench) if several else None, verdict.reasons)
+            for bench, verdict in self.verdicts.items()
+            if verdict.reasons
+        ]
 
 
 @dataclass
@@ -158,8 +186,15 @@ def _published_rows(spec: TableSpec) -> list[Row]:
     rows = []
     for method, values in by_method.items():
         found = {(v.benchmark, v.metric): v.value for v in values}
-        rows.append(Row(method, values[0].group, "published",
-                        {c: found.get((c.bench, c.metric)) for c in spec.columns}, method=method))
+        rows.append(
+            Row(
+                method,
+                values[0].group,
+                "published",
+                {c: found.get((c.bench, c.metric)) for c in spec.columns},
+                method=method,
+            )
+        )
     return rows
 
 
@@ -177,17 +212,31 @@ def _run_rows(spec: TableSpec, runs: Sequence[RunInfo], published: list[Row]) ->
         group = target.group if target else ("reference" if model == "copy-source" else "runs")
         benches = [r.bench for r in model_runs]
         split = len(benches) != len(set(benches))
-        for members in ([[r] for r in model_runs] if split else [model_runs]):
+        for members in [[r] for r in model_runs] if split else [model_runs]:
             label = f"{method or model} (run{' ' + members[0].label if split else ''})"
-            values = {c: next((r.value(c.metric, c.subset) for r in members if r.bench == c.bench), None)
-                      for c in spec.columns}
-            row = Row(label, group, "run", values, runs=tuple(members), method=method,
-                      verdicts={r.bench: assess(r) for r in members},
-                      intervals={c: next((r.interval(c.metric, c.subset) for r in members if r.bench == c.bench),
-                                         None) for c in spec.columns})
+            values = {
+                c: next((r.value(c.metric, c.subset) for r in members if r.bench == c.bench), None)
+                for c in spec.columns
+            }
+            row = Row(
+                label,
+                group,
+                "run",
+                values,
+                runs=tuple(members),
+                method=method,
+                verdicts={r.bench: assess(r) for r in members},
+                intervals={
+                    c: next((r.interval(c.metric, c.subset) for r in members if r.bench == c.bench), None)
+                    for c in spec.columns
+                },
+            )
             if target:
-                row.deltas = {c: round(v, 3) - target.values[c] for c, v in values.items()
-                              if v is not None and target.values.get(c) is not None and row.comparable_in(c)}
+                row.deltas = {
+                    c: round(v, 3) - target.values[c]
+                    for c, v in values.items()
+                    if v is not None and target.values.get(c) is not None and row.comparable_in(c)
+                }
             rows.append(row)
     return rows
 
@@ -206,8 +255,11 @@ def _order(published: list[Row], run_rows: list[Row], show_published: bool) -> l
 
 def _mark_best(rows: list[Row], columns: Sequence[Column]) -> None:
     for col in columns:
-        shown = [(round(r.values[col], 3), r) for r in rows
-                 if r.group not in NOT_COMPARED and r.comparable_in(col) and r.values.get(col) is not None]
+        shown = [
+            (round(r.values[col], 3), r)
+            for r in rows
+            if r.group not in NOT_COMPARED and r.comparable_in(col) and r.values.get(col) is not None
+        ]
         if not shown:
             continue
         best = max(v for v, _ in shown) if col.higher_is_better else min(v for v, _ in shown)
@@ -243,16 +295,22 @@ def _intervals_sentence(runs: Sequence[RunInfo]) -> str:
         units.setdefault(BENCH_LABELS.get(run.bench, run.bench), UNIT_WORDS.get(unit, unit + "s"))
     info = recorded[0][1]
     over = ", ".join(f"{u} for {b}" for b, u in units.items())
-    return (f"Brackets: {round(100 * info['level'])}% confidence intervals of the run means, percentile bootstrap "
-            f"resampling {over} ({info['resamples']:,} resamples, seed {info['seed']}); published values have none.")
+    return (
+        f"Brackets: {round(100 * info['level'])}% confidence intervals of the run means, percentile bootstrap "
+        f"resampling {over} ({info['resamples']:,} resamples, seed {info['seed']}); published values have none."
+    )
 
 
 def _caption(spec: TableSpec, rows: list[Row], show_published: bool, ci: bool) -> str:
-    parts = [f"{spec.title}. Higher is better for every metric but L1 and L2; the best value per column is in bold "
-             "(among the methods' rows comparable with the published ones)."]
+    parts = [
+        f"{spec.title}. Higher is better for every metric but L1 and L2; the best value per column is in bold "
+        "(among the methods' rows comparable with the published ones)."
+    ]
     if show_published:
-        parts.append("Published rows are as printed in the paper (the numbers of other methods were copied "
-                     "there from earlier papers, which did not all use the same backbones).")
+        parts.append(
+            "Published rows are as printed in the paper (the numbers of other methods were copied "
+            "there from earlier papers, which did not all use the same backbones)."
+        )
     run_rows = [r for r in rows if r.kind == "run"]
     if not run_rows:
         parts.append("No run of this table's benchmarks was found.")
@@ -270,7 +328,9 @@ def _caption(spec: TableSpec, rows: list[Row], show_published: bool, ci: bool) -
         parts.append("Differences to the published row of the same method are in parentheses.")
     if settings:
         others = "; the other runs use them" if len(settings) < sum(len(r.runs) for r in run_rows) else ""
-        parts.append(f"Settings other than the benchmark's default backbones and presets: {'; '.join(settings)}{others}.")
+        parts.append(
+            f"Settings other than the benchmark's default backbones and presets: {'; '.join(settings)}{others}."
+        )
     else:
         parts.append("All runs use the benchmark's default backbones and presets.")
     if any(r.marked for r in run_rows):
@@ -281,11 +341,17 @@ def _caption(spec: TableSpec, rows: list[Row], show_published: bool, ci: bool) -
 
 
 def _footnote(rows: list[Row]) -> str:
-    marked = [f"{row.label}{' on ' + bench if bench else ''}: {'; '.join(reasons)}"
-              for row in rows if row.marked for bench, reasons in row.reasons()]
+    marked = [
+        f"{row.label}{' on ' + bench if bench else ''}: {'; '.join(reasons)}"
+        for row in rows
+        if row.marked
+        for bench, reasons in row.reasons()
+    ]
     if not marked:
         return ""
-    return f"{DAGGER} Not comparable with the published rows, so neither bold nor differenced. " + ". ".join(marked) + "."
+    return (
+        f"{DAGGER} Not comparable with the published rows, so neither bold nor differenced. " + ". ".join(marked) + "."
+    )
 
 
 def build_table(table_id: str, runs: Sequence[RunInfo], *, published: bool = True, ci: bool = False) -> Table:

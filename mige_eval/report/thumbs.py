@@ -6,6 +6,7 @@ when the source's permissions differ from those of a new file here, so that the 
 read the gallery) or, for images stored inside dataset files, written out; images larger than the thumbnail size get a
 JPEG thumbnail made with Pillow. Each image is stored once, however many samples show it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -19,7 +20,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from mige_eval.images import FORMAT_SUFFIXES as SUFFIXES, decode
+from mige_eval.images import FORMAT_SUFFIXES as SUFFIXES
+from mige_eval.images import decode
 
 
 @dataclass(frozen=True)
@@ -46,13 +48,16 @@ class ImageFolder:
 
     def file(self, path: Path, origin: str) -> Shown | None:
         """An image file (a run's output or crop, a dataset photo); None with a problem noted if unreadable."""
-        return self._add(origin, path.suffix.lower() or ".png",
-                         lambda target: _link_or_copy(path, target, self.file_mode))
+        return self._add(
+            origin, path.suffix.lower() or ".png", lambda target: _link_or_copy(path, target, self.file_mode)
+        )
 
     def data(self, read: Callable[[], bytes], origin: str) -> Shown | None:
         """An image given by its encoded bytes (e.g. a row of a parquet file)."""
+
         def write(target: Path) -> None:
             target.write_bytes(read())
+
         return self._add(origin, "", write)
 
     def _add(self, origin: str, suffix: str, write: Callable[[Path], None]) -> Shown | None:

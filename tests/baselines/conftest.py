@@ -4,6 +4,7 @@ Each fixture builds its pipeline once per session from configs (hidden sizes 8-3
 saves it with ``save_pretrained`` (safetensors) and returns the directory, which the tests pass to the
 adapters as ``model_id`` — the public path a user's local copy of the weights takes.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -37,9 +38,16 @@ def _unet(in_channels: int, cross_attention_dim: int):
     from diffusers import UNet2DConditionModel
 
     return UNet2DConditionModel(
-        block_out_channels=(8, 16), layers_per_block=1, sample_size=8, in_channels=in_channels, out_channels=4,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=cross_attention_dim, attention_head_dim=4, norm_num_groups=4,
+        block_out_channels=(8, 16),
+        layers_per_block=1,
+        sample_size=8,
+        in_channels=in_channels,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=cross_attention_dim,
+        attention_head_dim=4,
+        norm_num_groups=4,
     )
 
 
@@ -48,9 +56,14 @@ def _vae(blocks: int = 2):
     from diffusers import AutoencoderKL
 
     return AutoencoderKL(
-        block_out_channels=(8, 16, 16, 16)[:blocks], in_channels=3, out_channels=3, latent_channels=4,
-        norm_num_groups=4, down_block_types=("DownEncoderBlock2D",) * blocks,
-        up_block_types=("UpDecoderBlock2D",) * blocks, sample_size=32,
+        block_out_channels=(8, 16, 16, 16)[:blocks],
+        in_channels=3,
+        out_channels=3,
+        latent_channels=4,
+        norm_num_groups=4,
+        down_block_types=("DownEncoderBlock2D",) * blocks,
+        up_block_types=("UpDecoderBlock2D",) * blocks,
+        sample_size=32,
     )
 
 
@@ -58,9 +71,16 @@ def _clip_text_config(tokenizer, hidden: int = 16):
     from transformers import CLIPTextConfig
 
     return CLIPTextConfig(
-        vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=1,
-        num_attention_heads=2, max_position_embeddings=77, projection_dim=hidden,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        max_position_embeddings=77,
+        projection_dim=hidden,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
     )
 
 
@@ -73,8 +93,15 @@ def _clip_tokenizer():
 def _clip_vision_config(hidden: int = 16, layers: int = 1):
     from transformers import CLIPVisionConfig
 
-    return CLIPVisionConfig(hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
-                            num_attention_heads=2, image_size=32, patch_size=8, projection_dim=hidden)
+    return CLIPVisionConfig(
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        image_size=32,
+        patch_size=8,
+        projection_dim=hidden,
+    )
 
 
 def _safety_parts():
@@ -82,8 +109,11 @@ def _safety_parts():
     from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
     from transformers import CLIPConfig, CLIPImageProcessor
 
-    config = CLIPConfig(text_config=_clip_text_config(_clip_tokenizer()).to_dict(),
-                        vision_config=_clip_vision_config().to_dict(), projection_dim=16)
+    config = CLIPConfig(
+        text_config=_clip_text_config(_clip_tokenizer()).to_dict(),
+        vision_config=_clip_vision_config().to_dict(),
+        projection_dim=16,
+    )
     processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
     return StableDiffusionSafetyChecker(config), processor
 
@@ -98,8 +128,12 @@ def ip2p_dir(tmp_path_factory) -> Path:
     tokenizer = _clip_tokenizer()
     checker, processor = _safety_parts()
     pipe = StableDiffusionInstructPix2PixPipeline(
-        vae=_vae(), text_encoder=CLIPTextModel(_clip_text_config(tokenizer)), tokenizer=tokenizer,
-        unet=_unet(8, 16), scheduler=PNDMScheduler(skip_prk_steps=True), safety_checker=checker,
+        vae=_vae(),
+        text_encoder=CLIPTextModel(_clip_text_config(tokenizer)),
+        tokenizer=tokenizer,
+        unet=_unet(8, 16),
+        scheduler=PNDMScheduler(skip_prk_steps=True),
+        safety_checker=checker,
         feature_extractor=processor,
     )
     path = tmp_path_factory.mktemp("tiny") / "instruct-pix2pix"
@@ -118,8 +152,11 @@ def paint_by_example_dir(tmp_path_factory) -> Path:
     checker, processor = _safety_parts()
     with deprecated_pipeline_alias(PaintByExamplePipeline):  # saves the hub layout of model_index.json
         pipe = PaintByExamplePipeline(
-            vae=_vae(), image_encoder=PaintByExampleImageEncoder(_clip_vision_config(layers=4), proj_size=16),
-            unet=_unet(9, 16), scheduler=PNDMScheduler(skip_prk_steps=True), safety_checker=checker,
+            vae=_vae(),
+            image_encoder=PaintByExampleImageEncoder(_clip_vision_config(layers=4), proj_size=16),
+            unet=_unet(9, 16),
+            scheduler=PNDMScheduler(skip_prk_steps=True),
+            safety_checker=checker,
             feature_extractor=processor,
         )
     path = tmp_path_factory.mktemp("tiny") / "paint-by-example"
@@ -133,22 +170,35 @@ def _blip_diffusion(tmp: Path):
 
     bert_dir = tiny_tokenizers.save(tiny_tokenizers.bert_tokenizer(), tmp / "bert-tokenizer")
     tokenizer = _clip_tokenizer()
-    vision = Blip2VisionConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
-                               image_size=32, patch_size=8)
-    qformer = Blip2QFormerConfig(vocab_size=len(tiny_tokenizers.bert_tokenizer()) + 1, hidden_size=16,
-                                 num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
-                                 encoder_hidden_size=16, max_position_embeddings=64)
-    config = Blip2Config(vision_config=vision.to_dict(), qformer_config=qformer.to_dict(), num_query_tokens=4,
-                         tokenizer=str(bert_dir))
+    vision = Blip2VisionConfig(
+        hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2, image_size=32, patch_size=8
+    )
+    qformer = Blip2QFormerConfig(
+        vocab_size=len(tiny_tokenizers.bert_tokenizer()) + 1,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        encoder_hidden_size=16,
+        max_position_embeddings=64,
+    )
+    config = Blip2Config(
+        vision_config=vision.to_dict(), qformer_config=qformer.to_dict(), num_query_tokens=4, tokenizer=str(bert_dir)
+    )
     module = _pipeline_module(BlipDiffusionPipeline)
     mean, std = [0.48145466, 0.4578275, 0.40821073], [0.26862954, 0.26130258, 0.27577711]
     with deprecated_pipeline_alias(BlipDiffusionPipeline):  # saves the hub layout of model_index.json
         return BlipDiffusionPipeline(
-            tokenizer=tokenizer, text_encoder=module.ContextCLIPTextModel(_clip_text_config(tokenizer)),
-            vae=_vae(), unet=_unet(4, 16), scheduler=PNDMScheduler(skip_prk_steps=True),
-            qformer=module.Blip2QFormerModel(config), ctx_begin_pos=2, mean=mean, std=std,
-            image_processor=module.BlipImageProcessor(size={"height": 32, "width": 32}, image_mean=mean,
-                                                      image_std=std),
+            tokenizer=tokenizer,
+            text_encoder=module.ContextCLIPTextModel(_clip_text_config(tokenizer)),
+            vae=_vae(),
+            unet=_unet(4, 16),
+            scheduler=PNDMScheduler(skip_prk_steps=True),
+            qformer=module.Blip2QFormerModel(config),
+            ctx_begin_pos=2,
+            mean=mean,
+            std=std,
+            image_processor=module.BlipImageProcessor(size={"height": 32, "width": 32}, image_mean=mean, image_std=std),
         )
 
 
@@ -173,13 +223,25 @@ def omnigen_dir(tmp_path_factory) -> Path:
     tokenizer = tiny_tokenizers.llama_tokenizer()  # OmniGen's special ids: unk 0, bos 1, eos/pad 2
     head_dim = 16
     transformer = OmniGenTransformer2DModel(
-        in_channels=4, patch_size=2, hidden_size=32, num_attention_heads=2, num_key_value_heads=2,
-        intermediate_size=64, num_layers=1, pad_token_id=2, vocab_size=len(tokenizer), pos_embed_max_size=32,
+        in_channels=4,
+        patch_size=2,
+        hidden_size=32,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        intermediate_size=64,
+        num_layers=1,
+        pad_token_id=2,
+        vocab_size=len(tokenizer),
+        pos_embed_max_size=32,
         rope_scaling={"short_factor": [1.0] * (head_dim // 2), "long_factor": [1.0] * (head_dim // 2)},
     )
     with torchvision_free_processor():  # the pipeline's constructor wants torchvision otherwise
-        pipe = OmniGenPipeline(transformer=transformer, vae=_vae(blocks=4), scheduler=FlowMatchEulerDiscreteScheduler(),
-                               tokenizer=tokenizer)
+        pipe = OmniGenPipeline(
+            transformer=transformer,
+            vae=_vae(blocks=4),
+            scheduler=FlowMatchEulerDiscreteScheduler(),
+            tokenizer=tokenizer,
+        )
     path = tmp_path_factory.mktemp("tiny") / "omnigen"
     pipe.save_pretrained(path, safe_serialization=True)
     return path
@@ -221,9 +283,20 @@ def make_request(photos):
     from mige_eval.types import Request
 
     def make(**fields) -> Request:
-        values = dict(id="sample-1", task="edit", subset="global", instruction="make the sky purple",
-                      instruction_images=[], prompt="make the sky purple", source=photos[0], mask=None, object=None,
-                      seed=1234, size=None, meta={})
+        values = dict(
+            id="sample-1",
+            task="edit",
+            subset="global",
+            instruction="make the sky purple",
+            instruction_images=[],
+            prompt="make the sky purple",
+            source=photos[0],
+            mask=None,
+            object=None,
+            seed=1234,
+            size=None,
+            meta={},
+        )
         values.update(fields)
         return Request(**values)
 

@@ -1,4 +1,5 @@
 """BLIP-Diffusion: DreamBench prompt mapping, class nouns, and the transformers 5 compatibility of its modules."""
+
 from __future__ import annotations
 
 import json
@@ -27,13 +28,16 @@ def test_published_defaults():
     assert (config["negative_prompt"], config["prompt_strength"], config["prompt_reps"]) == (NEGATIVE_PROMPT, 1.0, 20)
 
 
-@pytest.mark.parametrize(("instruction", "noun", "prompt", "target"), [
-    ("a <imagehere> in the jungle", "dog", "in the jungle", "dog"),
-    ("a red <imagehere>", "backpack", "", "red backpack"),
-    ("a cube shaped <imagehere>", "stuffed animal", "", "cube shaped stuffed animal"),
-    ("An <imagehere> on top of a wooden floor", "alarm clock", "on top of a wooden floor", "alarm clock"),
-    ("<imagehere> with a city in the background", "cat", "with a city in the background", "cat"),
-])
+@pytest.mark.parametrize(
+    ("instruction", "noun", "prompt", "target"),
+    [
+        ("a <imagehere> in the jungle", "dog", "in the jungle", "dog"),
+        ("a red <imagehere>", "backpack", "", "red backpack"),
+        ("a cube shaped <imagehere>", "stuffed animal", "", "cube shaped stuffed animal"),
+        ("An <imagehere> on top of a wooden floor", "alarm clock", "on top of a wooden floor", "alarm clock"),
+        ("<imagehere> with a city in the background", "cat", "with a city in the background", "cat"),
+    ],
+)
 def test_the_instruction_splits_into_prompt_and_target_category(instruction, noun, prompt, target):
     assert blip_prompt(instruction, noun) == (prompt, target)
 
@@ -56,15 +60,31 @@ def test_every_dreambench_prompt_is_written_back_exactly(dreambench_root):
 
 def test_a_dreambench_request_becomes_exactly_these_pipeline_inputs(make_request, dreambench_photos):
     dog = Image.open(dreambench_photos[0])
-    request = make_request(id="dog-00", task="subject", subset="live", instruction="a <imagehere> in the jungle",
-                           instruction_images=[dog], prompt="a dog in the jungle", source=None, object="dog",
-                           meta={"class_noun": "dog"})
+    request = make_request(
+        id="dog-00",
+        task="subject",
+        subset="live",
+        instruction="a <imagehere> in the jungle",
+        instruction_images=[dog],
+        prompt="a dog in the jungle",
+        source=None,
+        object="dog",
+        meta={"class_noun": "dog"},
+    )
     inputs = BlipDiffusion(device="cpu").pipeline_inputs(request)
     assert inputs.pop("reference_image").tobytes() == dog.convert("RGB").tobytes()
-    assert inputs == {"prompt": ["in the jungle"], "source_subject_category": ["dog"],
-                      "target_subject_category": ["dog"], "guidance_scale": 7.5, "height": 512, "width": 512,
-                      "num_inference_steps": 50, "neg_prompt": NEGATIVE_PROMPT, "prompt_strength": 1.0,
-                      "prompt_reps": 20}
+    assert inputs == {
+        "prompt": ["in the jungle"],
+        "source_subject_category": ["dog"],
+        "target_subject_category": ["dog"],
+        "guidance_scale": 7.5,
+        "height": 512,
+        "width": 512,
+        "num_inference_steps": 50,
+        "neg_prompt": NEGATIVE_PROMPT,
+        "prompt_strength": 1.0,
+        "prompt_reps": 20,
+    }
 
 
 def test_the_class_noun_comes_from_meta_else_the_object(make_request):
@@ -75,8 +95,14 @@ def test_the_class_noun_comes_from_meta_else_the_object(make_request):
 
 
 def test_one_subject_photo_is_required(make_request, photos):
-    request = make_request(id="two", task="subject", instruction="<imagehere> and <imagehere>",
-                           instruction_images=photos[:2], source=None, object="dog")
+    request = make_request(
+        id="two",
+        task="subject",
+        instruction="<imagehere> and <imagehere>",
+        instruction_images=photos[:2],
+        source=None,
+        object="dog",
+    )
     with pytest.raises(ValueError, match="sample two has 2 instruction images; BLIP-Diffusion takes one"):
         BlipDiffusion(device="cpu").pipeline_inputs(request)
 
@@ -96,8 +122,9 @@ def test_the_text_encoder_keeps_its_causal_mask(blip_pipeline):
     changed[0, 9] = (ids[0, 9] + 1) % 300
     ctx = torch.randn(1, 4, 16, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
-        a, b = (blip_pipeline.text_encoder(input_ids=x, ctx_embeddings=ctx, ctx_begin_pos=[2])[0]
-                for x in (ids, changed))
+        a, b = (
+            blip_pipeline.text_encoder(input_ids=x, ctx_embeddings=ctx, ctx_begin_pos=[2])[0] for x in (ids, changed)
+        )
     assert torch.equal(a[0, :13], b[0, :13])  # 9 tokens + 4 context embeddings before the change
     assert not torch.allclose(a[0, 13:], b[0, 13:])
 
@@ -131,8 +158,13 @@ def test_a_missing_qformer_tokenizer_is_named_with_its_download(tmp_path, blip_d
         except Exception as exc:
             print(type(exc).__name__, "|", exc)
     """
-    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=300,
-                            env={**__import__("os").environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")})
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**__import__("os").environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")},
+    )
     assert result.returncode == 0, result.stderr
     kind, message = result.stdout.strip().splitlines()[-1].split(" | ", 1)
     assert kind == "MissingWeightsError"

@@ -1,4 +1,5 @@
 """What every baseline adapter shares: lazy imports, options, config, weights errors, sizes and seeding."""
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,13 @@ COMMON_OPTIONS = {"model_id", "revision", "device", "dtype", "steps", "resolutio
 
 
 def _run_python(code: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                          env={**os.environ, **env}, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=300,
+    )
 
 
 def test_importing_the_adapters_imports_no_torch_diffusers_or_transformers():
@@ -96,20 +102,23 @@ def test_dtype_auto_is_the_authors_precision_on_cuda(monkeypatch):
     assert OmniGen(device="auto", dtype="fp32").config()["dtype"] == "fp32"
 
 
-@pytest.mark.parametrize(("options", "named"), [
-    ({"steps": 0}, "steps"),
-    ({"steps": "many"}, "steps"),
-    ({"steps": True}, "steps"),
-    ({"resolution": -512}, "resolution"),
-    ({"guidance_scale": -1}, "guidance_scale"),
-    ({"dtype": "fp8"}, "dtype"),
-    ({"dtype": "fp16"}, "fp16"),  # half precision on the CPU
-    ({"device": "tpu"}, "device"),
-    ({"cpu_offload": True}, "cpu_offload"),  # offloading needs CUDA
-    ({"cpu_offload": "yes"}, "cpu_offload"),
-    ({"model_id": ""}, "model_id"),
-    ({"revision": ""}, "revision"),
-])
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"steps": 0}, "steps"),
+        ({"steps": "many"}, "steps"),
+        ({"steps": True}, "steps"),
+        ({"resolution": -512}, "resolution"),
+        ({"guidance_scale": -1}, "guidance_scale"),
+        ({"dtype": "fp8"}, "dtype"),
+        ({"dtype": "fp16"}, "fp16"),  # half precision on the CPU
+        ({"device": "tpu"}, "device"),
+        ({"cpu_offload": True}, "cpu_offload"),  # offloading needs CUDA
+        ({"cpu_offload": "yes"}, "cpu_offload"),
+        ({"model_id": ""}, "model_id"),
+        ({"revision": ""}, "revision"),
+    ],
+)
 @pytest.mark.parametrize("cls", ADAPTER_CLASSES, ids=lambda c: c.name)
 def test_bad_option_values_are_refused_with_the_option_named(cls, options, named):
     options = {"device": "cpu", **options}
@@ -117,16 +126,19 @@ def test_bad_option_values_are_refused_with_the_option_named(cls, options, named
         cls(**options)
 
 
-@pytest.mark.parametrize(("cls", "options", "named"), [
-    (InstructPix2Pix, {"image_guidance_scale": "high"}, "image_guidance_scale"),
-    (InstructPix2Pix, {"scheduler": "ddim"}, "scheduler"),
-    (InstructPix2Pix, {"safety_checker": 1}, "safety_checker"),
-    (OmniGen, {"img_guidance_scale": -0.5}, "img_guidance_scale"),
-    (OmniGen, {"max_input_image_size": 0}, "max_input_image_size"),
-    (BlipDiffusion, {"prompt_reps": 0}, "prompt_reps"),
-    (BlipDiffusion, {"prompt_strength": 0.01}, "prompt_strength"),
-    (BlipDiffusion, {"negative_prompt": 3}, "negative_prompt"),
-])
+@pytest.mark.parametrize(
+    ("cls", "options", "named"),
+    [
+        (InstructPix2Pix, {"image_guidance_scale": "high"}, "image_guidance_scale"),
+        (InstructPix2Pix, {"scheduler": "ddim"}, "scheduler"),
+        (InstructPix2Pix, {"safety_checker": 1}, "safety_checker"),
+        (OmniGen, {"img_guidance_scale": -0.5}, "img_guidance_scale"),
+        (OmniGen, {"max_input_image_size": 0}, "max_input_image_size"),
+        (BlipDiffusion, {"prompt_reps": 0}, "prompt_reps"),
+        (BlipDiffusion, {"prompt_strength": 0.01}, "prompt_strength"),
+        (BlipDiffusion, {"negative_prompt": 3}, "negative_prompt"),
+    ],
+)
 def test_bad_model_specific_options_are_refused(cls, options, named):
     with pytest.raises(ValueError, match=named):
         cls(device="cpu", **options)
@@ -140,7 +152,8 @@ def test_a_missing_local_model_directory_is_named(tmp_path, make_request):
 
 def test_a_hub_model_missing_offline_names_the_id_and_the_download_command(tmp_path):
     """Every adapter's default weights, absent from an empty Hugging Face cache with the hub off."""
-    result = _run_python("""
+    result = _run_python(
+        """
         from PIL import Image
         from mige_eval.errors import MissingWeightsError
         from mige_eval.registry import ADAPTERS
@@ -165,7 +178,10 @@ def test_a_hub_model_missing_offline_names_the_id_and_the_download_command(tmp_p
                 print(name, "|", exc)
             else:
                 print(name, "| loaded?!")
-    """, HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf"))
+    """,
+        HF_HUB_OFFLINE="1",
+        HF_HOME=str(tmp_path / "hf"),
+    )
     assert result.returncode == 0, result.stderr
     lines = dict(line.split(" | ", 1) for line in result.stdout.strip().splitlines())
     assert set(lines) == {cls.name for cls in ADAPTER_CLASSES}
@@ -195,23 +211,38 @@ def test_round_size_and_plain_text(make_request):
 
 # -- end to end on tiny random pipelines -------------------------------------------------------------------------
 
+
 def _edit(make_request, photos, **fields):
     return make_request(**fields)
 
 
 def _subject(make_request, photos, **fields):
-    values = dict(task="subject", subset="live", instruction="a <imagehere> in the jungle",
-                  instruction_images=[photos[3]], prompt="a dog in the jungle", source=None, object="dog",
-                  meta={"class_noun": "dog"})
+    values = dict(
+        task="subject",
+        subset="live",
+        instruction="a <imagehere> in the jungle",
+        instruction_images=[photos[3]],
+        prompt="a dog in the jungle",
+        source=None,
+        object="dog",
+        meta={"class_noun": "dog"},
+    )
     return make_request(**{**values, **fields})
 
 
 def _subject_add(make_request, photos, **fields):
     mask = Image.new("L", photos[0].size)
     mask.paste(255, (8, 8, 32, 32))
-    values = dict(task="subject_add", subset="add", instruction="add <imagehere> in the bottom middle of <imagehere>",
-                  instruction_images=[photos[2], photos[0]], prompt="add the toy", source=photos[0], mask=mask,
-                  object="toy")
+    values = dict(
+        task="subject_add",
+        subset="add",
+        instruction="add <imagehere> in the bottom middle of <imagehere>",
+        instruction_images=[photos[2], photos[0]],
+        prompt="add the toy",
+        source=photos[0],
+        mask=mask,
+        object="toy",
+    )
     return make_request(**{**values, **fields})
 
 
@@ -221,8 +252,13 @@ E2E = {
     "magicbrush": (MagicBrush, "ip2p_dir", _edit, {"resolution": 64}, (64, 64)),
     "omnigen": (OmniGen, "omnigen_dir", _subject_add, {"resolution": 32}, (48, 32)),  # the source's 48x40, cropped
     "paint-by-example": (PaintByExample, "paint_by_example_dir", _subject_add, {"resolution": 32}, (32, 32)),
-    "blip-diffusion": (BlipDiffusion, "blip_diffusion_dir", _subject, {"resolution": 32, "negative_prompt": "ugly"},
-                       (32, 32)),
+    "blip-diffusion": (
+        BlipDiffusion,
+        "blip_diffusion_dir",
+        _subject,
+        {"resolution": 32, "negative_prompt": "ugly"},
+        (32, 32),
+    ),
 }
 
 

@@ -3,6 +3,7 @@
 Everything here is checked without weights: ``pipeline_inputs`` is exactly what each pipeline call receives.
 The tiny-pipeline runs are in test_editors_tiny.py.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -40,22 +41,48 @@ TASKS_OF = {
 }
 DEFAULTS = {
     "flux-kontext": {"model_id": "black-forest-labs/FLUX.1-Kontext-dev", "steps": 28, "guidance_scale": 2.5},
-    "qwen-image-edit": {"model_id": "Qwen/Qwen-Image-Edit", "steps": 50, "true_cfg_scale": 4.0,
-                        "negative_prompt": " "},
-    "qwen-image-edit-plus": {"model_id": "Qwen/Qwen-Image-Edit-2511", "steps": 40, "true_cfg_scale": 4.0,
-                             "guidance_scale": 1.0, "negative_prompt": " "},
+    "qwen-image-edit": {"model_id": "Qwen/Qwen-Image-Edit", "steps": 50, "true_cfg_scale": 4.0, "negative_prompt": " "},
+    "qwen-image-edit-plus": {
+        "model_id": "Qwen/Qwen-Image-Edit-2511",
+        "steps": 40,
+        "true_cfg_scale": 4.0,
+        "guidance_scale": 1.0,
+        "negative_prompt": " ",
+    },
     "flux2": {"model_id": "black-forest-labs/FLUX.2-dev", "steps": 50, "guidance_scale": 4.0},
     "flux2-klein": {"model_id": "black-forest-labs/FLUX.2-klein-4B", "steps": 4, "guidance_scale": 1.0},
-    "longcat-image-edit": {"model_id": "meituan-longcat/LongCat-Image-Edit", "steps": 50, "guidance_scale": 4.5,
-                           "negative_prompt": ""},
+    "longcat-image-edit": {
+        "model_id": "meituan-longcat/LongCat-Image-Edit",
+        "steps": 50,
+        "guidance_scale": 4.5,
+        "negative_prompt": "",
+    },
 }
-MAX_IMAGES = {"flux-kontext": 1, "qwen-image-edit": 1, "qwen-image-edit-plus": 3, "flux2": 6, "flux2-klein": 4,
-              "longcat-image-edit": 1}
+MAX_IMAGES = {
+    "flux-kontext": 1,
+    "qwen-image-edit": 1,
+    "qwen-image-edit-plus": 3,
+    "flux2": 6,
+    "flux2-klein": 4,
+    "longcat-image-edit": 1,
+}
 
 
 def _request(**fields) -> Request:
-    values = dict(id="s1", task="edit", subset="", instruction="Make the sky purple", instruction_images=[],
-                  prompt="Make the sky purple", source=None, mask=None, object=None, seed=3, size=None, meta={})
+    values = dict(
+        id="s1",
+        task="edit",
+        subset="",
+        instruction="Make the sky purple",
+        instruction_images=[],
+        prompt="Make the sky purple",
+        source=None,
+        mask=None,
+        object=None,
+        seed=3,
+        size=None,
+        meta={},
+    )
     values.update(fields)
     return Request(**values)
 
@@ -77,6 +104,7 @@ def entity(dreambench_photos) -> Image.Image:
 
 
 # -- registry, options, config -----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("cls", EDITORS, ids=lambda c: c.name)
 def test_registry_tasks_licence_and_keyword_only_options(cls):
@@ -126,30 +154,36 @@ def _has_torchvision() -> bool:
     return importlib.util.find_spec("torchvision") is not None
 
 
-@pytest.mark.parametrize(("options", "named"), [
-    ({"steps": 0}, "steps"),
-    ({"dtype": "bf16"}, "bf16"),  # half precision on the CPU
-    ({"cpu_offload": True}, "cpu_offload"),
-    ({"group_offload": True}, "group_offload"),  # needs CUDA
-    ({"group_offload": "yes"}, "group_offload"),
-    ({"quantize": "int4"}, "quantize"),
-    ({"quantize": "bnb-4bit"}, "quantize=bnb-4bit.*CUDA"),
-    ({"model_id": ""}, "model_id"),
-])
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"steps": 0}, "steps"),
+        ({"dtype": "bf16"}, "bf16"),  # half precision on the CPU
+        ({"cpu_offload": True}, "cpu_offload"),
+        ({"group_offload": True}, "group_offload"),  # needs CUDA
+        ({"group_offload": "yes"}, "group_offload"),
+        ({"quantize": "int4"}, "quantize"),
+        ({"quantize": "bnb-4bit"}, "quantize=bnb-4bit.*CUDA"),
+        ({"model_id": ""}, "model_id"),
+    ],
+)
 @pytest.mark.parametrize("cls", EDITORS, ids=lambda c: c.name)
 def test_bad_option_values_are_refused_with_the_option_named(cls, options, named):
     with pytest.raises(ValueError, match=named):
         cls(**{"device": "cpu", **options})
 
 
-@pytest.mark.parametrize(("cls", "options", "named"), [
-    (FluxKontext, {"guidance_scale": -1}, "guidance_scale"),
-    (QwenImageEdit, {"true_cfg_scale": "high"}, "true_cfg_scale"),
-    (QwenImageEdit, {"negative_prompt": None}, "negative_prompt"),
-    (QwenImageEditPlus, {"guidance_scale": True}, "guidance_scale"),
-    (Flux2, {"resolution": 0}, "resolution"),
-    (LongCatImageEdit, {"negative_prompt": 3}, "negative_prompt"),
-])
+@pytest.mark.parametrize(
+    ("cls", "options", "named"),
+    [
+        (FluxKontext, {"guidance_scale": -1}, "guidance_scale"),
+        (QwenImageEdit, {"true_cfg_scale": "high"}, "true_cfg_scale"),
+        (QwenImageEdit, {"negative_prompt": None}, "negative_prompt"),
+        (QwenImageEditPlus, {"guidance_scale": True}, "guidance_scale"),
+        (Flux2, {"resolution": 0}, "resolution"),
+        (LongCatImageEdit, {"negative_prompt": 3}, "negative_prompt"),
+    ],
+)
 def test_bad_model_specific_options_are_refused(cls, options, named):
     with pytest.raises(ValueError, match=named):
         cls(device="cpu", **options)
@@ -170,16 +204,29 @@ def test_adapters_without_quantisable_components_refuse_quantize(monkeypatch):
 
     monkeypatch.setattr(_diffusers, "resolve_device", lambda device: "cuda")
     with pytest.raises(ValueError, match="the unquantisable adapter has no quantised loading"):
-        Unquantisable(model_id=None, revision="main", device="cuda", dtype="auto", steps=1, resolution=64,
-                      cpu_offload=False, attention_slicing=False, quantize="bnb-8bit")
+        Unquantisable(
+            model_id=None,
+            revision="main",
+            device="cuda",
+            dtype="auto",
+            steps=1,
+            resolution=64,
+            cpu_offload=False,
+            attention_slicing=False,
+            quantize="bnb-8bit",
+        )
 
 
-@pytest.mark.parametrize(("quantize", "backend", "kwargs"), [
-    ("bnb-4bit", "bitsandbytes_4bit", {"load_in_4bit": True, "bnb_4bit_quant_type": "nf4"}),
-    ("bnb-8bit", "bitsandbytes_8bit", {"load_in_8bit": True}),
-])
-def test_quantize_builds_diffusers_pipeline_quantization_for_the_large_components(monkeypatch, quantize, backend,
-                                                                                   kwargs):
+@pytest.mark.parametrize(
+    ("quantize", "backend", "kwargs"),
+    [
+        ("bnb-4bit", "bitsandbytes_4bit", {"load_in_4bit": True, "bnb_4bit_quant_type": "nf4"}),
+        ("bnb-8bit", "bitsandbytes_8bit", {"load_in_8bit": True}),
+    ],
+)
+def test_quantize_builds_diffusers_pipeline_quantization_for_the_large_components(
+    monkeypatch, quantize, backend, kwargs
+):
     import torch
 
     monkeypatch.setattr(_diffusers, "resolve_device", lambda device: "cuda")
@@ -191,7 +238,9 @@ def test_quantize_builds_diffusers_pipeline_quantization_for_the_large_component
         kwargs = {**kwargs, "bnb_4bit_compute_dtype": torch.bfloat16}
     assert config.quant_kwargs == kwargs
     assert FluxKontext(device="cuda", quantize=quantize).quantization_config().components_to_quantize == [
-        "transformer", "text_encoder_2"]
+        "transformer",
+        "text_encoder_2",
+    ]
     assert Flux2(device="cuda").quantization_config() is None
 
 
@@ -224,11 +273,14 @@ class _RecordingPipeline:
         pass
 
 
-@pytest.mark.parametrize(("options", "expected"), [
-    ({"group_offload": True}, "enable_group_offload"),
-    ({"cpu_offload": True}, "enable_model_cpu_offload"),
-    ({}, "to"),
-])
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({"group_offload": True}, "enable_group_offload"),
+        ({"cpu_offload": True}, "enable_model_cpu_offload"),
+        ({}, "to"),
+    ],
+)
 def test_memory_modes_call_the_diffusers_hooks(monkeypatch, options, expected):
     import torch
 
@@ -240,15 +292,20 @@ def test_memory_modes_call_the_diffusers_hooks(monkeypatch, options, expected):
     adapter = Flux2Klein(device="cuda", model_id="/models/klein", **options)
     monkeypatch.setattr(adapter, "_pipeline_type", lambda: object)
     assert adapter.pipeline is pipe
-    (name, args), = pipe.calls
+    ((name, args),) = pipe.calls
     assert name == expected
     if expected == "enable_group_offload":
-        assert args == {"onload_device": torch.device("cuda"), "offload_device": torch.device("cpu"),
-                        "offload_type": "leaf_level", "use_stream": True}
+        assert args == {
+            "onload_device": torch.device("cuda"),
+            "offload_device": torch.device("cpu"),
+            "offload_type": "leaf_level",
+            "use_stream": True,
+        }
     assert loads[0]["torch_dtype"] is torch.bfloat16 and "quantization_config" not in loads[0]
 
 
 # -- sizes -------------------------------------------------------------------------------------------------------
+
 
 def test_the_kontext_table_is_black_forest_labs_and_diffusers_own():
     from diffusers.pipelines.flux.pipeline_flux_kontext import PREFERRED_KONTEXT_RESOLUTIONS
@@ -256,14 +313,17 @@ def test_the_kontext_table_is_black_forest_labs_and_diffusers_own():
     assert list(KONTEXT_RESOLUTIONS) == [tuple(r) for r in PREFERRED_KONTEXT_RESOLUTIONS]
 
 
-@pytest.mark.parametrize(("reference", "resolution", "expected"), [
-    ((640, 480), 1024, (1184, 880)),   # 4:3 -> 1184/880 = 1.345 is nearest
-    ((480, 640), 1024, (880, 1184)),
-    ((780, 780), 1024, (1024, 1024)),
-    ((3000, 1000), 1024, (1568, 672)),  # wider than the table: its widest
-    ((1000, 1000), 512, (512, 512)),
-    ((640, 480), 64, (64, 48)),         # 1184 * 64/1024 = 74 -> 64; 880 * 64/1024 = 55 -> 48
-])
+@pytest.mark.parametrize(
+    ("reference", "resolution", "expected"),
+    [
+        ((640, 480), 1024, (1184, 880)),  # 4:3 -> 1184/880 = 1.345 is nearest
+        ((480, 640), 1024, (880, 1184)),
+        ((780, 780), 1024, (1024, 1024)),
+        ((3000, 1000), 1024, (1568, 672)),  # wider than the table: its widest
+        ((1000, 1000), 512, (512, 512)),
+        ((640, 480), 64, (64, 48)),  # 1184 * 64/1024 = 74 -> 64; 880 * 64/1024 = 55 -> 48
+    ],
+)
 def test_kontext_size_is_the_nearest_trained_resolution(reference, resolution, expected):
     assert kontext_size(reference, resolution) == expected
 
@@ -290,12 +350,15 @@ def test_longcat_size_is_diffusers_own_calculation(reference):
     assert longcat_size((640, 480)) == (1184, 896)  # 1182.4 and 886.8, rounded up to multiples of 16
 
 
-@pytest.mark.parametrize(("reference", "expected"), [
-    ((640, 480), (640, 480)),      # under a megapixel: kept, already multiples of 16
-    ((767, 767), (752, 752)),      # floored to multiples of 16
-    ((2048, 2048), (1024, 1024)),  # scaled to a megapixel
-    ((1500, 1000), (1248, 832)),   # sqrt(1048576 / 1.5e6) = 0.836: 1254 x 836 -> floored
-])
+@pytest.mark.parametrize(
+    ("reference", "expected"),
+    [
+        ((640, 480), (640, 480)),  # under a megapixel: kept, already multiples of 16
+        ((767, 767), (752, 752)),  # floored to multiples of 16
+        ((2048, 2048), (1024, 1024)),  # scaled to a megapixel
+        ((1500, 1000), (1248, 832)),  # sqrt(1048576 / 1.5e6) = 0.836: 1254 x 836 -> floored
+    ],
+)
 def test_flux2_size_caps_at_a_megapixel_and_floors_to_16(reference, expected):
     assert flux2_size(reference) == expected
 
@@ -310,89 +373,181 @@ def test_flux2_size_matches_diffusers_resize():
 
 # -- what each pipeline call receives ------------------------------------------------------------------------------
 
+
 def _dreambench(dog, **fields):
-    values = dict(id="dog-00", task="subject", subset="live", instruction="a <imagehere> in the jungle",
-                  instruction_images=[dog], prompt="a dog in the jungle", object="dog", meta={"class_noun": "dog"})
+    values = dict(
+        id="dog-00",
+        task="subject",
+        subset="live",
+        instruction="a <imagehere> in the jungle",
+        instruction_images=[dog],
+        prompt="a dog in the jungle",
+        object="dog",
+        meta={"class_noun": "dog"},
+    )
     return _request(**{**values, **fields})
 
 
 def _add(entity, source):
-    return _request(id="add-21", task="subject_add", subset="add", instruction="add <imagehere> in the bottom middle "
-                    "of <imagehere>", instruction_images=[entity, source], prompt="add a backpack", source=source,
-                    object="backpack", meta={"subject_index": 0})
+    return _request(
+        id="add-21",
+        task="subject_add",
+        subset="add",
+        instruction="add <imagehere> in the bottom middle of <imagehere>",
+        instruction_images=[entity, source],
+        prompt="add a backpack",
+        source=source,
+        object="backpack",
+        meta={"subject_index": 0},
+    )
 
 
 def _replace(entity, source):
-    return _request(id="replace-4", task="subject_replace", subset="replace",
-                    instruction="replace the cup in <imagehere> with <imagehere>", instruction_images=[source, entity],
-                    prompt="replace the cup with a backpack", source=source, object="backpack",
-                    meta={"subject_index": 1})
+    return _request(
+        id="replace-4",
+        task="subject_replace",
+        subset="replace",
+        instruction="replace the cup in <imagehere> with <imagehere>",
+        instruction_images=[source, entity],
+        prompt="replace the cup with a backpack",
+        source=source,
+        object="backpack",
+        meta={"subject_index": 1},
+    )
 
 
 def test_flux_kontext_inputs(dog, landscape):
     adapter = FluxKontext(device="cpu")
-    assert comparable(adapter.pipeline_inputs(_request(source=landscape))) == comparable({
-        "image": landscape, "prompt": "Make the sky purple", "height": 880, "width": 1184, "max_area": 1184 * 880,
-        "num_inference_steps": 28, "guidance_scale": 2.5})
-    assert comparable(adapter.pipeline_inputs(_dreambench(dog))) == comparable({
-        "image": dog, "prompt": "a dog in the jungle", "height": 1024, "width": 1024, "max_area": 1024 * 1024,
-        "num_inference_steps": 28, "guidance_scale": 2.5})
+    assert comparable(adapter.pipeline_inputs(_request(source=landscape))) == comparable(
+        {
+            "image": landscape,
+            "prompt": "Make the sky purple",
+            "height": 880,
+            "width": 1184,
+            "max_area": 1184 * 880,
+            "num_inference_steps": 28,
+            "guidance_scale": 2.5,
+        }
+    )
+    assert comparable(adapter.pipeline_inputs(_dreambench(dog))) == comparable(
+        {
+            "image": dog,
+            "prompt": "a dog in the jungle",
+            "height": 1024,
+            "width": 1024,
+            "max_area": 1024 * 1024,
+            "num_inference_steps": 28,
+            "guidance_scale": 2.5,
+        }
+    )
 
 
 def test_qwen_image_edit_inputs(landscape):
-    assert comparable(QwenImageEdit(device="cpu").pipeline_inputs(_request(source=landscape))) == comparable({
-        "image": landscape, "prompt": "Make the sky purple", "negative_prompt": " ", "true_cfg_scale": 4.0,
-        "num_inference_steps": 50, "height": 896, "width": 1184})
+    assert comparable(QwenImageEdit(device="cpu").pipeline_inputs(_request(source=landscape))) == comparable(
+        {
+            "image": landscape,
+            "prompt": "Make the sky purple",
+            "negative_prompt": " ",
+            "true_cfg_scale": 4.0,
+            "num_inference_steps": 50,
+            "height": 896,
+            "width": 1184,
+        }
+    )
 
 
 def test_qwen_image_edit_plus_inputs_for_every_task(dog, landscape, entity):
     adapter = QwenImageEditPlus(device="cpu")
     common = {"negative_prompt": " ", "true_cfg_scale": 4.0, "num_inference_steps": 40, "guidance_scale": 1.0}
-    assert comparable(adapter.pipeline_inputs(_add(entity, landscape))) == comparable({
-        "image": [entity, landscape], "prompt": "add Picture 1 in the bottom middle of Picture 2",
-        "height": 896, "width": 1184, **common})
+    assert comparable(adapter.pipeline_inputs(_add(entity, landscape))) == comparable(
+        {
+            "image": [entity, landscape],
+            "prompt": "add Picture 1 in the bottom middle of Picture 2",
+            "height": 896,
+            "width": 1184,
+            **common,
+        }
+    )
     # replace: source first, entity last; the size still follows the source, not the last image
-    assert comparable(adapter.pipeline_inputs(_replace(entity, landscape))) == comparable({
-        "image": [landscape, entity], "prompt": "replace the cup in Picture 1 with Picture 2",
-        "height": 896, "width": 1184, **common})
-    assert comparable(adapter.pipeline_inputs(_dreambench(dog))) == comparable({
-        "image": [dog], "prompt": "a dog in the jungle", "height": 1024, "width": 1024, **common})
-    assert comparable(adapter.pipeline_inputs(_request(source=landscape))) == comparable({
-        "image": [landscape], "prompt": "Make the sky purple", "height": 896, "width": 1184, **common})
+    assert comparable(adapter.pipeline_inputs(_replace(entity, landscape))) == comparable(
+        {
+            "image": [landscape, entity],
+            "prompt": "replace the cup in Picture 1 with Picture 2",
+            "height": 896,
+            "width": 1184,
+            **common,
+        }
+    )
+    assert comparable(adapter.pipeline_inputs(_dreambench(dog))) == comparable(
+        {"image": [dog], "prompt": "a dog in the jungle", "height": 1024, "width": 1024, **common}
+    )
+    assert comparable(adapter.pipeline_inputs(_request(source=landscape))) == comparable(
+        {"image": [landscape], "prompt": "Make the sky purple", "height": 896, "width": 1184, **common}
+    )
 
 
 @pytest.mark.parametrize(("cls", "steps", "guidance"), [(Flux2, 50, 4.0), (Flux2Klein, 4, 1.0)])
 def test_flux2_inputs_for_every_task(cls, steps, guidance, dog, landscape, entity):
     adapter = cls(device="cpu")
     common = {"num_inference_steps": steps, "guidance_scale": guidance}
-    assert comparable(adapter.pipeline_inputs(_add(entity, landscape))) == comparable({
-        "image": [entity, landscape], "prompt": "add image 1 in the bottom middle of image 2",
-        "height": 480, "width": 640, **common})  # the source's size, not the entity's (the first image)
-    assert comparable(adapter.pipeline_inputs(_replace(entity, landscape))) == comparable({
-        "image": [landscape, entity], "prompt": "replace the cup in image 1 with image 2",
-        "height": 480, "width": 640, **common})
-    assert comparable(adapter.pipeline_inputs(_dreambench(dog))) == comparable({
-        "image": [dog], "prompt": "a dog in the jungle", "height": 768, "width": 768, **common})  # 780 -> 768
-    assert comparable(adapter.pipeline_inputs(_request(source=landscape))) == comparable({
-        "image": [landscape], "prompt": "Make the sky purple", "height": 480, "width": 640, **common})
+    assert comparable(adapter.pipeline_inputs(_add(entity, landscape))) == comparable(
+        {
+            "image": [entity, landscape],
+            "prompt": "add image 1 in the bottom middle of image 2",
+            "height": 480,
+            "width": 640,
+            **common,
+        }
+    )  # the source's size, not the entity's (the first image)
+    assert comparable(adapter.pipeline_inputs(_replace(entity, landscape))) == comparable(
+        {
+            "image": [landscape, entity],
+            "prompt": "replace the cup in image 1 with image 2",
+            "height": 480,
+            "width": 640,
+            **common,
+        }
+    )
+    assert comparable(adapter.pipeline_inputs(_dreambench(dog))) == comparable(
+        {"image": [dog], "prompt": "a dog in the jungle", "height": 768, "width": 768, **common}
+    )  # 780 -> 768
+    assert comparable(adapter.pipeline_inputs(_request(source=landscape))) == comparable(
+        {"image": [landscape], "prompt": "Make the sky purple", "height": 480, "width": 640, **common}
+    )
 
 
 def test_longcat_inputs(landscape):
     adapter = LongCatImageEdit(device="cpu")
-    assert comparable(adapter.pipeline_inputs(_request(source=landscape))) == comparable({
-        "image": landscape, "prompt": "Make the sky purple", "negative_prompt": "", "guidance_scale": 4.5,
-        "num_inference_steps": 50})
+    assert comparable(adapter.pipeline_inputs(_request(source=landscape))) == comparable(
+        {
+            "image": landscape,
+            "prompt": "Make the sky purple",
+            "negative_prompt": "",
+            "guidance_scale": 4.5,
+            "num_inference_steps": 50,
+        }
+    )
     assert adapter.native_size(_request(source=landscape)) == (1184, 896)
 
 
 def test_a_single_image_needs_no_name_but_several_do(entity, landscape):
     """The placeholder text is dropped for one image (the caption is the prompt) and named for several."""
     adapter = QwenImageEditPlus(device="cpu")
-    one = _request(task="subject_add", instruction="put <imagehere> on the beach", instruction_images=[entity],
-                   prompt="", source=None)
+    one = _request(
+        task="subject_add",
+        instruction="put <imagehere> on the beach",
+        instruction_images=[entity],
+        prompt="",
+        source=None,
+    )
     assert adapter.pipeline_inputs(one)["prompt"] == "put on the beach"
-    two = _request(task="subject_add", instruction="Put <ImageHere> beside <IMAGEHERE>.",
-                   instruction_images=[entity, landscape], source=landscape, prompt="put it")
+    two = _request(
+        task="subject_add",
+        instruction="Put <ImageHere> beside <IMAGEHERE>.",
+        instruction_images=[entity, landscape],
+        source=landscape,
+        prompt="put it",
+    )
     assert adapter.pipeline_inputs(two)["prompt"] == "Put Picture 1 beside Picture 2."
 
 
@@ -405,6 +560,7 @@ def test_a_requested_size_is_an_output_size_not_a_generation_size(landscape):
 
 # -- bad inputs ----------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("cls", EDITORS, ids=lambda c: c.name)
 def test_a_malformed_requested_size_fails_before_any_work(cls, landscape):
     with pytest.raises(ValueError, match=r"sample s1 asks for output size \(0, 64\)"):
@@ -414,10 +570,18 @@ def test_a_malformed_requested_size_fails_before_any_work(cls, landscape):
 @pytest.mark.parametrize("cls", [QwenImageEditPlus, Flux2, Flux2Klein], ids=lambda c: c.name)
 def test_more_images_than_the_model_takes_fail_the_sample(cls, entity, landscape):
     n = cls.max_images + 1
-    request = _request(id="many", task="subject_add", instruction=" and ".join(["<imagehere>"] * n),
-                       instruction_images=[entity] * n, source=landscape)
-    with pytest.raises(ValueError, match=rf"sample many has {n} conditioning images; the model takes at most "
-                                         rf"{cls.max_images} \("):
+    request = _request(
+        id="many",
+        task="subject_add",
+        instruction=" and ".join(["<imagehere>"] * n),
+        instruction_images=[entity] * n,
+        source=landscape,
+    )
+    with pytest.raises(
+        ValueError,
+        match=rf"sample many has {n} conditioning images; the model takes at most "
+        rf"{cls.max_images} \(",
+    ):
         cls(device="cpu").pipeline_inputs(request)
     request.instruction_images, request.instruction = [entity] * (n - 1), " and ".join(["<imagehere>"] * (n - 1))
     assert len(cls(device="cpu").pipeline_inputs(request)["image"]) == n - 1
@@ -430,9 +594,14 @@ def test_kontext_takes_one_reference(dog, entity):
         FluxKontext(device="cpu").pipeline_inputs(request)
 
 
-@pytest.mark.parametrize(("cls", "task"), [
-    (QwenImageEdit, "subject_add"), (LongCatImageEdit, "subject"), (FluxKontext, "subject_replace"),
-])
+@pytest.mark.parametrize(
+    ("cls", "task"),
+    [
+        (QwenImageEdit, "subject_add"),
+        (LongCatImageEdit, "subject"),
+        (FluxKontext, "subject_replace"),
+    ],
+)
 def test_a_task_the_model_lacks_is_refused(cls, task, landscape):
     with pytest.raises(ValueError, match=rf"task '{task}'; this adapter supports"):
         cls(device="cpu").pipeline_inputs(_request(task=task, source=landscape))
@@ -477,8 +646,13 @@ def test_missing_weights_offline_name_the_model_and_the_download_command(tmp_pat
             else:
                 print(name, "| loaded?!")
     """)
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")})
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")},
+    )
     assert result.returncode == 0, result.stderr
     lines = dict(line.split(" | ", 1) for line in result.stdout.strip().splitlines())
     assert set(lines) == {cls.name for cls in [*EDITORS, UltraEdit]}

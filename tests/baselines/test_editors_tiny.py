@@ -4,6 +4,7 @@ Several of these pipelines resize every input to about a megapixel whatever its 
 shared set of generations (a batch of two requests, the first request alone, the first with another seed, and
 the same request through the diffusers pipeline directly) and the tests below read it.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -34,19 +35,39 @@ SOURCE, ENTITY = _noise(1, (96, 80)), _noise(2, (64, 64))  # FLUX.2 takes no ima
 
 
 def _edit(**fields) -> Request:
-    values = dict(id="a", task="edit", subset="", instruction="make the sky purple", instruction_images=[],
-                  prompt="make the sky purple", source=SOURCE, mask=None, object=None, seed=SEED)
+    values = dict(
+        id="a",
+        task="edit",
+        subset="",
+        instruction="make the sky purple",
+        instruction_images=[],
+        prompt="make the sky purple",
+        source=SOURCE,
+        mask=None,
+        object=None,
+        seed=SEED,
+    )
     return Request(**{**values, **fields})
 
 
 def _add(**fields) -> Request:
-    return _edit(task="subject_add", instruction="add <imagehere> to <imagehere>", instruction_images=[ENTITY, SOURCE],
-                 prompt="add the toy", **fields)
+    return _edit(
+        task="subject_add",
+        instruction="add <imagehere> to <imagehere>",
+        instruction_images=[ENTITY, SOURCE],
+        prompt="add the toy",
+        **fields,
+    )
 
 
 def _replace(**fields) -> Request:
-    return _edit(task="subject_replace", instruction="replace the cup in <imagehere> with <imagehere>",
-                 instruction_images=[SOURCE, ENTITY], prompt="replace the cup", **fields)
+    return _edit(
+        task="subject_replace",
+        instruction="replace the cup in <imagehere> with <imagehere>",
+        instruction_images=[SOURCE, ENTITY],
+        prompt="replace the cup",
+        **fields,
+    )
 
 
 # adapter class, tiny pipeline fixture, request factory, options, native size of that request's 96 x 80 source;
@@ -109,8 +130,9 @@ def _direct_pipeline(cls, model_dir):
         return pipeline_class.from_pretrained(model_dir, **{part: processor})
     if cls is Flux2:
         pipe = pipeline_class.from_pretrained(model_dir, tokenizer=None)
-        pipe.register_modules(tokenizer=_processors.text_chat_processor_class().from_pretrained(
-            model_dir, subfolder="tokenizer"))
+        pipe.register_modules(
+            tokenizer=_processors.text_chat_processor_class().from_pretrained(model_dir, subfolder="tokenizer")
+        )
         return pipe
     return pipeline_class.from_pretrained(model_dir)
 
@@ -133,8 +155,9 @@ def runs(request):
             pipe = _direct_pipeline(cls, model_dir)
             pipe.set_progress_bar_config(disable=True)
             direct = pipe(**adapter.pipeline_inputs(first), generator=torch.Generator("cpu").manual_seed(SEED))
-            cache[name] = Runs(adapter, [first, second], batch, calls, alone, reseeded,
-                               direct.images[0].convert("RGB"), native)
+            cache[name] = Runs(
+                adapter, [first, second], batch, calls, alone, reseeded, direct.images[0].convert("RGB"), native
+            )
         return cache[name]
 
     return get
@@ -178,4 +201,3 @@ def test_the_image_is_the_diffusers_pipeline_called_directly(runs, name):
     """Same inputs, same generator: the adapter adds nothing to the pipeline call but the final resize."""
     r = runs(name)
     assert np.array_equal(np.asarray(r.direct), np.asarray(r.batch[0]))
-

@@ -1,4 +1,5 @@
 """InstructPix2Pix and MagicBrush: published settings, the edit request mapping, scheduler and switches."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,13 +9,16 @@ from mige_eval.baselines.instructpix2pix import InstructPix2Pix, edit_size
 from mige_eval.baselines.magicbrush import MagicBrush
 
 
-@pytest.mark.parametrize(("source", "expected"), [
-    ((512, 512), (512, 512)),
-    ((640, 480), (512, 384)),
-    ((480, 640), (384, 512)),
-    ((1000, 333), (576, 192)),  # the short side is rounded up first, the long side follows
-    ((300, 300), (512, 512)),  # small sources are scaled up to the resolution
-])
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ((512, 512), (512, 512)),
+        ((640, 480), (512, 384)),
+        ((480, 640), (384, 512)),
+        ((1000, 333), (576, 192)),  # the short side is rounded up first, the long side follows
+        ((300, 300), (512, 512)),  # small sources are scaled up to the resolution
+    ],
+)
 def test_edit_size_follows_the_authors_rule(source, expected):
     assert edit_size(source, 512) == expected
 
@@ -41,8 +45,12 @@ def test_an_emu_edit_request_becomes_instruction_and_fitted_source(make_request)
         make_request(instruction="Make the sky purple", prompt="Make the sky purple", source=source)
     )
     image = inputs.pop("image")
-    assert inputs == {"prompt": "Make the sky purple", "num_inference_steps": 100, "guidance_scale": 7.5,
-                      "image_guidance_scale": 1.5}
+    assert inputs == {
+        "prompt": "Make the sky purple",
+        "num_inference_steps": 100,
+        "guidance_scale": 7.5,
+        "image_guidance_scale": 1.5,
+    }
     assert (image.mode, image.size) == ("RGB", (512, 384))
     assert image.getpixel((0, 200))[0] > 200 and image.getpixel((300, 200))[2] > 200
 

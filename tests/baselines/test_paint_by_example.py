@@ -1,4 +1,5 @@
 """Paint by Example: the subject photo, the mask and the source of MIGEBench add/replace requests."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,9 +21,15 @@ def add_request(make_request, dreambench_photos):
     entity, source = (Image.open(p).convert("RGB") for p in dreambench_photos[0::2][:2])
 
     def make(**fields):
-        values = dict(task="subject_add", instruction="add <imagehere> in the bottom middle of <imagehere>",
-                      instruction_images=[entity, source], prompt="add the dog", source=source,
-                      mask=_mask(source.size, (100, 200, 300, 400)), object="dog")
+        values = dict(
+            task="subject_add",
+            instruction="add <imagehere> in the bottom middle of <imagehere>",
+            instruction_images=[entity, source],
+            prompt="add the dog",
+            source=source,
+            mask=_mask(source.size, (100, 200, 300, 400)),
+            object="dog",
+        )
         return make_request(**{**values, **fields})
 
     return make
@@ -48,30 +55,43 @@ def test_an_add_request_becomes_source_mask_and_subject_photo(add_request):
 
 
 def test_the_subject_index_names_the_subject_photo(make_request, photos):
-    request = make_request(task="subject_replace", instruction="replace the cup in <imagehere> with <imagehere>",
-                           instruction_images=[photos[0], photos[2]], meta={"subject_index": 1})
+    request = make_request(
+        task="subject_replace",
+        instruction="replace the cup in <imagehere> with <imagehere>",
+        instruction_images=[photos[0], photos[2]],
+        meta={"subject_index": 1},
+    )
     assert subject_photo(request) is photos[2]
 
 
 def test_without_an_index_the_photo_that_differs_from_the_source_is_the_subject(make_request, photos):
-    request = make_request(task="subject_replace", instruction="replace the cup in <imagehere> with <imagehere>",
-                           instruction_images=[photos[0].copy(), photos[2]])
+    request = make_request(
+        task="subject_replace",
+        instruction="replace the cup in <imagehere> with <imagehere>",
+        instruction_images=[photos[0].copy(), photos[2]],
+    )
     assert subject_photo(request) is photos[2]
 
 
-@pytest.mark.parametrize("images", [lambda p: [p[1], p[2]], lambda p: [p[0], p[0].copy()]],
-                         ids=["none-is-the-source", "both-are-the-source"])
+@pytest.mark.parametrize(
+    "images", [lambda p: [p[1], p[2]], lambda p: [p[0], p[0].copy()]], ids=["none-is-the-source", "both-are-the-source"]
+)
 def test_an_ambiguous_subject_photo_fails_and_asks_for_the_index(make_request, photos, images):
-    request = make_request(id="mige-r-4", task="subject_replace", instruction="swap <imagehere> and <imagehere>",
-                           instruction_images=images(photos))
+    request = make_request(
+        id="mige-r-4",
+        task="subject_replace",
+        instruction="swap <imagehere> and <imagehere>",
+        instruction_images=images(photos),
+    )
     with pytest.raises(ValueError, match=r"mige-r-4: cannot tell which .* set meta\['subject_index'\]"):
         subject_photo(request)
 
 
 @pytest.mark.parametrize("index", [2, -1, "1", True])
 def test_a_bad_subject_index_is_refused(make_request, photos, index):
-    request = make_request(instruction="<imagehere> <imagehere>", instruction_images=photos[:2],
-                           meta={"subject_index": index})
+    request = make_request(
+        instruction="<imagehere> <imagehere>", instruction_images=photos[:2], meta={"subject_index": index}
+    )
     with pytest.raises(ValueError, match="subject_index"):
         subject_photo(request)
 

@@ -1,4 +1,5 @@
 """The baselines inside ``mige-eval run``: real DreamBench samples through the runner, and refusals before any work."""
+
 from __future__ import annotations
 
 import json
@@ -10,20 +11,34 @@ from mige_eval.runner import RunError, RunOptions, run
 
 
 def _options(tmp_path, dreambench_root, model, **model_args):
-    return RunOptions(bench="dreambench", model=model, data=dreambench_root, out=tmp_path / "run", limit=2,
-                      metrics="none", model_args=model_args, scoring=ScoringOptions(device="cpu"),
-                      results_root=tmp_path / "runs")
+    return RunOptions(
+        bench="dreambench",
+        model=model,
+        data=dreambench_root,
+        out=tmp_path / "run",
+        limit=2,
+        metrics="none",
+        model_args=model_args,
+        scoring=ScoringOptions(device="cpu"),
+        results_root=tmp_path / "runs",
+    )
 
 
-@pytest.mark.parametrize(("model", "fixture", "extra"), [
-    ("blip-diffusion", "blip_diffusion_dir", {"negative_prompt": "ugly"}),
-    ("omnigen", "omnigen_dir", {"max_input_image_size": 64}),  # the tiny model has 32 x 32 patch positions
-])
-def test_dreambench_runs_end_to_end_with_a_local_model_directory(request, tmp_path, dreambench_root, model, fixture,
-                                                                 extra):
+@pytest.mark.parametrize(
+    ("model", "fixture", "extra"),
+    [
+        ("blip-diffusion", "blip_diffusion_dir", {"negative_prompt": "ugly"}),
+        ("omnigen", "omnigen_dir", {"max_input_image_size": 64}),  # the tiny model has 32 x 32 patch positions
+    ],
+)
+def test_dreambench_runs_end_to_end_with_a_local_model_directory(
+    request, tmp_path, dreambench_root, model, fixture, extra
+):
     model_dir = request.getfixturevalue(fixture)
-    result = run(_options(tmp_path, dreambench_root, model, model_id=str(model_dir), steps=1, resolution=32, **extra),
-                 log=lambda message: None)
+    result = run(
+        _options(tmp_path, dreambench_root, model, model_id=str(model_dir), steps=1, resolution=32, **extra),
+        log=lambda message: None,
+    )
     assert result.summary["n"] == 2 and result.summary["n_failed"] == 0
     images = sorted((result.run_dir / "images").iterdir())
     assert len(images) == 2
@@ -34,8 +49,10 @@ def test_dreambench_runs_end_to_end_with_a_local_model_directory(request, tmp_pa
 
 def test_a_benchmark_of_another_task_is_refused_before_any_work(tmp_path, dreambench_root):
     with pytest.raises(RunError, match="needs task.*subject.*supports edit"):
-        run(_options(tmp_path, dreambench_root, "instructpix2pix", model_id=str(tmp_path / "no-weights")),
-            log=lambda message: None)
+        run(
+            _options(tmp_path, dreambench_root, "instructpix2pix", model_id=str(tmp_path / "no-weights")),
+            log=lambda message: None,
+        )
     assert not (tmp_path / "run" / "images").exists()
 
 
@@ -46,8 +63,9 @@ def test_an_unknown_or_bad_model_arg_is_refused(tmp_path, dreambench_root):
         run(_options(tmp_path, dreambench_root, "blip-diffusion", steps=0), log=lambda message: None)
 
 
-def test_migebench_runs_end_to_end_with_qwen_image_edit_plus_from_the_command_line(tmp_path, qwen_edit_plus_dir,
-                                                                                   dreambench_photos):
+def test_migebench_runs_end_to_end_with_qwen_image_edit_plus_from_the_command_line(
+    tmp_path, qwen_edit_plus_dir, dreambench_photos
+):
     """``mige-eval run --bench migebench --model qwen-image-edit-plus --model-arg model_id=<dir>`` on a MIGEBench copy
     made of real DreamBench photos: both subsets, every image at the source's size, the run recorded."""
     from PIL import Image
@@ -66,10 +84,31 @@ def test_migebench_runs_end_to_end_with_qwen_image_edit_plus_from_the_command_li
     records = [("add", 3, "a backpack", (160, 96)), ("replace", 5, "a teapot", (96, 160))]
     data = write_migebench(tmp_path / "MIGEBench", records, picture)
     out = tmp_path / "run"
-    result = CliRunner().invoke(app, [
-        "run", "--bench", "migebench", "--data", str(data), "--model", "qwen-image-edit-plus",
-        "--model-arg", f"model_id={qwen_edit_plus_dir}", "--model-arg", "steps=1", "--model-arg", "resolution=128",
-        "--model-arg", "device=cpu", "--metrics", "none", "--out", str(out), "--quiet"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--bench",
+            "migebench",
+            "--data",
+            str(data),
+            "--model",
+            "qwen-image-edit-plus",
+            "--model-arg",
+            f"model_id={qwen_edit_plus_dir}",
+            "--model-arg",
+            "steps=1",
+            "--model-arg",
+            "resolution=128",
+            "--model-arg",
+            "device=cpu",
+            "--metrics",
+            "none",
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 0, result.output
     written = {r["id"]: r for r in map(json.loads, (out / "samples.jsonl").read_text().splitlines())}
     assert sorted(written) == ["add-3", "replace-5"] and not any(r["error"] for r in written.values())

@@ -1,4 +1,5 @@
 """UltraEdit: the SD3 pipeline against a hand-written reference of the authors' fork, settings and request mapping."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,18 @@ from mige_eval.types import Request
 
 
 def _request(**fields) -> Request:
-    values = dict(id="emu-1", task="edit", subset="global", instruction="Make the sky purple",
-                  instruction_images=[], prompt="Make the sky purple", source=None, mask=None, object=None, seed=5)
+    values = dict(
+        id="emu-1",
+        task="edit",
+        subset="global",
+        instruction="Make the sky purple",
+        instruction_images=[],
+        prompt="Make the sky purple",
+        source=None,
+        mask=None,
+        object=None,
+        seed=5,
+    )
     return Request(**{**values, **fields})
 
 
@@ -31,10 +42,14 @@ def test_published_defaults():
     assert json.loads(json.dumps(config)) == config
 
 
-@pytest.mark.parametrize(("options", "named"), [
-    ({"mask": "region"}, "mask"), ({"image_guidance_scale": -1}, "image_guidance_scale"),
-    ({"negative_prompt": None}, "negative_prompt"),
-])
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"mask": "region"}, "mask"),
+        ({"image_guidance_scale": -1}, "image_guidance_scale"),
+        ({"negative_prompt": None}, "negative_prompt"),
+    ],
+)
 def test_bad_options_are_refused(options, named):
     with pytest.raises(ValueError, match=named):
         UltraEdit(device="cpu", **options)
@@ -43,8 +58,13 @@ def test_bad_options_are_refused(options, named):
 def test_an_emu_edit_request_becomes_the_readme_call(landscape):
     inputs = UltraEdit(device="cpu").pipeline_inputs(_request(source=landscape))
     image, mask = inputs.pop("image"), inputs.pop("mask_image")
-    assert inputs == {"prompt": "Make the sky purple", "num_inference_steps": 50, "guidance_scale": 7.5,
-                      "image_guidance_scale": 1.5, "negative_prompt": ""}
+    assert inputs == {
+        "prompt": "Make the sky purple",
+        "num_inference_steps": 50,
+        "guidance_scale": 7.5,
+        "image_guidance_scale": 1.5,
+        "negative_prompt": "",
+    }
     assert image.tobytes() == landscape.resize((512, 512), Image.Resampling.BICUBIC).tobytes()
     assert (mask.mode, mask.size, mask.getextrema()) == ("RGB", (512, 512), ((255, 255),) * 3)  # free-form: blank
 
@@ -74,8 +94,13 @@ def _reference(pipe, *, prompt, image, mask, steps, guidance, image_guidance, ne
     import torch
 
     embeds, negative_embeds, pooled, negative_pooled = pipe.encode_prompt(
-        prompt=prompt, prompt_2=None, prompt_3=None, do_classifier_free_guidance=True, negative_prompt=negative,
-        max_sequence_length=77)
+        prompt=prompt,
+        prompt_2=None,
+        prompt_3=None,
+        do_classifier_free_guidance=True,
+        negative_prompt=negative,
+        max_sequence_length=77,
+    )
     context = torch.cat([embeds, negative_embeds, negative_embeds])
     pooled = torch.cat([pooled, negative_pooled, negative_pooled])
 
@@ -92,8 +117,13 @@ def _reference(pipe, *, prompt, image, mask, steps, guidance, image_guidance, ne
     with torch.no_grad():
         for i, t in enumerate(scheduler.timesteps):
             model_input = torch.cat([torch.cat([latents] * 3), conditions], dim=1)
-            out = pipe.transformer(hidden_states=model_input, timestep=t.expand(3), encoder_hidden_states=context,
-                                   pooled_projections=pooled, return_dict=False)[0]
+            out = pipe.transformer(
+                hidden_states=model_input,
+                timestep=t.expand(3),
+                encoder_hidden_states=context,
+                pooled_projections=pooled,
+                return_dict=False,
+            )[0]
             text, image_only, uncond = out.chunk(3)
             velocity = uncond + guidance * (text - image_only) + image_guidance * (image_only - uncond)
             latents = latents + (scheduler.sigmas[i + 1] - scheduler.sigmas[i]) * velocity
@@ -107,8 +137,17 @@ def test_the_pipeline_is_the_forks_call_written_out(ultraedit_dir, landscape):
     request = _request(source=landscape)
     (image,) = adapter.generate([request])
     inputs = adapter.pipeline_inputs(request)
-    expected = _reference(adapter.pipeline, prompt=inputs["prompt"], image=inputs["image"], mask=inputs["mask_image"],
-                          steps=3, guidance=7.5, image_guidance=1.5, negative="", seed=request.seed)
+    expected = _reference(
+        adapter.pipeline,
+        prompt=inputs["prompt"],
+        image=inputs["image"],
+        mask=inputs["mask_image"],
+        steps=3,
+        guidance=7.5,
+        image_guidance=1.5,
+        negative="",
+        seed=request.seed,
+    )
     assert image.size == expected.size == (64, 64)
     assert np.array_equal(np.asarray(image), np.asarray(expected))
 
@@ -121,7 +160,9 @@ def test_a_checkpoint_and_mask_option_that_disagree_are_named(ultraedit_dir, lan
 
 def test_the_published_checkpoint_layout_loads_into_the_sd3_pipeline(ultraedit_dir):
     """The hub folder names the fork's pipeline class, which diffusers lacks; its components load all the same."""
-    assert json.loads((ultraedit_dir / "model_index.json").read_text())["_class_name"] == \
-        "StableDiffusion3InstructPix2PixPipeline"
+    assert (
+        json.loads((ultraedit_dir / "model_index.json").read_text())["_class_name"]
+        == "StableDiffusion3InstructPix2PixPipeline"
+    )
     pipe = ultraedit_pipeline_class().from_pretrained(ultraedit_dir)
     assert pipe.transformer.config.in_channels == 3 * pipe.vae.config.latent_channels

@@ -1,4 +1,5 @@
 """DreamBench loader on the real dataset (google/dreambooth layout)."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -27,8 +28,11 @@ def test_real_dreambench_has_750_samples_over_30_subjects(dreambench_root):
 def test_captions_keep_class_noun_and_drop_identifier(dreambench_root):
     by_id = {s.id: s for s in load(dreambench_root)}
     dog = by_id["dog-00"]
-    assert (dog.caption, dog.prompt, dog.instruction) == ("a dog in the jungle", "a dog in the jungle",
-                                                          "a <imagehere> in the jungle")
+    assert (dog.caption, dog.prompt, dog.instruction) == (
+        "a dog in the jungle",
+        "a dog in the jungle",
+        "a <imagehere> in the jungle",
+    )
     assert by_id["dog-10"].caption == "a dog wearing a red hat"  # live list
     assert by_id["backpack-10"].caption == "a backpack with a wheat field in the background"  # object list
     assert by_id["bear_plushie-02"].caption == "a stuffed animal on the beach"

@@ -1,4 +1,5 @@
 """MagicBrush loader (release ``test/`` layout and hub dev split), both turn settings, end to end with copy-source."""
+
 from __future__ import annotations
 
 import json
@@ -60,7 +61,10 @@ def test_single_turn_pairs_each_turn_with_its_gt_input_target_and_local_descript
     assert sorted(samples) == ["101-t1", "101-t2", "202-t1", "303-t1", "303-t2", "303-t3"]
     turn = samples["303-t2"]
     assert (turn.source.label, turn.mask.label, turn.references[0].label) == (
-        "images/303/303-output1.png", "images/303/303-mask2.png", "images/303/303-output2.png")
+        "images/303/303-output1.png",
+        "images/303/303-mask2.png",
+        "images/303/303-output2.png",
+    )
     assert (turn.instruction, turn.caption) == ("edit 303 turn 2", "local 303 turn 2")
     assert (turn.input_caption, turn.output_caption) == ("global 303 turn 1", "global 303 turn 2")
     assert samples["101-t1"].source.label == "images/101/101-input.png"
@@ -86,22 +90,43 @@ def test_multi_turn_is_one_sample_per_session_scored_on_the_last_turn(release):
     assert (chain.meta["img_id"], chain.meta["turn"]) == ("303", 3) and samples["202"].meta["turn"] == 1
 
 
-def test_copy_source_single_turn_gives_the_io_similarity_of_each_turn(tmp_path, release, tiny_clip, tiny_dino,
-                                                                      independent, kit):
+def test_copy_source_single_turn_gives_the_io_similarity_of_each_turn(
+    tmp_path, release, tiny_clip, tiny_dino, independent, kit
+):
     out = tmp_path / "run"
-    invoke("run", "--bench", "magicbrush", "--data", str(release), "--model", "copy-source", "--out", str(out),
-           "--metrics", "l1,l2,dino,clip_i,clip_t,clip_dir,clip_t_oracle", "--clip-model", str(tiny_clip),
-           "--dino-model", str(tiny_dino), "--device", "cpu", "--cache-dir", str(tmp_path / "cache"), "--quiet")
+    invoke(
+        "run",
+        "--bench",
+        "magicbrush",
+        "--data",
+        str(release),
+        "--model",
+        "copy-source",
+        "--out",
+        str(out),
+        "--metrics",
+        "l1,l2,dino,clip_i,clip_t,clip_dir,clip_t_oracle",
+        "--clip-model",
+        str(tiny_clip),
+        "--dino-model",
+        str(tiny_dino),
+        "--device",
+        "cpu",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--quiet",
+    )
     by_id = records(out)
     assert len(by_id) == 6 and not any(r["error"] for r in by_id.values())
     for sample_id, record in by_id.items():
         img_id, k = sample_id.split("-t")
-        source = release / "images" / img_id / (
-            f"{img_id}-input.png" if k == "1" else f"{img_id}-output{int(k) - 1}.png")
+        source = (
+            release / "images" / img_id / (f"{img_id}-input.png" if k == "1" else f"{img_id}-output{int(k) - 1}.png")
+        )
         target = release / "images" / img_id / f"{img_id}-output{k}.png"
         diff = pixels(source) - pixels(target)
         assert record["metrics"]["l1"] == pytest.approx(np.abs(diff).mean(), abs=1e-6)
-        assert record["metrics"]["l2"] == pytest.approx((diff ** 2).mean(), abs=1e-6)
+        assert record["metrics"]["l2"] == pytest.approx((diff**2).mean(), abs=1e-6)
         expected = kit.similarities(independent, kit.rgb(source), kit.rgb(target), f"local {img_id} turn {k}")
         for name, value in expected.items():
             assert record["metrics"][name] == pytest.approx(value, abs=1e-5), name
@@ -113,8 +138,22 @@ def test_copy_source_single_turn_gives_the_io_similarity_of_each_turn(tmp_path, 
 
 def test_multi_turn_chains_the_model_on_its_own_outputs(tmp_path, release):
     out = tmp_path / "chain"
-    invoke("run", "--bench", "magicbrush", "--data", str(release), "--preset", "multi-turn",
-           "--model", f"{HELPERS}:HalveSource", "--out", str(out), "--metrics", "l1", "--quiet")
+    invoke(
+        "run",
+        "--bench",
+        "magicbrush",
+        "--data",
+        str(release),
+        "--preset",
+        "multi-turn",
+        "--model",
+        f"{HELPERS}:HalveSource",
+        "--out",
+        str(out),
+        "--metrics",
+        "l1",
+        "--quiet",
+    )
     by_id = records(out)
     for img_id, turns in SESSIONS.items():
         chained = np.asarray(Image.open(release / "images" / img_id / f"{img_id}-input.png").convert("RGB"))
@@ -147,19 +186,40 @@ def results_tree(root: Path, dreambench_root: Path) -> dict[str, bytes]:
     return files
 
 
-SINGLE = {"101-t1": "101/101_1.png", "101-t2": "101/101_inde_2.png", "202-t1": "202/202_1.png",
-          "303-t1": "303/303_1.png", "303-t2": "303/303_inde_2.png", "303-t3": "303/303_inde_3.png"}
+SINGLE = {
+    "101-t1": "101/101_1.png",
+    "101-t2": "101/101_inde_2.png",
+    "202-t1": "202/202_1.png",
+    "303-t1": "303/303_1.png",
+    "303-t2": "303/303_inde_2.png",
+    "303-t3": "303/303_inde_3.png",
+}
 MULTI = {"101": "101/101_iter_2.png", "202": "202/202_1.png", "303": "303/303_iter_3.png"}
 
 
 @pytest.mark.parametrize("setting, expected", [("single-turn", SINGLE), ("multi-turn", MULTI)])
-def test_score_reads_the_evaluation_scripts_results_tree_in_either_setting(tmp_path, release, dreambench_root,
-                                                                           setting, expected):
+def test_score_reads_the_evaluation_scripts_results_tree_in_either_setting(
+    tmp_path, release, dreambench_root, setting, expected
+):
     files = results_tree(tmp_path / "results", dreambench_root)
     (tmp_path / "results" / "303" / "303_final.png").write_bytes(files["303/303_1.png"])  # not a script name
     out = tmp_path / "scored"
-    result = invoke("score", "--bench", "magicbrush", "--data", str(release), "--preset", setting, "--images",
-                    str(tmp_path / "results"), "--out", str(out), "--metrics", "l1", "--quiet")
+    result = invoke(
+        "score",
+        "--bench",
+        "magicbrush",
+        "--data",
+        str(release),
+        "--preset",
+        setting,
+        "--images",
+        str(tmp_path / "results"),
+        "--out",
+        str(out),
+        "--metrics",
+        "l1",
+        "--quiet",
+    )
     assert "layout magicbrush (detected)" in result.output
     assert "1 output(s) in" in result.output and "match no sample: 303/303_final.png" in result.output
     by_id = records(out)
@@ -175,21 +235,42 @@ def test_score_reads_the_evaluation_scripts_results_tree_in_either_setting(tmp_p
     # The other setting's files and a chain's intermediate turns belong to the tree: not unmatched.
     outputs = json.loads((out / "run.json").read_text())["outputs"]
     assert (outputs["detected"], outputs["matched"], outputs["unmatched_first"]) == (
-        "magicbrush", len(expected), ["303/303_final.png"])
+        "magicbrush",
+        len(expected),
+        ["303/303_final.png"],
+    )
 
 
 def test_a_chain_without_its_last_turn_fails_instead_of_taking_an_earlier_one(tmp_path, release, dreambench_root):
     results_tree(tmp_path / "results", dreambench_root)
     (tmp_path / "results" / "303" / "303_iter_3.png").unlink()  # the script would score _iter_2 against turn 3
     out = tmp_path / "scored"
-    result = CliRunner().invoke(app, ["score", "--bench", "magicbrush", "--data", str(release), "--preset",
-                                      "multi-turn", "--images", str(tmp_path / "results"), "--out", str(out),
-                                      "--metrics", "l1", "--quiet"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "score",
+            "--bench",
+            "magicbrush",
+            "--data",
+            str(release),
+            "--preset",
+            "multi-turn",
+            "--images",
+            str(tmp_path / "results"),
+            "--out",
+            str(out),
+            "--metrics",
+            "l1",
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 1
     assert "1 of 3 samples to score have no output (they fail): 303" in result.output
     by_id = records(out)
-    assert by_id["303"]["error"].startswith("no output for sample 303: looked for the MagicBrush script's results "
-                                            "tree: <img_id>/<img_id>_1.png (turn 1), <img_id>_iter_<K>.png")
+    assert by_id["303"]["error"].startswith(
+        "no output for sample 303: looked for the MagicBrush script's results "
+        "tree: <img_id>/<img_id>_1.png (turn 1), <img_id>_iter_<K>.png"
+    )
     assert by_id["101"]["error"] is None and by_id["202"]["error"] is None
 
 
@@ -200,21 +281,37 @@ def test_a_flattened_tree_is_read_too(tmp_path, release, dreambench_root):
     for path, data in files.items():
         (flat / path.split("/")[1]).write_bytes(data)
     out = tmp_path / "scored"
-    invoke("score", "--bench", "magicbrush", "--data", str(release), "--images", str(flat),
-           "--out", str(out), "--metrics", "l1", "--quiet")
+    invoke(
+        "score",
+        "--bench",
+        "magicbrush",
+        "--data",
+        str(release),
+        "--images",
+        str(flat),
+        "--out",
+        str(out),
+        "--metrics",
+        "l1",
+        "--quiet",
+    )
     by_id = records(out)
     assert {i: (out / r["image"]).read_bytes() for i, r in by_id.items()} == {
-        i: files[path] for i, path in SINGLE.items()}
+        i: files[path] for i, path in SINGLE.items()
+    }
 
 
-@pytest.mark.parametrize("change, field, message", [
-    (lambda s, root: s["101"][1].update(instruction=""), "instruction", "empty"),
-    (lambda s, root: s["101"][1].update(instruction=7), "instruction", "expected a string, got int"),
-    (lambda s, root: s["101"][1].update(mask="../../../etc/passwd"), "mask", "escapes the dataset root"),
-    (lambda s, root: (root / "images/101/101-output2.png").unlink(), "output", "does not exist"),
-    (lambda s, root: s["101"][1].update(output="101-final.png"), "output", "turn is unknown"),
-    (lambda s, root: s["101"][1].update(input="101-input.png"), "input", "paired by the index"),
-])
+@pytest.mark.parametrize(
+    "change, field, message",
+    [
+        (lambda s, root: s["101"][1].update(instruction=""), "instruction", "empty"),
+        (lambda s, root: s["101"][1].update(instruction=7), "instruction", "expected a string, got int"),
+        (lambda s, root: s["101"][1].update(mask="../../../etc/passwd"), "mask", "escapes the dataset root"),
+        (lambda s, root: (root / "images/101/101-output2.png").unlink(), "output", "does not exist"),
+        (lambda s, root: s["101"][1].update(output="101-final.png"), "output", "turn is unknown"),
+        (lambda s, root: s["101"][1].update(input="101-input.png"), "input", "paired by the index"),
+    ],
+)
 def test_a_bad_turn_fails_that_sample_only_and_names_row_and_field(tmp_path, release, change, field, message):
     sessions = json.loads((release / "edit_sessions.json").read_text())
     change(sessions, release)
@@ -226,8 +323,23 @@ def test_a_bad_turn_fails_that_sample_only_and_names_row_and_field(tmp_path, rel
     assert message in broken[0].error
 
     out = tmp_path / "run"
-    result = CliRunner().invoke(app, ["run", "--bench", "magicbrush", "--data", str(release), "--model",
-                                      "copy-source", "--out", str(out), "--metrics", "l1", "--quiet"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--bench",
+            "magicbrush",
+            "--data",
+            str(release),
+            "--model",
+            "copy-source",
+            "--out",
+            str(out),
+            "--metrics",
+            "l1",
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 1, result.output  # a failed sample: exit 1, everything else kept
     by_id = records(out)
     assert by_id[broken[0].id]["error"] == broken[0].error
@@ -266,27 +378,61 @@ def test_hub_dev_split_is_read_for_development(tmp_path, dreambench_root):
         return {"bytes": buffer.getvalue(), "path": None}
 
     rows = [("9", 1, "dog", "cat"), ("9", 2, "cat", "teapot"), ("8", 1, "vase", "clock")]
-    table = pa.table({
-        "img_id": [r[0] for r in rows], "turn_index": [r[1] for r in rows],
-        "source_img": [png(r[2]) for r in rows], "mask_img": [png("backpack") for _ in rows],
-        "instruction": [f"edit {r[0]} {r[1]}" for r in rows], "target_img": [png(r[3]) for r in rows]})
+    table = pa.table(
+        {
+            "img_id": [r[0] for r in rows],
+            "turn_index": [r[1] for r in rows],
+            "source_img": [png(r[2]) for r in rows],
+            "mask_img": [png("backpack") for _ in rows],
+            "instruction": [f"edit {r[0]} {r[1]}" for r in rows],
+            "target_img": [png(r[3]) for r in rows],
+        }
+    )
     (tmp_path / "dev" / "data").mkdir(parents=True)
     pq.write_table(table, tmp_path / "dev" / "data" / "dev-00000-of-00001-0123456789abcdef.parquet")
     samples = {s.id: s for s in load(tmp_path / "dev")}
     assert sorted(samples) == ["8-t1", "9-t1", "9-t2"] and samples["9-t2"].subset == "dev"
     assert samples["9-t2"].caption is None and samples["9-t2"].instruction == "edit 9 2"
     out = tmp_path / "run"
-    invoke("run", "--bench", "magicbrush", "--data", str(tmp_path / "dev"), "--model", "copy-source",
-           "--out", str(out), "--metrics", "l1", "--quiet")
-    source, target = (np.asarray(Image.open(BytesIO(png(name)["bytes"])), np.float64) / 255.0
-                      for name in ("cat", "teapot"))
+    invoke(
+        "run",
+        "--bench",
+        "magicbrush",
+        "--data",
+        str(tmp_path / "dev"),
+        "--model",
+        "copy-source",
+        "--out",
+        str(out),
+        "--metrics",
+        "l1",
+        "--quiet",
+    )
+    source, target = (
+        np.asarray(Image.open(BytesIO(png(name)["bytes"])), np.float64) / 255.0 for name in ("cat", "teapot")
+    )
     assert records(out)["9-t2"]["metrics"]["l1"] == pytest.approx(np.abs(source - target).mean(), abs=1e-6)
     # the dev split has no descriptions: clip_t is refused before any work, with what to do
-    result = CliRunner().invoke(app, ["run", "--bench", "magicbrush", "--data", str(tmp_path / "dev"), "--model",
-                                      "copy-source", "--out", str(tmp_path / "r2"), "--metrics", "l1,clip_t"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--bench",
+            "magicbrush",
+            "--data",
+            str(tmp_path / "dev"),
+            "--model",
+            "copy-source",
+            "--out",
+            str(tmp_path / "r2"),
+            "--metrics",
+            "l1,clip_t",
+        ],
+    )
     assert result.exit_code == 2 and not (tmp_path / "r2").exists()
     assert "metric clip_t needs each sample's caption, and no sample of magicbrush here has one" in " ".join(
-        result.output.split())
+        result.output.split()
+    )
 
 
 def test_download_explains_where_the_protected_archive_is():

@@ -3,6 +3,7 @@
 Each behaves like a model in one particular way (deterministic per seed, slow, failing on one
 sample, returning the wrong number of images), so the runner's handling of it can be checked.
 """
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Tiny random judge checkpoints (``tests/tiny_judge.py``) for the judge-metric tests."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -3,6 +3,7 @@
 The judge is a chat-completions server on 127.0.0.1 whose answers the test fixes per request (so every
 score is checked exactly), or the tiny random Qwen2.5-VL loaded from its folder (noise: counted nulls).
 """
+
 from __future__ import annotations
 
 import json
@@ -10,10 +11,10 @@ import math
 
 import numpy as np
 import pytest
-from chat_server import ChatServer, Reply, inspect
-from emuedit_data import default_rows, write_hub_snapshot
 from typer.testing import CliRunner
 
+from chat_server import ChatServer, Reply, inspect
+from emuedit_data import default_rows, write_hub_snapshot
 from mige_eval.cli import app
 from mige_eval.images import load_path
 from mige_eval.metrics.judge_prompts import prepare_dreambench_plus
@@ -45,9 +46,25 @@ def dreambench_reply(body) -> Reply:
 
 def test_dreambench_judged_by_a_server_end_to_end_then_from_the_cache(tmp_path, dreambench_root, monkeypatch):
     monkeypatch.setenv(KEY_ENV, KEY)
-    common = ["--bench", "dreambench", "--data", dreambench_root, "--model", "copy-source", "--limit", "3",
-              "--metrics", "judge_cp,judge_pf,judge_cp_pf", "--judge-model", "judge-test",
-              "--judge-api-key-env", KEY_ENV, "--cache-dir", tmp_path / "cache", "--quiet"]
+    common = [
+        "--bench",
+        "dreambench",
+        "--data",
+        dreambench_root,
+        "--model",
+        "copy-source",
+        "--limit",
+        "3",
+        "--metrics",
+        "judge_cp,judge_pf,judge_cp_pf",
+        "--judge-model",
+        "judge-test",
+        "--judge-api-key-env",
+        KEY_ENV,
+        "--cache-dir",
+        tmp_path / "cache",
+        "--quiet",
+    ]
     with ChatServer(dreambench_reply) as server:
         first = invoke("run", *common, "--judge-url", server.url, "--out", tmp_path / "first")
         chats = list(server.chats)
@@ -65,15 +82,21 @@ def test_dreambench_judged_by_a_server_end_to_end_then_from_the_cache(tmp_path, 
     assert [r["metrics"] for r in records] == [
         {"judge_cp": 0.75, "judge_pf": 0.5, "judge_cp_pf": 0.375},
         {"judge_cp": 0.75, "judge_pf": 1.0, "judge_cp_pf": 0.75},
-        {"judge_cp": 0.75, "judge_pf": None, "judge_cp_pf": None}]
+        {"judge_cp": 0.75, "judge_pf": None, "judge_cp_pf": None},
+    ]
     assert summary["metrics"] == {"judge_cp": 0.75, "judge_pf": 0.75, "judge_cp_pf": 0.5625}
     assert summary["counts"] == {"judge_cp": 3, "judge_pf": 2, "judge_cp_pf": 2}
     assert summary["flags"]["judge_pf_unparsed"]["total"] == 1
     assert any(n.startswith("judge_pf_unparsed: 1 samples") for n in summary["notes"])
     assert run["backbones_used"]["judge"] == {
-        "kind": "remote", "url": server.url, "model": "judge-test", "api_key_env": KEY_ENV,
-        "decoding": {"temperature": 0, "max_tokens": 512}, "prompts": {"dbp_cp": 1, "dbp_pf": 1},
-        "answers": {"asked": 4}}
+        "kind": "remote",
+        "url": server.url,
+        "model": "judge-test",
+        "api_key_env": KEY_ENV,
+        "decoding": {"temperature": 0, "max_tokens": 512},
+        "prompts": {"dbp_cp": 1, "dbp_pf": 1},
+        "answers": {"asked": 4},
+    }
     judgements = [json.loads(line) for line in (tmp_path / "first" / "judgements.jsonl").read_text().splitlines()]
     assert len(judgements) == 6 and {j["prompt"] for j in judgements} == {"dbp_cp@v1", "dbp_pf@v1"}
 
@@ -87,10 +110,12 @@ def test_dreambench_judged_by_a_server_end_to_end_then_from_the_cache(tmp_path, 
             assert KEY.encode() not in path.read_bytes(), path
 
 
-SC_ANSWERS = {"add a red hat to the dog": '{"score": [6, 9], "reasoning": "hat is small"}',  # SC 6
-              "remove the backpack straps": "||V^=^V||{\"score\": [2, 10], \"reasoning\": \"nothing removed\"}||V^=^V||",
-              "make it a watercolor painting": "[0, 10]",
-              "put the dog on a beach": "no idea"}  # unreadable
+SC_ANSWERS = {
+    "add a red hat to the dog": '{"score": [6, 9], "reasoning": "hat is small"}',  # SC 6
+    "remove the backpack straps": '||V^=^V||{"score": [2, 10], "reasoning": "nothing removed"}||V^=^V||',
+    "make it a watercolor painting": "[0, 10]",
+    "put the dog on a beach": "no idea",
+}  # unreadable
 
 
 def emu_reply(failing: set[str]):
@@ -102,6 +127,7 @@ def emu_reply(failing: set[str]):
             return Reply(SC_ANSWERS[asked["text"]])
         width, height = asked["images"][0].size
         return Reply(json.dumps({"score": [width % 11, height % 11], "reasoning": "by size"}))
+
     return reply
 
 
@@ -109,12 +135,32 @@ def test_emu_edit_viescore_end_to_end_with_a_failing_sample_then_resumed(tmp_pat
     data = tmp_path / "emu"
     rows = default_rows(dreambench_root)[:4]
     write_hub_snapshot(data, rows)
-    sizes = [load_path(dreambench_root / photo).size for photo, *_ in
-             [("dog/00.jpg",), ("backpack/00.jpg",), ("teapot/03.jpg",), ("dog/01.jpg",)]]
+    sizes = [
+        load_path(dreambench_root / photo).size
+        for photo, *_ in [("dog/00.jpg",), ("backpack/00.jpg",), ("teapot/03.jpg",), ("dog/01.jpg",)]
+    ]
     pq = [min(w % 11, h % 11) for w, h in sizes]
-    common = ["--bench", "emuedit", "--data", data, "--model", "copy-source", "--metrics", "l1,vie_sc,vie_pq,vie_o",
-              "--judge-url", None, "--judge-model", "judge-test", "--judge-retries", "1",
-              "--cache-dir", tmp_path / "cache", "--out", tmp_path / "run", "--quiet"]
+    common = [
+        "--bench",
+        "emuedit",
+        "--data",
+        data,
+        "--model",
+        "copy-source",
+        "--metrics",
+        "l1,vie_sc,vie_pq,vie_o",
+        "--judge-url",
+        None,
+        "--judge-model",
+        "judge-test",
+        "--judge-retries",
+        "1",
+        "--cache-dir",
+        tmp_path / "cache",
+        "--out",
+        tmp_path / "run",
+        "--quiet",
+    ]
     failing = {"make it a watercolor painting"}
     with ChatServer(emu_reply(failing)) as server:
         common[common.index("--judge-url") + 1] = server.url
@@ -124,14 +170,21 @@ def test_emu_edit_viescore_end_to_end_with_a_failing_sample_then_resumed(tmp_pat
         assert "HTTP 503" in records[2]["error"] and "after 2 attempts" in records[2]["error"]
         sc_asked = [inspect(c.body)["text"] for c in server.chats if inspect(c.body)["prompt"] == "vie_sc"]
         assert sc_asked.count("make it a watercolor painting") == 2  # one retry, then never again in this run
-        first_images = [inspect(c.body)["images"] for c in server.chats if inspect(c.body)["prompt"] == "vie_sc"
-                        and inspect(c.body)["text"] == "add a red hat to the dog"][0]
+        first_images = [
+            inspect(c.body)["images"]
+            for c in server.chats
+            if inspect(c.body)["prompt"] == "vie_sc" and inspect(c.body)["text"] == "add a red hat to the dog"
+        ][0]
         failing.clear()
         invoke("run", *common)
         asked = [(inspect(c.body)["prompt"], inspect(c.body)["text"]) for c in server.chats]
     # over both runs every question was asked once, but for the failed one (2 attempts, then once more on resume)
-    assert sorted(asked, key=str) == sorted([("vie_sc", t) for t in SC_ANSWERS] + [("vie_pq", None)] * 4
-                                            + [("vie_sc", "make it a watercolor painting")] * 2, key=str)
+    assert sorted(asked, key=str) == sorted(
+        [("vie_sc", t) for t in SC_ANSWERS]
+        + [("vie_pq", None)] * 4
+        + [("vie_sc", "make it a watercolor painting")] * 2,
+        key=str,
+    )
     # the judge saw the source and the (copied) output at the source's size, losslessly
     source = np.asarray(load_path(dreambench_root / "dog" / "00.jpg"))
     assert all(np.array_equal(np.asarray(img), source) for img in first_images)
@@ -149,14 +202,37 @@ def test_emu_edit_viescore_end_to_end_with_a_failing_sample_then_resumed(tmp_pat
 
 def test_dreambench_judged_by_a_tiny_local_qwen_gives_counted_parse_failures(tmp_path, dreambench_root, tiny_qwen):
     run_dir = tmp_path / "run"
-    result = invoke("run", "--bench", "dreambench", "--data", dreambench_root, "--model", "copy-source",
-                    "--limit", "2", "--metrics", "judge_cp,judge_pf,judge_cp_pf", "--judge-model", tiny_qwen,
-                    "--judge-max-tokens", "16", "--device", "cpu", "--no-cache", "--cache-dir", tmp_path / "cache",
-                    "--out", run_dir, "--quiet")
+    result = invoke(
+        "run",
+        "--bench",
+        "dreambench",
+        "--data",
+        dreambench_root,
+        "--model",
+        "copy-source",
+        "--limit",
+        "2",
+        "--metrics",
+        "judge_cp,judge_pf,judge_cp_pf",
+        "--judge-model",
+        tiny_qwen,
+        "--judge-max-tokens",
+        "16",
+        "--device",
+        "cpu",
+        "--no-cache",
+        "--cache-dir",
+        tmp_path / "cache",
+        "--out",
+        run_dir,
+        "--quiet",
+    )
     records, summary, run = read(run_dir)
     assert summary["n_failed"] == 0 and summary["metrics"] == dict.fromkeys(["judge_cp", "judge_pf", "judge_cp_pf"])
-    assert {flag: info["total"] for flag, info in summary["flags"].items()} == {"judge_cp_unparsed": 2,
-                                                                                "judge_pf_unparsed": 2}
+    assert {flag: info["total"] for flag, info in summary["flags"].items()} == {
+        "judge_cp_unparsed": 2,
+        "judge_pf_unparsed": 2,
+    }
     assert all(r["metrics"] == dict.fromkeys(["judge_cp", "judge_pf", "judge_cp_pf"]) for r in records)
     assert "judge_cp n/a" in result.output
     judge = run["backbones_used"]["judge"]
@@ -167,10 +243,41 @@ def test_dreambench_judged_by_a_tiny_local_qwen_gives_counted_parse_failures(tmp
 
 
 def test_judge_options_are_checked_with_a_clear_error(tmp_path, dreambench_root):
-    result = CliRunner().invoke(app, ["run", "--bench", "dreambench", "--data", str(dreambench_root), "--model",
-                                      "copy-source", "--limit", "1", "--metrics", "judge_pf", "--judge-url",
-                                      "http://me:pw@127.0.0.1:1/v1", "--out", str(tmp_path / "run"), "--quiet"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--bench",
+            "dreambench",
+            "--data",
+            str(dreambench_root),
+            "--model",
+            "copy-source",
+            "--limit",
+            "1",
+            "--metrics",
+            "judge_pf",
+            "--judge-url",
+            "http://me:pw@127.0.0.1:1/v1",
+            "--out",
+            str(tmp_path / "run"),
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 2 and "must not carry credentials" in result.output
-    result = CliRunner().invoke(app, ["run", "--bench", "emuedit", "--model", "copy-source", "--metrics", "judge_cp",
-                                      "--out", str(tmp_path / "run2"), "--quiet"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--bench",
+            "emuedit",
+            "--model",
+            "copy-source",
+            "--metrics",
+            "judge_cp",
+            "--out",
+            str(tmp_path / "run2"),
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 2 and "not defined for emuedit" in " ".join(result.output.split())

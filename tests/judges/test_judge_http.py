@@ -1,4 +1,5 @@
 """The remote judge against real HTTP servers on 127.0.0.1: requests, retries, timeouts, failures per request."""
+
 from __future__ import annotations
 
 import threading
@@ -7,9 +8,9 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from chat_server import ChatServer, Reply, inspect
 from PIL import Image
 
+from chat_server import ChatServer, Reply, inspect
 from mige_eval.metrics import judge_http
 from mige_eval.metrics.judge_http import RemoteJudge, base_url
 from mige_eval.metrics.judge_prompts import load_prompt, prepare_dreambench_plus, prepare_gedit
@@ -63,7 +64,10 @@ def test_requests_carry_the_prompt_the_images_and_the_decoding_and_answers_come_
     (message,) = request.body["messages"]
     assert [part["type"] for part in message["content"]] == ["image_url", "image_url", "text"]
     shown = inspect(request.body)
-    assert all(url.startswith("data:image/png;base64,") for url in shown["image_urls"]) and shown["details"] == [None, None]
+    assert all(url.startswith("data:image/png;base64,") for url in shown["image_urls"]) and shown["details"] == [
+        None,
+        None,
+    ]
     expected = prepare_gedit(*[Image.fromarray(a) for a in _arrays(0)])
     assert np.array_equal(np.asarray(shown["images"][0]), np.asarray(expected["source"].pixels))
     assert np.array_equal(np.asarray(shown["images"][1]), np.asarray(expected["output"].pixels))
@@ -92,8 +96,12 @@ def test_the_model_name_comes_from_the_server_when_not_given_and_several_models_
     with ChatServer(lambda body: Reply("x"), models=("Qwen/Qwen2.5-VL-72B-Instruct-AWQ",)) as server:
         judge = remote(server, model=None)
         assert judge.describe()["model"] is None  # describing never asks the server
-        assert judge.identity() == {"kind": "remote", "url": server.url, "model": "Qwen/Qwen2.5-VL-72B-Instruct-AWQ",
-                                    "decoding": {"temperature": 0, "max_tokens": 512}}
+        assert judge.identity() == {
+            "kind": "remote",
+            "url": server.url,
+            "model": "Qwen/Qwen2.5-VL-72B-Instruct-AWQ",
+            "decoding": {"temperature": 0, "max_tokens": 512},
+        }
         collect(judge, [conversation("a")])
         assert server.chats[0].body["model"] == "Qwen/Qwen2.5-VL-72B-Instruct-AWQ"
         assert [r.path for r in server.requests].count("/v1/models") == 1
@@ -115,7 +123,9 @@ def test_a_timed_out_request_is_retried_and_one_that_always_times_out_fails_alon
     respond, seen = counted(respond)
     with ChatServer(respond) as server:
         judge = remote(server, timeout=0.3, retries=2, concurrency=4)
-        results, arrived = collect(judge, [conversation("fast"), conversation("slow once"), conversation("always slow")])
+        results, arrived = collect(
+            judge, [conversation("fast"), conversation("slow once"), conversation("always slow")]
+        )
     assert results[:2] == ["ok fast", "ok slow once"] and set(arrived) == {0, 1}
     assert isinstance(results[2], Exception)
     assert "after 3 attempts" in str(results[2]) and "no complete answer within 0.3 s" in str(results[2])
@@ -158,8 +168,9 @@ def test_backoff_doubles_up_to_its_cap_and_retry_after_is_honoured(monkeypatch):
         results, _ = collect(remote(server, retries=4, backoff=1.0, max_backoff=3.0), [conversation("a")])
     assert waits == [1.0, 2.0, 3.0, 3.0] and "after 5 attempts" in str(results[0])
     waits.clear()
-    respond, _ = counted(lambda text, count: Reply("wait", status=429, headers={"Retry-After": "7"}) if count == 1
-                         else Reply("ok"))
+    respond, _ = counted(
+        lambda text, count: Reply("wait", status=429, headers={"Retry-After": "7"}) if count == 1 else Reply("ok")
+    )
     with ChatServer(respond) as server:
         results, _ = collect(remote(server, backoff=1.0), [conversation("a")])
     assert waits == [7.0] and results == ["ok"]

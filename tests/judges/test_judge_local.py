@@ -1,4 +1,5 @@
-"""The local judge on tiny random Qwen2.5-VL / Qwen3-VL checkpoints loaded from disk: inputs, batching, noise, errors."""
+"""The local judge on tiny random Qwen2.5-VL / Qwen3-VL checkpoints from disk: inputs, batching, noise, errors."""
+
 from __future__ import annotations
 
 import json
@@ -7,14 +8,13 @@ import shutil
 
 import numpy as np
 import pytest
-from hub_cache import offline_hub
 from PIL import Image
-from tiny_judge import VISION
 
+from hub_cache import offline_hub
 from mige_eval.errors import MissingWeightsError
 from mige_eval.images import ImageRef
-from mige_eval.metrics.checkpoint import weights_digest
 from mige_eval.metrics.base import ScoringContext, ScoringOptions
+from mige_eval.metrics.checkpoint import weights_digest
 from mige_eval.metrics.judge import judge_for
 from mige_eval.metrics.judge_local import LocalJudge
 from mige_eval.metrics.judge_prompts import load_prompt, prepare_dreambench_plus, prepare_gedit
@@ -22,6 +22,7 @@ from mige_eval.metrics.viescore import VieO
 from mige_eval.presets import Presets
 from mige_eval.scoring import Scorer
 from mige_eval.types import Sample
+from tiny_judge import VISION
 
 COMMIT = "fedcba9876543210fedcba9876543210fedcba98"
 
@@ -44,11 +45,15 @@ def smart_resize(height: int, width: int, factor: int, min_pixels: int, max_pixe
 
 def conversations():
     sizes = [(40, 30), (90, 60), (30, 80)]
-    convs = [load_prompt("vie_sc").render(prepare_gedit(noise(i, size), noise(10 + i, (25, 25))),
-                                          {"instruction": "make it blue" + " please" * i})
-             for i, size in enumerate(sizes)]
-    convs.append(load_prompt("dbp_pf").render({"output": prepare_dreambench_plus(noise(9, (70, 50)))},
-                                              {"prompt": "a dog"}))
+    convs = [
+        load_prompt("vie_sc").render(
+            prepare_gedit(noise(i, size), noise(10 + i, (25, 25))), {"instruction": "make it blue" + " please" * i}
+        )
+        for i, size in enumerate(sizes)
+    ]
+    convs.append(
+        load_prompt("dbp_pf").render({"output": prepare_dreambench_plus(noise(9, (70, 50)))}, {"prompt": "a dog"})
+    )
     return convs, sizes
 
 
@@ -84,7 +89,8 @@ def test_batched_answers_equal_one_by_one_answers(tiny_judge):
     convs, _ = conversations()
     arrived = {}
     batched = LocalJudge(str(folder), device="cpu", batch_size=4, max_new_tokens=12).answer(
-        convs, lambda i, text: arrived.__setitem__(i, text))
+        convs, lambda i, text: arrived.__setitem__(i, text)
+    )
     single = LocalJudge(str(folder), device="cpu", batch_size=1, max_new_tokens=12).answer(convs, lambda i, t: None)
     assert batched == single and arrived == dict(enumerate(batched))
     assert len(set(batched)) == 4  # the answers depend on what the judge is shown
@@ -97,8 +103,17 @@ def local_context(tiny_qwen, tmp_path, **options) -> ScoringContext:
 
 def test_noise_answers_come_back_as_counted_parse_failures_and_are_cached(tiny_qwen, tmp_path):
     photo = ImageRef.from_bytes(_png(noise(1, (48, 40))), "src.png")
-    samples = [Sample(id=f"s{i}", task="edit", subset="test", instruction=f"edit number {i}", prompt=f"edit number {i}",
-                      source=photo) for i in range(3)]
+    samples = [
+        Sample(
+            id=f"s{i}",
+            task="edit",
+            subset="test",
+            instruction=f"edit number {i}",
+            prompt=f"edit number {i}",
+            source=photo,
+        )
+        for i in range(3)
+    ]
     outputs = [noise(20 + i, (32, 32)) for i in range(3)]
     ctx = local_context(tiny_qwen, tmp_path)
     scorer = Scorer(["vie_sc", "vie_pq", "vie_o"], ctx)
@@ -133,9 +148,15 @@ def test_settings_identify_the_checkpoint_without_loading_it(tiny_qwen, tmp_path
     ctx = local_context(tiny_qwen, tmp_path, judge_max_tokens=512)
     metric = VieO(ctx)
     assert metric.settings() == {
-        "judge": {"kind": "local", "model": "local", "revision": "sha256:" + weights_digest(tiny_qwen), "dtype": "fp32",
-                  "decoding": {"do_sample": False, "num_beams": 1, "max_new_tokens": 512, "repetition_penalty": 1.05}},
-        "prompts": {"vie_sc": 1, "vie_pq": 1}}
+        "judge": {
+            "kind": "local",
+            "model": "local",
+            "revision": "sha256:" + weights_digest(tiny_qwen),
+            "dtype": "fp32",
+            "decoding": {"do_sample": False, "num_beams": 1, "max_new_tokens": 512, "repetition_penalty": 1.05},
+        },
+        "prompts": {"vie_sc": 1, "vie_pq": 1},
+    }
     assert judge_for(ctx).backend._parts is None
     described = judge_for(ctx).describe()
     assert described["path"] == str(tiny_qwen) and described["device"] == "cpu"
@@ -176,8 +197,10 @@ def test_wrong_checkpoints_and_settings_are_refused_before_any_weights_load(tiny
 
 def test_an_interrupted_run_keeps_every_answer_it_received(tiny_qwen, tmp_path, monkeypatch):
     photo = ImageRef.from_bytes(_png(noise(2, (40, 40))), "src.png")
-    samples = [Sample(id=f"s{i}", task="edit", subset="test", instruction=f"edit {i}", prompt=f"edit {i}", source=photo)
-               for i in range(3)]
+    samples = [
+        Sample(id=f"s{i}", task="edit", subset="test", instruction=f"edit {i}", prompt=f"edit {i}", source=photo)
+        for i in range(3)
+    ]
     outputs = [noise(30 + i, (32, 32)) for i in range(3)]
     generate, calls = LocalJudge._generate, []
 

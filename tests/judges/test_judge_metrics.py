@@ -2,6 +2,7 @@
 
 Every expected value is worked out by hand from the fixed answers and the published definitions.
 """
+
 from __future__ import annotations
 
 import io
@@ -10,9 +11,9 @@ import math
 
 import numpy as np
 import pytest
-from chat_server import ChatServer, Reply, inspect
 from PIL import Image
 
+from chat_server import ChatServer, Reply, inspect
 from mige_eval.benchmarks.turns import TURNS, Turn
 from mige_eval.images import ImageRef
 from mige_eval.metrics.base import ScoringContext, ScoringOptions
@@ -40,18 +41,30 @@ def ref(img: Image.Image, label: str) -> ImageRef:
 
 def edit(sample_id: str, instruction: str, *, prompt: str | None = None, **meta) -> Sample:
     source = ref(solid(200, (50, 40)), "src.png")
-    return Sample(id=sample_id, task="edit", subset="test", instruction=instruction,
-                  prompt=instruction if prompt is None else prompt, source=source, references=(source,), meta=meta)
+    return Sample(
+        id=sample_id,
+        task="edit",
+        subset="test",
+        instruction=instruction,
+        prompt=instruction if prompt is None else prompt,
+        source=source,
+        references=(source,),
+        meta=meta,
+    )
 
 
 #: SC answers by instruction, PQ answers by the output's red value (GEdit-Bench answer formats).
-SC = {"make the sky blue": '{"score": [7, 4], "reasoning": "partly"}',  # SC 4
-      "add a hat": "[8, 9]",  # SC 8
-      "remove the dog": "I cannot tell."}  # unreadable
-PQ = {0: '||V^=^V||{"score": [9, 6], "reasoning": "ok"}||V^=^V||',  # PQ 6
-      20: '{"score": 10, "reasoning": "clean"}',  # PQ 10
-      40: "[5, 5]",  # PQ 5
-      80: '{"score": [3, 7]}'}  # PQ 3
+SC = {
+    "make the sky blue": '{"score": [7, 4], "reasoning": "partly"}',  # SC 4
+    "add a hat": "[8, 9]",  # SC 8
+    "remove the dog": "I cannot tell.",
+}  # unreadable
+PQ = {
+    0: '||V^=^V||{"score": [9, 6], "reasoning": "ok"}||V^=^V||',  # PQ 6
+    20: '{"score": 10, "reasoning": "clean"}',  # PQ 10
+    40: "[5, 5]",  # PQ 5
+    80: '{"score": [3, 7]}',
+}  # PQ 3
 
 
 def vie_reply(body) -> Reply:
@@ -63,14 +76,25 @@ def vie_reply(body) -> Reply:
 
 def vie_samples():
     turns = (Turn(1, "add a hat"), Turn(2, "make it red"))
-    samples = [edit("s0", "make the sky blue"), edit("s1", "add a hat"), edit("s2", "remove the dog"),
-               edit("s3", "add a hat", **{TURNS: turns}), edit("s4", "put <imagehere> here", prompt="")]
+    samples = [
+        edit("s0", "make the sky blue"),
+        edit("s1", "add a hat"),
+        edit("s2", "remove the dog"),
+        edit("s3", "add a hat", **{TURNS: turns}),
+        edit("s4", "put <imagehere> here", prompt=""),
+    ]
     return samples, [solid(red) for red in (0, 20, 40, 60, 80)]
 
 
 def context(server, tmp_path, **options) -> ScoringContext:
-    opts = dict(judge_url=server.url, judge_model="judge-test", judge_api_key_env="MIGE_EVAL_TEST_KEY",
-                cache_dir=tmp_path / "cache", judge_retries=1, device="cpu")
+    opts = dict(
+        judge_url=server.url,
+        judge_model="judge-test",
+        judge_api_key_env="MIGE_EVAL_TEST_KEY",
+        cache_dir=tmp_path / "cache",
+        judge_retries=1,
+        device="cpu",
+    )
     return ScoringContext(Presets.from_names([]), ScoringOptions(**{**opts, **options}), run_dir=tmp_path / "run")
 
 
@@ -93,7 +117,9 @@ def test_viescore_values_follow_gedit_bench_from_the_judges_answers(tmp_path):
     assert results[2].metrics == {"vie_sc": None, "vie_pq": 5.0, "vie_o": None}
     assert results[2].flags == ["vie_sc_unparsed"]
     assert results[3].metrics == dict.fromkeys(VIE) and results[3].flags == ["judge_multi_turn"]
-    assert results[4].metrics == {"vie_sc": None, "vie_pq": 3.0, "vie_o": None} and results[4].flags == ["judge_no_text"]
+    assert results[4].metrics == {"vie_sc": None, "vie_pq": 3.0, "vie_o": None} and results[4].flags == [
+        "judge_no_text"
+    ]
     # each distinct question asked once: SC for s0-s2, PQ for s0-s2 and s4; vie_o reuses them
     assert sorted(asked, key=str) == sorted([("vie_sc", t) for t in SC] + [("vie_pq", None)] * 4, key=str)
 
@@ -150,16 +176,26 @@ def test_a_failed_request_fails_only_its_sample_and_a_rerun_asks_only_for_it(tmp
         fixed = score(VIE, samples[:3], outputs[:3], context(server, tmp_path))
         asked = [(inspect(r.body)["prompt"], inspect(r.body)["text"]) for r in server.chats]
     # over both runs each question was asked once, but s1's SC: two attempts, then once more in the rerun
-    assert sorted(asked, key=str) == sorted([("vie_sc", t) for t in SC] + [("vie_pq", None)] * 3
-                                            + [("vie_sc", "add a hat")] * 2, key=str)
+    assert sorted(asked, key=str) == sorted(
+        [("vie_sc", t) for t in SC] + [("vie_pq", None)] * 3 + [("vie_sc", "add a hat")] * 2, key=str
+    )
     assert fixed[1].metrics == {"vie_sc": 8.0, "vie_pq": 10.0, "vie_o": pytest.approx(math.sqrt(80), abs=1e-12)}
 
 
 def dbp_samples():
     photo = ref(solid(100, (64, 48)), "dog/00.jpg")
     prompts = ["a dog in the jungle", "a dog on the beach", "a dog in the snow"]
-    return [Sample(id=f"dog-{i:02d}", task="subject", subset="live", instruction=p.replace("dog", "<imagehere>"),
-                   prompt=p, subject_photo=photo) for i, p in enumerate(prompts)], [solid(r) for r in (0, 20, 40)]
+    return [
+        Sample(
+            id=f"dog-{i:02d}",
+            task="subject",
+            subset="live",
+            instruction=p.replace("dog", "<imagehere>"),
+            prompt=p,
+            subject_photo=photo,
+        )
+        for i, p in enumerate(prompts)
+    ], [solid(r) for r in (0, 20, 40)]
 
 
 def dbp_reply(body) -> Reply:
@@ -167,8 +203,13 @@ def dbp_reply(body) -> Reply:
     if asked["prompt"] == "dbp_cp":  # by the output's red value; the reference comes first
         assert asked["images"][0].size == asked["images"][1].size == (512, 512)
         return Reply({0: "Score: 3", 20: "Score: 4", 40: "Score: 1"}[asked["images"][1].getpixel((0, 0))[0] // 4 * 4])
-    return Reply({"a dog in the jungle": "Analysis: good.\nScore: 2", "a dog on the beach": "Score: 4",
-                  "a dog in the snow": "Score: 3\nScore: 4"}[asked["text"]])
+    return Reply(
+        {
+            "a dog in the jungle": "Analysis: good.\nScore: 2",
+            "a dog on the beach": "Score: 4",
+            "a dog in the snow": "Score: 3\nScore: 4",
+        }[asked["text"]]
+    )
 
 
 def test_dreambench_plus_values_are_the_scores_over_four_and_their_product(tmp_path):
@@ -186,9 +227,15 @@ def test_settings_name_the_judge_the_prompt_versions_and_the_decoding(tmp_path):
     with ChatServer(vie_reply) as server:
         ctx = context(server, tmp_path)
         settings = VieO(ctx).settings()
-        assert settings == {"judge": {"kind": "remote", "url": server.url, "model": "judge-test",
-                                      "decoding": {"temperature": 0, "max_tokens": 512}},
-                            "prompts": {"vie_sc": 1, "vie_pq": 1}}
+        assert settings == {
+            "judge": {
+                "kind": "remote",
+                "url": server.url,
+                "model": "judge-test",
+                "decoding": {"temperature": 0, "max_tokens": 512},
+            },
+            "prompts": {"vie_sc": 1, "vie_pq": 1},
+        }
         assert VieSc(ctx).settings()["prompts"] == {"vie_sc": 1}
         assert JudgeCp(ctx).settings()["prompts"] == {"dbp_cp": 1}
         shorter = VieO(context(server, tmp_path, judge_max_tokens=64)).settings()
@@ -196,8 +243,15 @@ def test_settings_name_the_judge_the_prompt_versions_and_the_decoding(tmp_path):
         assert len({json.dumps(s, sort_keys=True) for s in (settings, shorter, other)}) == 3
         assert server.requests == []  # naming the model given: settings ask the server nothing
         described = judge_for(ctx).describe()
-    assert described == {"kind": "remote", "url": server.url, "model": "judge-test", "api_key_env": "MIGE_EVAL_TEST_KEY",
-                         "decoding": {"temperature": 0, "max_tokens": 512}, "prompts": {}, "answers": {}}
+    assert described == {
+        "kind": "remote",
+        "url": server.url,
+        "model": "judge-test",
+        "api_key_env": "MIGE_EVAL_TEST_KEY",
+        "decoding": {"temperature": 0, "max_tokens": 512},
+        "prompts": {},
+        "answers": {},
+    }
 
 
 def test_a_server_that_cannot_name_its_model_stops_the_scorer_before_any_sample(tmp_path):

@@ -1,4 +1,5 @@
 """Reading judge answers as GEdit-Bench's VIEScore and DreamBench++ read them, and the score arithmetic."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,7 +18,7 @@ VIE_READABLE = [
     ("The scores are [4,9]", (4.0, 9.0)),
     (" 5\n", (5.0,)),
     # JSON that does not load (unquoted keys, quotes inside the reasoning): the score list by pattern
-    ("{score: [2, 5], reasoning: it is \"odd\"}", (2.0, 5.0)),
+    ('{score: [2, 5], reasoning: it is "odd"}', (2.0, 5.0)),
     ('{"score": [3, 4], "reasoning": "the "dog" is blue"}', (3.0, 4.0)),
     ("{'score': 7, 'reasoning': 'single quotes'}", (7.0,)),
 ]
@@ -49,19 +50,30 @@ def test_vie_answers_that_are_refused_with_a_reason_not_guessed(answer, problem)
     assert reading.scores is None and problem in reading.problem
 
 
-@pytest.mark.parametrize("answer,score", [
-    ("Score: 3", 3.0), ("Analysis: the dog is there.\nScore: 4", 4.0), ("score: 0", 0.0),
-    ("Score: Good 2", 2.0),  # the published pattern allows a word between the colon and the number
-    ("Score:2 (fair)", 2.0),
-])
+@pytest.mark.parametrize(
+    "answer,score",
+    [
+        ("Score: 3", 3.0),
+        ("Analysis: the dog is there.\nScore: 4", 4.0),
+        ("score: 0", 0.0),
+        ("Score: Good 2", 2.0),  # the published pattern allows a word between the colon and the number
+        ("Score:2 (fair)", 2.0),
+    ],
+)
 def test_dreambench_plus_answers_read_by_the_published_pattern(answer, score):
     assert read_dbp(answer).scores == (score,)
 
 
-@pytest.mark.parametrize("answer,problem", [
-    ("Score: 3\nScore: 4", "found 2"), ("I'd say 3", "found 0"), ("Score: [3]", "found 0"),
-    ("Score: 5", "0-4 range"), ("SCORE: 3", "found 0"),
-])
+@pytest.mark.parametrize(
+    "answer,problem",
+    [
+        ("Score: 3\nScore: 4", "found 2"),
+        ("I'd say 3", "found 0"),
+        ("Score: [3]", "found 0"),
+        ("Score: 5", "0-4 range"),
+        ("SCORE: 3", "found 0"),
+    ],
+)
 def test_dreambench_plus_answers_refused(answer, problem):
     reading = read_dbp(answer)
     assert reading.scores is None and problem in reading.problem

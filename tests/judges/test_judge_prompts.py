@@ -1,4 +1,5 @@
 """The judge prompts: pinned per version, byte-identical to the published texts, shown as published."""
+
 from __future__ import annotations
 
 import hashlib
@@ -8,8 +9,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mige_eval.metrics.judge_prompts import (PROMPT_IDS, PromptFileError, encode_for_judge, load_prompt,
-                                             parse_prompt_file, prepare_dreambench_plus, prepare_gedit)
+from mige_eval.metrics.judge_prompts import (
+    PROMPT_IDS,
+    PromptFileError,
+    encode_for_judge,
+    load_prompt,
+    parse_prompt_file,
+    prepare_dreambench_plus,
+    prepare_gedit,
+)
 
 #: (prompt id, version) → fingerprint of everything the judge sees besides the sample. A change to a text,
 #: the layout or the image preparation fails here until the prompt file's version is bumped and the new
@@ -37,10 +45,12 @@ PUBLISHED = {
 def test_prompt_fingerprint_is_pinned_for_its_version(prompt_id):
     prompt = load_prompt(prompt_id)
     assert (prompt.id, prompt.version) in PINNED, (
-        f"{prompt.label} has no pinned fingerprint: add ({prompt.id!r}, {prompt.version}): {prompt.fingerprint()!r}")
+        f"{prompt.label} has no pinned fingerprint: add ({prompt.id!r}, {prompt.version}): {prompt.fingerprint()!r}"
+    )
     assert prompt.fingerprint() == PINNED[(prompt.id, prompt.version)], (
         f"{prompt.id}'s text, layout or image preparation changed but its version is still {prompt.version}: "
-        "bump 'version:' in its prompt file and pin the new fingerprint")
+        "bump 'version:' in its prompt file and pin the new fingerprint"
+    )
 
 
 def test_packaged_texts_are_the_published_ones_byte_for_byte():
@@ -97,9 +107,15 @@ def test_dreambench_plus_prompts_show_512px_jpegs_after_the_task_and_its_acknowl
     out = prepare_dreambench_plus(output)
     cp, pf = load_prompt("dbp_cp"), load_prompt("dbp_pf")
     assert cp.render({"reference": reference, "output": out}, {}) == (
-        ("user", (cp.texts["user"],)), ("assistant", (cp.texts["assistant"],)), ("user", (reference, out)))
+        ("user", (cp.texts["user"],)),
+        ("assistant", (cp.texts["assistant"],)),
+        ("user", (reference, out)),
+    )
     assert pf.render({"output": out}, {"prompt": "a dog on the beach"}) == (
-        ("user", (pf.texts["user"],)), ("assistant", (pf.texts["assistant"],)), ("user", ("a dog on the beach", out)))
+        ("user", (pf.texts["user"],)),
+        ("assistant", (pf.texts["assistant"],)),
+        ("user", ("a dog on the beach", out)),
+    )
     assert cp.detail == pf.detail == "high" and load_prompt("vie_sc").detail is None
     with pytest.raises(ValueError, match="needs the image"):
         cp.render({"output": out}, {})

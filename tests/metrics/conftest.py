@@ -1,5 +1,6 @@
 """Scoring contexts on the tiny CLIP and DINO checkpoints (``tests/tiny_models.py``) and tiny grounding
 models; the independent feature reference lives in ``tests/reference_features.py``."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,4 +26,3 @@ def make_ctx(tmp_path, tiny_clip, tiny_dino):
     yield build
     for ctx in contexts:
         ctx.close()
-

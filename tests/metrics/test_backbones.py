@@ -1,4 +1,5 @@
 """Backbone loading: local folders and hub ids (offline cache), revisions, wrong kinds, precision, load-once."""
+
 from __future__ import annotations
 
 import shutil
@@ -43,8 +44,9 @@ def test_hub_id_resolves_offline_from_the_cache_with_its_revision(hub_cache, mak
         loaded = Backbone("dino", model, "cpu").prepare()
         assert loaded.model_id == "tiny-org/dino" and loaded.fingerprint == f"tiny-org/dino@{COMMIT}|fp32"
     ctx = make_ctx(dino_model="tiny-org/dino")
-    results = Scorer(["dino"], ctx).score([kit.sample(references=(kit.ref_of(dreambench_photos[0]),))],
-                                          [kit.rgb(dreambench_photos[1])])
+    results = Scorer(["dino"], ctx).score(
+        [kit.sample(references=(kit.ref_of(dreambench_photos[0]),))], [kit.rgb(dreambench_photos[1])]
+    )
     assert results[0].error is None and -1 <= results[0].metrics["dino"] <= 1
 
 
@@ -104,8 +106,12 @@ def test_each_backbone_loads_once_and_only_when_needed(monkeypatch, make_ctx, dr
     scorer = Scorer(["clip_i", "clip_t", "clip_dir"], ctx)
     assert loads == ["AutoConfig"]  # constructing the metrics checks the checkpoint, loads no weights
     photo = kit.ref_of(dreambench_photos[0])
-    samples = [kit.sample(f"s{i}", references=(photo,), source=photo, caption="a dog", input_caption="a dog",
-                          output_caption="a cat") for i in range(3)]
+    samples = [
+        kit.sample(
+            f"s{i}", references=(photo,), source=photo, caption="a dog", input_caption="a dog", output_caption="a cat"
+        )
+        for i in range(3)
+    ]
     outputs = [kit.rgb(p) for p in dreambench_photos[1:4]]
     scorer.score(samples[:2], outputs[:2])
     scorer.score(samples[2:], outputs[2:])

@@ -1,4 +1,5 @@
 """``mige-eval run`` / ``score`` on the real DreamBench with tiny backbones, and what the feature cache saves."""
+
 from __future__ import annotations
 
 import json
@@ -28,13 +29,30 @@ def encodes(action) -> dict[str, int]:
 
 @pytest.fixture()
 def common(tmp_path, dreambench_root, tiny_clip, tiny_dino):
-    return ["--bench", "dreambench", "--data", str(dreambench_root), "--metrics", "dino,clip_i,clip_t",
-            "--clip-model", str(tiny_clip), "--dino-model", str(tiny_dino), "--limit", str(LIMIT),
-            "--device", "cpu", "--cache-dir", str(tmp_path / "cache"), "--quiet"]
+    return [
+        "--bench",
+        "dreambench",
+        "--data",
+        str(dreambench_root),
+        "--metrics",
+        "dino,clip_i,clip_t",
+        "--clip-model",
+        str(tiny_clip),
+        "--dino-model",
+        str(tiny_dino),
+        "--limit",
+        str(LIMIT),
+        "--device",
+        "cpu",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--quiet",
+    ]
 
 
 def test_run_copy_source_end_to_end_and_a_second_model_encodes_only_its_outputs(
-        tmp_path, common, dreambench_root, independent, kit):
+    tmp_path, common, dreambench_root, independent, kit
+):
     first_dir = tmp_path / "copy-source"
     first = encodes(lambda: invoke("run", "--model", "copy-source", "--out", str(first_dir), *common))
     assert first == {"dino": 6 + 1, "clip": 6 + 1, "text": LIMIT}

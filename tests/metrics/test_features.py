@@ -1,4 +1,5 @@
 """The feature store: keys, memory and disk layers, batching, image modes and zero-size images."""
+
 from __future__ import annotations
 
 import io
@@ -58,8 +59,7 @@ def test_references_are_encoded_once_per_run_and_once_across_runs(tmp_path, make
     assert (tmp_path / "cache" / features.CACHE_FILE).is_file()
 
 
-def test_no_cache_writes_nothing_and_cache_dir_moves_the_file(tmp_path, make_ctx, dreambench_photos, kit,
-                                                              monkeypatch):
+def test_no_cache_writes_nothing_and_cache_dir_moves_the_file(tmp_path, make_ctx, dreambench_photos, kit, monkeypatch):
     sample = kit.sample(references=(kit.ref_of(dreambench_photos[0]),))
     out = [kit.rgb(dreambench_photos[1])]
     for _ in range(2):
@@ -148,8 +148,11 @@ def test_zero_size_images_fail_their_sample_only(make_ctx, dreambench_photos, ki
     good = kit.ref_of(dreambench_photos[0])
     header = (0).to_bytes(4, "big") + (5).to_bytes(4, "big") + b"\x08\x02\x00\x00\x00"
     zero_png = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IEND", b"")
-    samples = [kit.sample("empty-output", references=(good,)), kit.sample("ok", references=(good,)),
-               kit.sample("empty-ref", references=(ImageRef.from_bytes(zero_png, "refs/zero.png"),))]
+    samples = [
+        kit.sample("empty-output", references=(good,)),
+        kit.sample("ok", references=(good,)),
+        kit.sample("empty-ref", references=(ImageRef.from_bytes(zero_png, "refs/zero.png"),)),
+    ]
     outputs = [Image.new("RGB", (0, 4)), kit.rgb(dreambench_photos[1]), kit.rgb(dreambench_photos[1])]
     results = Scorer(["clip_i"], make_ctx()).score(samples, outputs)
     assert "image output of sample empty-output has zero size (0x4)" in results[0].error

@@ -4,6 +4,7 @@ The crops are checked against ``tiny_grounding.reference_crop``: MIGE's extracti
 torch on the transformers models, with their own processors and ``post_process_masks`` — none of the
 project's box, mask or crop code.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -36,15 +37,22 @@ def grounded_ctx(make_ctx, tiny_gdino, tiny_sam, tmp_path):
     return ctx
 
 
-def test_crops_and_scores_match_an_independent_grounded_sam(grounded_ctx, tiny_gdino, tiny_sam, kit, independent,
-                                                             tmp_path):
+def test_crops_and_scores_match_an_independent_grounded_sam(
+    grounded_ctx, tiny_gdino, tiny_sam, kit, independent, tmp_path
+):
     # The last two far below the detector's 64 px input.
     outputs = [noise(80, 48, 0), noise(30, 50, 1), noise(7, 5, 2), noise(24, 20, 3)]
     prompts = ["A Red Backpack", "dog", "a cat.", "vase"]
     photo = noise(40, 40, 9)
-    samples = [kit.sample(f"m{n}", task="subject_replace", object=p,
-                          subject_photo=ImageRef.from_bytes(encode_png(photo), "entity.png"))
-               for n, p in enumerate(prompts)]
+    samples = [
+        kit.sample(
+            f"m{n}",
+            task="subject_replace",
+            object=p,
+            subject_photo=ImageRef.from_bytes(encode_png(photo), "entity.png"),
+        )
+        for n, p in enumerate(prompts)
+    ]
     scorer = Scorer(["subject_dino", "subject_clip_i"], grounded_ctx)
     detector = grounded_ctx.services()["backbone:detector"]
     assert detector.config is not None and detector._model is None  # checked up front, loaded on first use
@@ -61,12 +69,16 @@ def test_crops_and_scores_match_an_independent_grounded_sam(grounded_ctx, tiny_g
         saved = Image.open(crop_file)
         assert saved.size == expected.size and saved.tobytes() == expected.tobytes(), sample.id
         assert result.metrics["subject_dino"] == pytest.approx(
-            kit.cos(independent.dino_features(expected), independent.dino_features(photo)), abs=1e-5)
+            kit.cos(independent.dino_features(expected), independent.dino_features(photo)), abs=1e-5
+        )
         assert result.metrics["subject_clip_i"] == pytest.approx(
-            kit.cos(independent.clip_image(expected), independent.clip_image(photo)), abs=1e-5)
+            kit.cos(independent.clip_image(expected), independent.clip_image(photo)), abs=1e-5
+        )
     boxes = [crop.box for crop in grounded_ctx.services()["subject_crops"].cache.memory.values()]
-    assert len(boxes) == 4 and any(x0 < 0 or y0 < 0 or x1 > out.width or y1 > out.height  # not clipped
-                                   for (x0, y0, x1, y1), out in zip(boxes, outputs))
+    assert len(boxes) == 4 and any(
+        x0 < 0 or y0 < 0 or x1 > out.width or y1 > out.height  # not clipped
+        for (x0, y0, x1, y1), out in zip(boxes, outputs)
+    )
     used = {key: svc.describe() for key, svc in grounded_ctx.services().items() if hasattr(svc, "describe")}
     assert used["backbone:detector"]["id"] == str(tiny_gdino) and used["backbone:sam"]["device"] == "cpu"
     assert used["backbone:sam"]["revision"].startswith("sha256:") and used["backbone:detector"]["precision"] == "fp32"

@@ -1,4 +1,5 @@
 """l1 and l2 (docs/metrics.md, l1 and l2) against a hand-written numpy computation on real DreamBench photos."""
+
 from __future__ import annotations
 
 import io
@@ -23,7 +24,7 @@ def independent(output: Image.Image, reference: Image.Image, crop_reference: boo
     if output.size != reference.size:
         output = output.resize(reference.size, Image.Resampling.BICUBIC)
     diff = np.asarray(output, np.float64) / 255.0 - np.asarray(reference, np.float64) / 255.0
-    return float(np.abs(diff).mean()), float((diff ** 2).mean())
+    return float(np.abs(diff).mean()), float((diff**2).mean())
 
 
 def as_ref(img: Image.Image, label: str) -> ImageRef:
@@ -38,8 +39,11 @@ def scores(presets, samples, outputs):
 
 def test_l1_l2_match_the_hand_written_computation(dreambench_photos, kit):
     refs = [kit.ref_of(p) for p in dreambench_photos[:3]]
-    outputs = [kit.rgb(dreambench_photos[3]).resize((512, 512)), kit.rgb(dreambench_photos[4]),
-               kit.rgb(dreambench_photos[0]).resize((333, 517))]
+    outputs = [
+        kit.rgb(dreambench_photos[3]).resize((512, 512)),
+        kit.rgb(dreambench_photos[4]),
+        kit.rgb(dreambench_photos[0]).resize((333, 517)),
+    ]
     samples = [kit.sample(f"s{i}", references=(r,)) for i, r in enumerate(refs)]
     for res, out, path in zip(scores([], samples, outputs), outputs, dreambench_photos):
         l1, l2 = independent(out, kit.rgb(path))
@@ -72,8 +76,11 @@ def test_center_crop_ref_crops_a_non_square_reference_first(dreambench_photos, k
 def test_identical_images_give_zero_and_bad_inputs_fail_clearly(dreambench_photos, kit):
     ref = kit.ref_of(dreambench_photos[0])
     two = (ref, kit.ref_of(dreambench_photos[1]))
-    results = scores([], [kit.sample("same", references=(ref,)), kit.sample("two", references=two)],
-                     [kit.rgb(dreambench_photos[0])] * 2)
+    results = scores(
+        [],
+        [kit.sample("same", references=(ref,)), kit.sample("two", references=two)],
+        [kit.rgb(dreambench_photos[0])] * 2,
+    )
     assert results[0].metrics == {"l1": 0.0, "l2": 0.0}
     assert "exactly one reference; sample two has 2" in results[1].error
     with pytest.raises(ValueError, match="unknown pixel geometry"):

@@ -1,5 +1,6 @@
 """dino, clip_i, clip_t and clip_dir against an independent computation on real DreamBench photos, and their
 invariances."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -45,8 +46,10 @@ def test_image_and_text_metrics_match_the_independent_computation(dreambench_pho
     photos = dreambench_photos
     refs = [kit.ref_of(p) for p in photos]
     captions = ["a dog in the jungle", "a cat on the beach", "a red backpack with a wet shiny blue sky"]
-    samples = [kit.sample(f"s{i}", task="subject", references=(refs[i + 1], refs[i + 2], refs[0]), caption=captions[i])
-               for i in range(3)]
+    samples = [
+        kit.sample(f"s{i}", task="subject", references=(refs[i + 1], refs[i + 2], refs[0]), caption=captions[i])
+        for i in range(3)
+    ]
     outputs = odd_shapes(kit, photos)
     results = score(make_ctx(batch_size=2), ["dino", "clip_i", "clip_t"], samples, outputs)
     decoded = [kit.rgb(p) for p in photos]
@@ -67,13 +70,25 @@ def test_clip_dir_matches_the_independent_computation(preset, dreambench_photos,
     photos = dreambench_photos
     outputs = odd_shapes(kit, photos[1:])
     captions = [("a dog", "a dog in the snow"), ("a cat", "a purple cat"), ("a teapot", "a red cartoon teapot")]
-    samples = [kit.sample(f"e{i}", source=kit.ref_of(photos[i]), references=(kit.ref_of(photos[i]),),
-                          input_caption=captions[i][0], output_caption=captions[i][1]) for i in range(3)]
+    samples = [
+        kit.sample(
+            f"e{i}",
+            source=kit.ref_of(photos[i]),
+            references=(kit.ref_of(photos[i]),),
+            input_caption=captions[i][0],
+            output_caption=captions[i][1],
+        )
+        for i in range(3)
+    ]
     results = score(make_ctx(preset), ["clip_dir"], samples, outputs)
     ip2p = preset == "ip2p"
     for i, res in enumerate(results):
-        vecs = [independent.clip_image(kit.rgb(photos[i]), ip2p), independent.clip_image(outputs[i], ip2p),
-                independent.clip_text(captions[i][0]), independent.clip_text(captions[i][1])]
+        vecs = [
+            independent.clip_image(kit.rgb(photos[i]), ip2p),
+            independent.clip_image(outputs[i], ip2p),
+            independent.clip_text(captions[i][0]),
+            independent.clip_text(captions[i][1]),
+        ]
         if preset != "raw-diff":
             vecs = [v / np.linalg.norm(v) for v in vecs]
         expected = kit.cos(vecs[1] - vecs[0], vecs[3] - vecs[2])
@@ -112,10 +127,16 @@ def test_clip_dir_undefined_cases_are_flagged_and_counted(preset, undefined, dre
     results = score(make_ctx(preset), ["clip_dir"], samples, outputs)
     values = [r.metrics["clip_dir"] for r in results]
     assert values[:3] == [undefined, undefined, None] and values[3] not in (None, 0.0)
-    assert [r.flags for r in results] == [["clip_dir_identical_captions"], ["clip_dir_identical_images"],
-                                          ["clip_dir_missing_caption"], []]
-    records = [{"id": s.id, "subset": "test", "metrics": r.metrics, "flags": r.flags, "error": None}
-               for s, r in zip(samples, results)]
+    assert [r.flags for r in results] == [
+        ["clip_dir_identical_captions"],
+        ["clip_dir_identical_images"],
+        ["clip_dir_missing_caption"],
+        [],
+    ]
+    records = [
+        {"id": s.id, "subset": "test", "metrics": r.metrics, "flags": r.flags, "error": None}
+        for s, r in zip(samples, results)
+    ]
     summary = summarize(records, bench="emuedit", model="m", metrics=["clip_dir"])
     expected_n = 1 if preset == "null" else 3
     assert summary["counts"]["clip_dir"] == expected_n

@@ -3,6 +3,7 @@
 The fakes stand in for GroundingDINO and SAM through the same interface (and, for the metric tests,
 the same context services) the real models use; test_grounding.py runs the real architectures.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -108,8 +109,7 @@ def test_crop_is_the_masked_black_background_box_crop_pixel_for_pixel():
     [crop] = extract_subjects([image()], ["a dog."], ["k"], det, seg)
     assert seg.calls == [[(1.5, 1.0, 4.5, 3.0)]]  # SAM gets the unrounded pixel box of the 0.8 detection
     assert crop.box == (1.5, 1.0, 4.5, 3.0) and crop.score == pytest.approx(0.8) and crop.flags == ()
-    expected = [[pixel(2, 1), [0, 0, 0]],
-                [[0, 0, 0], pixel(3, 2)]]
+    expected = [[pixel(2, 1), [0, 0, 0]], [[0, 0, 0], pixel(3, 2)]]
     assert np.asarray(crop.image).tolist() == expected
 
 
@@ -117,16 +117,19 @@ def test_box_past_the_image_edge_comes_out_black_outside_as_pillow_crop_gives_it
     det = FakeDetector({"a dog.": detections((0.9, [0.9, 0.25, 0.5, 1.0]))})
     [crop] = extract_subjects([image()], ["a dog."], ["k"], det, FakeSegmenter())
     black = [0, 0, 0]
-    expected = [[black, black, black],  # row y = -1, above the image
-                [pixel(4, 0), pixel(5, 0), black],  # column x = 6 lies right of the image
-                [pixel(4, 1), pixel(5, 1), black],
-                [pixel(4, 2), pixel(5, 2), black]]
+    expected = [
+        [black, black, black],  # row y = -1, above the image
+        [pixel(4, 0), pixel(5, 0), black],  # column x = 6 lies right of the image
+        [pixel(4, 1), pixel(5, 1), black],
+        [pixel(4, 2), pixel(5, 2), black],
+    ]
     assert crop.image.size == (3, 4) and np.asarray(crop.image).tolist() == expected
 
 
 def test_no_box_above_threshold_gives_the_whole_image_and_a_sub_pixel_box_no_crop():
-    det = FakeDetector({"a dog.": detections((0.3, [0.5] * 4), (0.05, [0.5] * 4)),
-                        "a cat.": detections((0.31, [0.5, 0.5, 0.05, 0.5]))})  # 0.3 px wide: rounds to nothing
+    det = FakeDetector(
+        {"a dog.": detections((0.3, [0.5] * 4), (0.05, [0.5] * 4)), "a cat.": detections((0.31, [0.5, 0.5, 0.05, 0.5]))}
+    )  # 0.3 px wide: rounds to nothing
     seg = FakeSegmenter()
     missed, empty = extract_subjects([image(), image()], ["a dog.", "a cat."], ["a", "b"], det, seg)
     assert missed.flags == ("no_detection",) and missed.box is None and missed.image.tobytes() == image().tobytes()
@@ -141,13 +144,20 @@ def test_a_mask_of_the_wrong_size_is_refused():
 
 
 def items_for(kit, objects, output=None):
-    return [ScoreItem(kit.sample(f"s/{n}", task="subject_add", object=obj), output or image())
-            for n, obj in enumerate(objects)]
+    return [
+        ScoreItem(kit.sample(f"s/{n}", task="subject_add", object=obj), output or image())
+        for n, obj in enumerate(objects)
+    ]
 
 
 def test_extractor_saves_crops_shares_them_and_hits_the_cache_on_rerun(tmp_path, kit):
-    det = FakeDetector({"a dog.": detections((0.8, [0.5, 0.5, 0.5, 0.5])), "a cat.": detections((0.1, [0.5] * 4)),
-                        "a vase.": detections((0.9, [0.5, 0.5, 0.01, 0.5]))})
+    det = FakeDetector(
+        {
+            "a dog.": detections((0.8, [0.5, 0.5, 0.5, 0.5])),
+            "a cat.": detections((0.1, [0.5] * 4)),
+            "a vase.": detections((0.9, [0.5, 0.5, 0.01, 0.5])),
+        }
+    )
     seg = FakeSegmenter()
     first = SubjectExtractor(det, seg, CropCache(tmp_path / "cache"), tmp_path / "run")
     items = items_for(kit, ["A dog", "a cat", None, "a dog.", "a vase"])
@@ -164,8 +174,9 @@ def test_extractor_saves_crops_shares_them_and_hits_the_cache_on_rerun(tmp_path,
     again = SubjectExtractor(FakeDetector({}), FakeSegmenter(), CropCache(tmp_path / "cache"), tmp_path / "run2")
     cached = again.crops(items_for(kit, ["A dog", "a cat", None, "a dog.", "a vase"]))
     assert again.detector.calls == [] and again.segmenter.calls == []
-    assert [(c.key, c.box, c.score, c.flags, c.image and c.image.tobytes()) for c in cached if c] == \
-           [(c.key, c.box, c.score, c.flags, c.image and c.image.tobytes()) for c in crops if c]
+    assert [(c.key, c.box, c.score, c.flags, c.image and c.image.tobytes()) for c in cached if c] == [
+        (c.key, c.box, c.score, c.flags, c.image and c.image.tobytes()) for c in crops if c
+    ]
     other = SubjectExtractor(det, seg, CropCache(tmp_path / "cache")).crops(items_for(kit, ["a dog"], image(5, 4)))
     assert det.calls[-1] == ["a dog."] and other[0].key != crops[0].key  # other pixels, other crop
 
@@ -202,14 +213,20 @@ def subject_ctx(make_ctx, tmp_path, det, seg, **options):
     return ctx
 
 
-def test_subject_metrics_match_an_independent_computation_and_flag_each_case(
-        make_ctx, tmp_path, kit, independent):
-    det = FakeDetector({"a dog.": detections((0.8, [0.5, 0.5, 0.5, 0.5])), "a cat.": detections((0.1, [0.5] * 4)),
-                        "a vase.": detections((0.9, [0.5, 0.5, 0.001, 0.5]))})
+def test_subject_metrics_match_an_independent_computation_and_flag_each_case(make_ctx, tmp_path, kit, independent):
+    det = FakeDetector(
+        {
+            "a dog.": detections((0.8, [0.5, 0.5, 0.5, 0.5])),
+            "a cat.": detections((0.1, [0.5] * 4)),
+            "a vase.": detections((0.9, [0.5, 0.5, 0.001, 0.5])),
+        }
+    )
     ctx = subject_ctx(make_ctx, tmp_path, det, FakeSegmenter())
     output = Image.fromarray(np.random.RandomState(7).randint(0, 256, (48, 64, 3), np.uint8), "RGB")
-    samples = [kit.sample(f"s{n}", task="subject_add", subset="add", object=obj, subject_photo=photo_ref(n))
-               for n, obj in enumerate(["a dog", "a cat", "", "a vase"])]
+    samples = [
+        kit.sample(f"s{n}", task="subject_add", subset="add", object=obj, subject_photo=photo_ref(n))
+        for n, obj in enumerate(["a dog", "a cat", "", "a vase"])
+    ]
     results = Scorer(["subject_dino", "subject_clip_i"], ctx).score(samples, [output] * 4)
     assert det.calls == [["a dog.", "a cat.", "a vase."]]  # one detector pass for both metrics
 
@@ -217,17 +234,21 @@ def test_subject_metrics_match_an_independent_computation_and_flag_each_case(
     for n, seen in enumerate([crop, output]):
         photo = photo_ref(n).load()
         assert results[n].metrics["subject_dino"] == pytest.approx(
-            kit.cos(independent.dino_features(seen), independent.dino_features(photo)), abs=1e-5)
+            kit.cos(independent.dino_features(seen), independent.dino_features(photo)), abs=1e-5
+        )
         assert results[n].metrics["subject_clip_i"] == pytest.approx(
-            kit.cos(independent.clip_image(seen), independent.clip_image(photo)), abs=1e-5)
+            kit.cos(independent.clip_image(seen), independent.clip_image(photo)), abs=1e-5
+        )
     assert Image.open(tmp_path / "run" / "crops" / "s0.png").tobytes() == crop.tobytes()
     assert results[0].flags == [] and results[1].flags == ["no_detection"]
     assert results[2].metrics == {"subject_dino": None, "subject_clip_i": None}
     assert results[2].flags == ["no_object_prompt"] and not (tmp_path / "run" / "crops" / "s2.png").exists()
     assert results[3].metrics == {"subject_dino": None, "subject_clip_i": None} and results[3].flags == ["empty_crop"]
 
-    records = [{"id": s.id, "subset": s.subset, "metrics": r.metrics, "flags": r.flags, "error": r.error}
-               for s, r in zip(samples, results)]
+    records = [
+        {"id": s.id, "subset": s.subset, "metrics": r.metrics, "flags": r.flags, "error": r.error}
+        for s, r in zip(samples, results)
+    ]
     notes = summarize(records, bench="migebench", model="m", metrics=["subject_dino"])["notes"]
     assert any(n.startswith("no_detection: 1 samples (add 1)") for n in notes)
     assert any(n.startswith("no_object_prompt: 1 samples") for n in notes)
@@ -236,13 +257,17 @@ def test_subject_metrics_match_an_independent_computation_and_flag_each_case(
 
 def test_sample_without_subject_photo_fails_alone_and_cached_crops_skip_the_models(make_ctx, tmp_path, kit):
     det = FakeDetector({"a dog.": detections((0.8, [0.5] * 4))})
-    samples = [kit.sample("ok", task="subject_add", object="a dog", subject_photo=photo_ref(0)),
-               kit.sample("bad", task="subject_add", object="a dog")]
+    samples = [
+        kit.sample("ok", task="subject_add", object="a dog", subject_photo=photo_ref(0)),
+        kit.sample("bad", task="subject_add", object="a dog"),
+    ]
     results = Scorer(["subject_dino"], subject_ctx(make_ctx, tmp_path, det, FakeSegmenter())).score(
-        samples, [image(), image()])
+        samples, [image(), image()]
+    )
     assert results[0].error is None and "sample bad has no subject photo for subject_dino" in results[1].error
 
     rerun = FakeDetector({})
     again = Scorer(["subject_dino"], subject_ctx(make_ctx, tmp_path, rerun, FakeSegmenter())).score(
-        samples[:1], [image()])
+        samples[:1], [image()]
+    )
     assert rerun.calls == [] and again[0].metrics == results[0].metrics

@@ -5,6 +5,7 @@ placeholder paths, ``add/add_source/…`` folders), tiny random GroundingDINO, S
 real architectures passed as local folders through the CLI options. Crops and scores are checked
 against ``tiny_grounding.reference_crop`` (MIGE's script in torch) and the independent features.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,12 @@ from mige_eval.metrics.grounding import FORWARDS
 from tiny_grounding import reference_crop
 
 #: (subset, idx, object, source size): what each fixture record asks for.
-RECORDS = [("add", 21, "a signboard", (64, 48)), ("add", 7, "A Red Dog", (40, 56)),
-           ("replace", 20, "pen", (56, 56)), ("replace", 3, "a vase.", (48, 40))]
+RECORDS = [
+    ("add", 21, "a signboard", (64, 48)),
+    ("add", 7, "A Red Dog", (40, 56)),
+    ("replace", 20, "pen", (56, 56)),
+    ("replace", 3, "a vase.", (48, 40)),
+]
 
 
 def noise(kind: str, n: int, size: tuple[int, int]) -> Image.Image:
@@ -40,13 +45,33 @@ def run(*args: str) -> None:
     assert result.exit_code == 0, result.output
 
 
-def test_migebench_copy_source_subject_metrics_end_to_end(tmp_path, tiny_gdino, tiny_sam, tiny_clip, tiny_dino,
-                                                          independent, kit):
+def test_migebench_copy_source_subject_metrics_end_to_end(
+    tmp_path, tiny_gdino, tiny_sam, tiny_clip, tiny_dino, independent, kit
+):
     data = write_migebench_noise(tmp_path / "MIGEBench")
-    common = ["--bench", "migebench", "--data", str(data), "--model", "copy-source",
-              "--metrics", "subject_dino,subject_clip_i", "--detector-model", str(tiny_gdino),
-              "--sam-model", str(tiny_sam), "--clip-model", str(tiny_clip), "--dino-model", str(tiny_dino),
-              "--device", "cpu", "--cache-dir", str(tmp_path / "cache"), "--quiet"]
+    common = [
+        "--bench",
+        "migebench",
+        "--data",
+        str(data),
+        "--model",
+        "copy-source",
+        "--metrics",
+        "subject_dino,subject_clip_i",
+        "--detector-model",
+        str(tiny_gdino),
+        "--sam-model",
+        str(tiny_sam),
+        "--clip-model",
+        str(tiny_clip),
+        "--dino-model",
+        str(tiny_dino),
+        "--device",
+        "cpu",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--quiet",
+    ]
     forwards = dict(FORWARDS)
     run(*common, "--out", str(tmp_path / "first"))
     assert FORWARDS["detector"] - forwards.get("detector", 0) == len(RECORDS)
@@ -66,9 +91,11 @@ def test_migebench_copy_source_subject_metrics_end_to_end(tmp_path, tiny_gdino, 
         saved = Image.open(first / "crops" / f"{subset}-{idx}.png")
         assert saved.size == crop.size and saved.tobytes() == crop.tobytes()
         assert record["metrics"]["subject_dino"] == pytest.approx(
-            kit.cos(independent.dino_features(crop), independent.dino_features(photo)), abs=1e-5)
+            kit.cos(independent.dino_features(crop), independent.dino_features(photo)), abs=1e-5
+        )
         assert record["metrics"]["subject_clip_i"] == pytest.approx(
-            kit.cos(independent.clip_image(crop), independent.clip_image(photo)), abs=1e-5)
+            kit.cos(independent.clip_image(crop), independent.clip_image(photo)), abs=1e-5
+        )
 
     used = json.loads((first / "run.json").read_text())["backbones_used"]
     assert used["backbone:detector"]["id"] == str(tiny_gdino) and used["backbone:sam"]["id"] == str(tiny_sam)
@@ -82,5 +109,6 @@ def test_migebench_copy_source_subject_metrics_end_to_end(tmp_path, tiny_gdino, 
     assert dict(FORWARDS) == forwards and dict(ENCODED) == encoded
     again = [json.loads(line) for line in (tmp_path / "second" / "samples.jsonl").read_text().splitlines()]
     assert {r["id"]: r["metrics"] for r in again} == {i: r["metrics"] for i, r in records.items()}
-    assert sorted(p.name for p in (tmp_path / "second" / "crops").iterdir()) == \
-           sorted(p.name for p in (first / "crops").iterdir())
+    assert sorted(p.name for p in (tmp_path / "second" / "crops").iterdir()) == sorted(
+        p.name for p in (first / "crops").iterdir()
+    )

@@ -1,4 +1,5 @@
 """MIGE a chunk at a time: staged generation, batched sampling, per-sample seeds, where T5 lives."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -56,8 +57,9 @@ def per_sample(pipe: MIGEPipeline, job: Job) -> Image.Image:
         else:
             condition = pipe.sample_posterior(posteriors[1], job.generator) * pipe.config.vae_scale
         noise = torch.randn((1, 4, 8, 8), generator=job.generator)
-        latent = pipe.solve(caption, mask, condition, noise, steps=job.steps, text_scale=job.text_scale,
-                            source_scale=job.source_scale)
+        latent = pipe.solve(
+            caption, mask, condition, noise, steps=job.steps, text_scale=job.text_scale, source_scale=job.source_scale
+        )
         return pipe.decode(latent)
 
 
@@ -99,8 +101,9 @@ def final_latents(pipe, jobs, batch_size) -> dict[int, torch.Tensor]:
 
 def subject_and_edit_jobs(pipe, n=6, steps=4) -> list[Job]:
     jobs = [pipe.job("a<imagehere>in the snow", [picture(30 + k)], seed=k, steps=steps) for k in range(n)]
-    return jobs + [pipe.job("make the sky pink", [], picture(40 + k), task="edit", seed=k, steps=steps)
-                   for k in range(n)]
+    return jobs + [
+        pipe.job("make the sky pink", [], picture(40 + k), task="edit", seed=k, steps=steps) for k in range(n)
+    ]
 
 
 @pytest.mark.parametrize("batch_size", [3, 6])
@@ -126,10 +129,12 @@ def test_a_batch_stacks_the_branches_of_its_samples(pipe, monkeypatch):
         return real_forward(self, x, timestep, caption, caption_mask)
 
     monkeypatch.setattr(type(pipe.module.dit), "forward", recording)
-    jobs = [pipe.job("a<imagehere>", [picture(50)], seed=0, steps=1),
-            pipe.job("a<imagehere>in the snow on the beach", [picture(51)], seed=1, steps=1)]
+    jobs = [
+        pipe.job("a<imagehere>", [picture(50)], seed=0, steps=1),
+        pipe.job("a<imagehere>in the snow on the beach", [picture(51)], seed=1, steps=1),
+    ]
     pipe.generate(jobs, batch_size=2)
-    (x, captions, masks), = calls
+    ((x, captions, masks),) = calls
     assert x.shape[0] == 4 and torch.equal(x[0], x[2]) and torch.equal(x[1], x[3]) and not torch.equal(x[0], x[1])
     null = pipe.module.dit.null_caption(1)[0]
     assert torch.equal(captions[0], null) and torch.equal(captions[1], null)
@@ -157,12 +162,29 @@ def test_a_shared_noise_generator_draws_the_batch_in_one_call(pipe, monkeypatch)
 
 def test_sampling_batches_keep_one_guidance_per_batch():
     def job(task, steps=3, text_scale=7.0):
-        return Job(task=task, prompt="", segments=[""], references=[], source=None, empty_slots=0, steps=steps,
-                   text_scale=text_scale, source_scale=None if task == "subject" else 1.0,
-                   generator=torch.Generator())
+        return Job(
+            task=task,
+            prompt="",
+            segments=[""],
+            references=[],
+            source=None,
+            empty_slots=0,
+            steps=steps,
+            text_scale=text_scale,
+            source_scale=None if task == "subject" else 1.0,
+            generator=torch.Generator(),
+        )
 
-    jobs = [job("subject"), job("edit"), job("subject"), job("subject", steps=4), job("edit"), job("subject"),
-            job("subject_add"), job("subject", text_scale=5.0)]
+    jobs = [
+        job("subject"),
+        job("edit"),
+        job("subject"),
+        job("subject", steps=4),
+        job("edit"),
+        job("subject"),
+        job("subject_add"),
+        job("subject", text_scale=5.0),
+    ]
     # Groups in order of first appearance: subject (3 steps, 7.0), the three-branch tasks (edit and MIGEBench
     # share a guidance), subject with 4 steps, subject with 5.0.
     assert sampling_batches(jobs, 2) == [[0, 2], [5], [1, 4], [6], [3], [7]]
@@ -186,13 +208,16 @@ def test_bad_batch_sizes_and_mixed_batches_are_refused(pipe):
 T5_PARAMETERS, MODULE_PARAMETERS, VAE_PARAMETERS = 4_762_310_656, 1_711_585_056, 83_653_863
 
 
-@pytest.mark.parametrize("card_gib, bytes_per_weight, resident", [
-    (24, 2, True),    # bf16: 12.9 GB of weights + 0.3 GB VAE + 4 GiB ≤ 0.9 × 24 GiB
-    (16, 2, False),   # bf16 on a 16 GB card: T5 is offloaded
-    (32, 4, True),    # fp32: 25.9 GB + 0.3 GB + 4 GiB ≤ 0.9 × 32 GiB
-    (24, 4, False),   # fp32 on a 24 GB card: T5 is offloaded
-    (141, 4, True),
-])
+@pytest.mark.parametrize(
+    "card_gib, bytes_per_weight, resident",
+    [
+        (24, 2, True),  # bf16: 12.9 GB of weights + 0.3 GB VAE + 4 GiB ≤ 0.9 × 24 GiB
+        (16, 2, False),  # bf16 on a 16 GB card: T5 is offloaded
+        (32, 4, True),  # fp32: 25.9 GB + 0.3 GB + 4 GiB ≤ 0.9 × 32 GiB
+        (24, 4, False),  # fp32 on a 24 GB card: T5 is offloaded
+        (141, 4, True),
+    ],
+)
 def test_auto_keeps_t5_resident_when_the_whole_model_fits(card_gib, bytes_per_weight, resident):
     t5 = T5_PARAMETERS * bytes_per_weight
     other = MODULE_PARAMETERS * bytes_per_weight + VAE_PARAMETERS * 4
@@ -249,5 +274,8 @@ def test_released_parameter_counts_used_above():
 
     with torch.device("meta"):
         parts = build_released()
-    assert [sum(p.numel() for p in m.parameters()) for m in (parts.text_encoder, parts.module, parts.vae)] == \
-        [T5_PARAMETERS, MODULE_PARAMETERS, VAE_PARAMETERS]
+    assert [sum(p.numel() for p in m.parameters()) for m in (parts.text_encoder, parts.module, parts.vae)] == [
+        T5_PARAMETERS,
+        MODULE_PARAMETERS,
+        VAE_PARAMETERS,
+    ]

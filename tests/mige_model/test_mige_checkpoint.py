@@ -5,6 +5,7 @@ the authors' modules (LAVIS EVA ViT and Q-Former, FFM, PixArt-α, T5), for the t
 ``tests/tiny_mige.py`` — not derived from our module — so the builder, our module and the documented
 names must all agree.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,53 +26,114 @@ from tiny_mige import save_tiny_released, tiny_t5_config
 def _eva_keys() -> list[str]:
     keys = ["patch_embed.proj.weight", "patch_embed.proj.bias", "cls_token", "pos_embed"]
     for n in range(2):
-        keys += [f"blocks.{n}.{k}" for k in (
-            "norm1.weight", "norm1.bias", "attn.qkv.weight", "attn.q_bias", "attn.v_bias", "attn.proj.weight",
-            "attn.proj.bias", "norm2.weight", "norm2.bias", "mlp.fc1.weight", "mlp.fc1.bias", "mlp.fc2.weight",
-            "mlp.fc2.bias")]
+        keys += [
+            f"blocks.{n}.{k}"
+            for k in (
+                "norm1.weight",
+                "norm1.bias",
+                "attn.qkv.weight",
+                "attn.q_bias",
+                "attn.v_bias",
+                "attn.proj.weight",
+                "attn.proj.bias",
+                "norm2.weight",
+                "norm2.bias",
+                "mlp.fc1.weight",
+                "mlp.fc1.bias",
+                "mlp.fc2.weight",
+                "mlp.fc2.bias",
+            )
+        ]
     return ["visual_encoder." + k for k in keys]
 
 
 def _qformer_keys() -> list[str]:
     def attention(name: str) -> list[str]:
         return [f"{name}.self.{p}.{w}" for p in ("query", "key", "value") for w in ("weight", "bias")] + [
-            f"{name}.output.{p}.{w}" for p in ("dense", "LayerNorm") for w in ("weight", "bias")]
+            f"{name}.output.{p}.{w}" for p in ("dense", "LayerNorm") for w in ("weight", "bias")
+        ]
 
     keys = ["bert.embeddings.LayerNorm.weight", "bert.embeddings.LayerNorm.bias", "bert.embeddings.position_ids"]
     for n in range(2):
         layer = attention("attention") + (attention("crossattention") if n == 0 else [])  # cross every 2nd layer
-        layer += ["intermediate_query.dense.weight", "intermediate_query.dense.bias", "output_query.dense.weight",
-                  "output_query.dense.bias", "output_query.LayerNorm.weight", "output_query.LayerNorm.bias"]
+        layer += [
+            "intermediate_query.dense.weight",
+            "intermediate_query.dense.bias",
+            "output_query.dense.weight",
+            "output_query.dense.bias",
+            "output_query.LayerNorm.weight",
+            "output_query.LayerNorm.bias",
+        ]
         keys += [f"bert.encoder.layer.{n}.{k}" for k in layer]
     return ["Qformer." + k for k in keys]
 
 
 def _ffm_keys() -> list[str]:
-    keys = ["q_proj_1.weight", "mlp.weight", "mlp.bias", "clip_attn.in_proj_weight", "clip_attn.in_proj_bias",
-            "clip_attn.out_proj.weight", "clip_attn.out_proj.bias"]
+    keys = [
+        "q_proj_1.weight",
+        "mlp.weight",
+        "mlp.bias",
+        "clip_attn.in_proj_weight",
+        "clip_attn.in_proj_bias",
+        "clip_attn.out_proj.weight",
+        "clip_attn.out_proj.bias",
+    ]
     keys += [f"{p}.{i}.{w}" for p in ("k_proj_1", "v_proj_1") for i in (0, 2) for w in ("weight", "bias")]
     keys += [f"{ln}.{w}" for ln in ("ln_q_1", "ln_k_1", "ln_v_1", "ln_out") for w in ("weight", "bias")]
     return ["FFM." + k for k in keys]
 
 
 def _dit_keys() -> list[str]:
-    keys = ["x_embedder.proj.weight", "x_embedder.proj.bias", "pos_embed", "t_embedder.mlp.0.weight",
-            "t_embedder.mlp.0.bias", "t_embedder.mlp.2.weight", "t_embedder.mlp.2.bias", "t_block.1.weight",
-            "t_block.1.bias", "y_embedder.y_embedding", "y_embedder.y_proj.fc1.weight", "y_embedder.y_proj.fc1.bias",
-            "y_embedder.y_proj.fc2.weight", "y_embedder.y_proj.fc2.bias", "final_layer.linear.weight",
-            "final_layer.linear.bias", "final_layer.scale_shift_table"]
+    keys = [
+        "x_embedder.proj.weight",
+        "x_embedder.proj.bias",
+        "pos_embed",
+        "t_embedder.mlp.0.weight",
+        "t_embedder.mlp.0.bias",
+        "t_embedder.mlp.2.weight",
+        "t_embedder.mlp.2.bias",
+        "t_block.1.weight",
+        "t_block.1.bias",
+        "y_embedder.y_embedding",
+        "y_embedder.y_proj.fc1.weight",
+        "y_embedder.y_proj.fc1.bias",
+        "y_embedder.y_proj.fc2.weight",
+        "y_embedder.y_proj.fc2.bias",
+        "final_layer.linear.weight",
+        "final_layer.linear.bias",
+        "final_layer.scale_shift_table",
+    ]
     for n in range(2):
-        keys += [f"blocks.{n}.{k}" for k in (
-            "scale_shift_table", "attn.qkv.weight", "attn.qkv.bias", "attn.proj.weight", "attn.proj.bias",
-            "cross_attn.q_linear.weight", "cross_attn.q_linear.bias", "cross_attn.kv_linear.weight",
-            "cross_attn.kv_linear.bias", "cross_attn.proj.weight", "cross_attn.proj.bias", "mlp.fc1.weight",
-            "mlp.fc1.bias", "mlp.fc2.weight", "mlp.fc2.bias")]
+        keys += [
+            f"blocks.{n}.{k}"
+            for k in (
+                "scale_shift_table",
+                "attn.qkv.weight",
+                "attn.qkv.bias",
+                "attn.proj.weight",
+                "attn.proj.bias",
+                "cross_attn.q_linear.weight",
+                "cross_attn.q_linear.bias",
+                "cross_attn.kv_linear.weight",
+                "cross_attn.kv_linear.bias",
+                "cross_attn.proj.weight",
+                "cross_attn.proj.bias",
+                "mlp.fc1.weight",
+                "mlp.fc1.bias",
+                "mlp.fc2.weight",
+                "mlp.fc2.bias",
+            )
+        ]
     return keys
 
 
 def _t5_keys() -> list[str]:
-    keys = ["shared.weight", "encoder.embed_tokens.weight", "encoder.final_layer_norm.weight",
-            "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight"]
+    keys = [
+        "shared.weight",
+        "encoder.embed_tokens.weight",
+        "encoder.final_layer_norm.weight",
+        "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight",
+    ]
     for n in range(2):
         keys += [f"encoder.block.{n}.layer.0.SelfAttention.{p}.weight" for p in "qkvo"]
         keys += [f"encoder.block.{n}.layer.0.layer_norm.weight", f"encoder.block.{n}.layer.1.layer_norm.weight"]
@@ -80,8 +142,13 @@ def _t5_keys() -> list[str]:
 
 
 RELEASED_KEYS = sorted(
-    _eva_keys() + ["ln_vision.weight", "ln_vision.bias", "query_tokens"] + _qformer_keys() + _ffm_keys()
-    + ["t5_proj.weight", "t5_proj.bias"] + _dit_keys() + _t5_keys()
+    _eva_keys()
+    + ["ln_vision.weight", "ln_vision.bias", "query_tokens"]
+    + _qformer_keys()
+    + _ffm_keys()
+    + ["t5_proj.weight", "t5_proj.bias"]
+    + _dit_keys()
+    + _t5_keys()
 )
 
 
@@ -127,14 +194,16 @@ def test_load_released_puts_every_tensor_in_its_place(released):
         "y_embedder.y_embedding": module.dit.y_embedder.y_embedding,
         "pos_embed": module.dit.pos_embed,
         "visual_encoder.blocks.1.attn.q_bias": module.visual_encoder.blocks[1].attn.q_bias,
-        "Qformer.bert.encoder.layer.0.crossattention.self.key.weight":
-            module.Qformer.bert.encoder.layer[0].crossattention.self.key.weight,
+        "Qformer.bert.encoder.layer.0.crossattention.self.key.weight": module.Qformer.bert.encoder.layer[
+            0
+        ].crossattention.self.key.weight,
         "query_tokens": module.query_tokens,
         "FFM.mlp.weight": module.FFM.mlp.weight,
         "FFM.k_proj_1.2.bias": module.FFM.k_proj_1[2].bias,
         "t5_proj.weight": module.t5_proj.weight,
-        "t5_model.encoder.block.1.layer.1.DenseReluDense.wi_0.weight":
-            t5.encoder.block[1].layer[1].DenseReluDense.wi_0.weight,
+        "t5_model.encoder.block.1.layer.1.DenseReluDense.wi_0.weight": t5.encoder.block[1]
+        .layer[1]
+        .DenseReluDense.wi_0.weight,
         "t5_model.shared.weight": t5.encoder.embed_tokens.weight,
     }
     for name, tensor in pairs.items():
@@ -146,8 +215,16 @@ def test_load_released_puts_every_tensor_in_its_place(released):
     assert parts.config.t5_dim == 32 and parts.tokenizer("dog").input_ids[-1] == 1  # T5 appends </s>
     assert parts.source["layout"] == "released"
     assert all(files == ["model.pth"] for files in parts.source["parts"].values())
-    assert sorted(parts.source["parts"]) == ["FFM", "Qformer", "dit", "ln_vision", "query_tokens", "t5_model",
-                                             "t5_proj", "visual_encoder"]
+    assert sorted(parts.source["parts"]) == [
+        "FFM",
+        "Qformer",
+        "dit",
+        "ln_vision",
+        "query_tokens",
+        "t5_model",
+        "t5_proj",
+        "visual_encoder",
+    ]
     assert parts.source["ignored"] == ["Qformer.bert.embeddings.position_ids"]
     json.dumps(parts.source)
 
@@ -159,7 +236,7 @@ def test_text_encoder_computes_like_a_plain_t5(released):
     parts = load_components(released)
     reference = T5EncoderModel(tiny_t5_config(parts.text_encoder.config.vocab_size)).eval()
     prefix = "t5_model."
-    reference.load_state_dict({k[len(prefix):]: v for k, v in saved_state(released).items() if k.startswith(prefix)})
+    reference.load_state_dict({k[len(prefix) :]: v for k, v in saved_state(released).items() if k.startswith(prefix)})
     ids = torch.tensor([[5, 9, 17, 1]])
     with torch.no_grad():
         ours, theirs = parts.text_encoder(input_ids=ids), reference(input_ids=ids)
@@ -185,8 +262,9 @@ def test_missing_key_uses_the_released_name(copy):
 def test_wrong_shape_names_both_shapes(copy):
     rewrite(copy, lambda s: s.__setitem__("x_embedder.proj.weight", torch.zeros(32, 4, 2, 2)))  # PixArt's 4 channels
     message = load_error(copy)
-    assert ("wrong shape (1):\n  x_embedder.proj.weight: model.pth has (32, 4, 2, 2), the module expects "
-            "(32, 8, 2, 2)") in message
+    assert (
+        "wrong shape (1):\n  x_embedder.proj.weight: model.pth has (32, 4, 2, 2), the module expects (32, 8, 2, 2)"
+    ) in message
     assert "missing" not in message and "mige_config.json" in message
 
 
@@ -198,8 +276,9 @@ def test_unknown_prefix_and_unknown_t5_key_are_unexpected(copy):
 
     rewrite(copy, edit)
     message = load_error(copy)
-    assert ("unexpected (keys that no part of MIGE uses) (2):\n  lora_adapter.down.weight\n"
-            "  t5_model.encoder.extra.weight") in message
+    assert (
+        "unexpected (keys that no part of MIGE uses) (2):\n  lora_adapter.down.weight\n  t5_model.encoder.extra.weight"
+    ) in message
     assert "t5_model.decoder.block.0.layer.0.SelfAttention.q.weight" in message.split("ignored")[1]
 
 
@@ -242,13 +321,17 @@ def test_split_components_fill_frozen_parts_and_are_recorded(tmp_path):
     blip2 = torch.load(blip2_file, weights_only=True)["model"]
     assert not any(k.startswith(("visual_encoder.", "Qformer.", "ln_vision.")) for k in saved_state(root))
     # The authors' BLIP-2 file has text-branch weights and its own t5_proj: neither may be used.
-    torch.save({"model": blip2 | {"Qformer.cls.predictions.bias": torch.zeros(3),
-                                  "t5_proj.weight": torch.zeros(32, 32)}}, blip2_file)
+    torch.save(
+        {"model": blip2 | {"Qformer.cls.predictions.bias": torch.zeros(3), "t5_proj.weight": torch.zeros(32, 32)}},
+        blip2_file,
+    )
     parts = load_components(root)
     module = parts.module
     assert torch.equal(module.visual_encoder.blocks[0].mlp.fc1.weight, eva["blocks.0.mlp.fc1.weight"])
-    assert torch.equal(module.Qformer.bert.encoder.layer[1].output_query.dense.weight,
-                       blip2["Qformer.bert.encoder.layer.1.output_query.dense.weight"])
+    assert torch.equal(
+        module.Qformer.bert.encoder.layer[1].output_query.dense.weight,
+        blip2["Qformer.bert.encoder.layer.1.output_query.dense.weight"],
+    )
     assert torch.equal(module.query_tokens, blip2["query_tokens"])
     assert torch.equal(module.ln_vision.bias, blip2["ln_vision.bias"])
     assert torch.equal(module.t5_proj.weight, saved_state(root)["t5_proj.weight"])
@@ -266,9 +349,11 @@ def test_t5_weights_can_come_from_sharded_bin_files(copy):
     t5.pop("encoder.embed_tokens.weight")  # tied to shared.weight, which fills both
     folder = copy / "t5-v1_1-xxl"
     names = sorted(t5)
-    shards = {"pytorch_model-00001-of-00002.bin": names[: len(names) // 2],
-              "pytorch_model-00002-of-00002.bin": names[len(names) // 2:] + ["decoder.final_layer_norm.weight",
-                                                                             "lm_head.weight"]}
+    shards = {
+        "pytorch_model-00001-of-00002.bin": names[: len(names) // 2],
+        "pytorch_model-00002-of-00002.bin": names[len(names) // 2 :]
+        + ["decoder.final_layer_norm.weight", "lm_head.weight"],
+    }
     extra = {"decoder.final_layer_norm.weight": torch.ones(32), "lm_head.weight": torch.zeros(7, 32)}
     for file, keys in shards.items():
         torch.save({k: (t5 | extra)[k] for k in keys}, folder / file)
@@ -296,8 +381,11 @@ def test_sentencepiece_only_tokenizer_without_protobuf_names_the_package(copy, m
     monkeypatch.setitem(sys.modules, "google.protobuf", None)  # as if protobuf were not installed
     (copy / "t5-v1_1-xxl" / "tokenizer.json").unlink()
     (copy / "t5-v1_1-xxl" / "spiece.model").write_bytes(b"")
-    with pytest.raises(MissingDependencyError, match=r"spiece.model \(there is no tokenizer.json beside it\) needs the "
-                                                    r"Python package 'protobuf'.*pip install protobuf"):
+    with pytest.raises(
+        MissingDependencyError,
+        match=r"spiece.model \(there is no tokenizer.json beside it\) needs the "
+        r"Python package 'protobuf'.*pip install protobuf",
+    ):
         load_components(copy)
 
 
@@ -309,9 +397,18 @@ def test_a_sentencepiece_only_tokenizer_as_released_is_read(copy):
         (folder / name).unlink(missing_ok=True)
     corpus = copy / "corpus.txt"
     corpus.write_text("\n".join(["add a red dog to the picture", "make the sky pink", "a cat on the beach"] * 20))
-    spm.SentencePieceTrainer.train(input=str(corpus), model_prefix=str(folder / "spiece"), vocab_size=24,
-                                   hard_vocab_limit=False, model_type="unigram", pad_id=0, eos_id=1, unk_id=2,
-                                   bos_id=-1, minloglevel=2)
+    spm.SentencePieceTrainer.train(
+        input=str(corpus),
+        model_prefix=str(folder / "spiece"),
+        vocab_size=24,
+        hard_vocab_limit=False,
+        model_type="unigram",
+        pad_id=0,
+        eos_id=1,
+        unk_id=2,
+        bos_id=-1,
+        minloglevel=2,
+    )
     (folder / "spiece.vocab").unlink()
     tokenizer = load_components(copy).tokenizer
     ids = tokenizer("make the sky pink", add_special_tokens=False)["input_ids"]
@@ -341,8 +438,13 @@ def test_folder_without_either_layout_and_absent_folder(tmp_path):
 def test_converted_folder_loads_without_pickle_and_matches(released, tmp_path, monkeypatch):
     original = load_components(released)
     out = convert(released, tmp_path / "converted")
-    assert sorted(p.name for p in out.iterdir()) == ["conversion.json", "mige.safetensors", "mige_config.json",
-                                                     "text_encoder", "vae"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "conversion.json",
+        "mige.safetensors",
+        "mige_config.json",
+        "text_encoder",
+        "vae",
+    ]
 
     def refuse(*args, **kwargs):
         raise AssertionError("torch.load must not be called for the converted layout")
@@ -379,8 +481,9 @@ def test_converted_file_with_a_foreign_key_is_rejected(released, tmp_path):
     save_file(tensors, out / "mige.safetensors")
     message = load_error(out)
     assert "unexpected (keys that no part of MIGE uses) (1):\n  extra.weight" in message and "convert again" in message
-    assert "wrong shape (1):\n  dit.x_embedder.proj.bias: mige.safetensors has (3,), the module expects (32,)" \
-        in message
+    assert (
+        "wrong shape (1):\n  dit.x_embedder.proj.bias: mige.safetensors has (3,), the module expects (32,)" in message
+    )
 
 
 def _offline_cache(monkeypatch, cache: Path) -> None:

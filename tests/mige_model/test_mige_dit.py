@@ -1,4 +1,5 @@
 """MIGE's PixArt-α DiT against the released key names and an independent float64 numpy reference."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -12,31 +13,58 @@ from mige_model.config import DiTConfig
 from mige_model.dit import PixArtDiT, concat_condition
 
 TINY = DiTConfig(
-    latent_size=8, patch_size=2, in_channels=8, out_channels=8, hidden=32, depth=2, heads=2,
-    mlp_ratio=4.0, caption_dim=16, caption_tokens=8, base_size=4,
+    latent_size=8,
+    patch_size=2,
+    in_channels=8,
+    out_channels=8,
+    hidden=32,
+    depth=2,
+    heads=2,
+    mlp_ratio=4.0,
+    caption_dim=16,
+    caption_tokens=8,
+    base_size=4,
 )
 
 RELEASED_KEYS_DEPTH_2 = {
     "pos_embed",
-    "x_embedder.proj.weight", "x_embedder.proj.bias",
-    "t_embedder.mlp.0.weight", "t_embedder.mlp.0.bias", "t_embedder.mlp.2.weight", "t_embedder.mlp.2.bias",
-    "t_block.1.weight", "t_block.1.bias",
+    "x_embedder.proj.weight",
+    "x_embedder.proj.bias",
+    "t_embedder.mlp.0.weight",
+    "t_embedder.mlp.0.bias",
+    "t_embedder.mlp.2.weight",
+    "t_embedder.mlp.2.bias",
+    "t_block.1.weight",
+    "t_block.1.bias",
     "y_embedder.y_embedding",
-    "y_embedder.y_proj.fc1.weight", "y_embedder.y_proj.fc1.bias",
-    "y_embedder.y_proj.fc2.weight", "y_embedder.y_proj.fc2.bias",
+    "y_embedder.y_proj.fc1.weight",
+    "y_embedder.y_proj.fc1.bias",
+    "y_embedder.y_proj.fc2.weight",
+    "y_embedder.y_proj.fc2.bias",
     *(
         f"blocks.{n}.{name}"
         for n in range(2)
         for name in (
             "scale_shift_table",
-            "attn.qkv.weight", "attn.qkv.bias", "attn.proj.weight", "attn.proj.bias",
-            "cross_attn.q_linear.weight", "cross_attn.q_linear.bias",
-            "cross_attn.kv_linear.weight", "cross_attn.kv_linear.bias",
-            "cross_attn.proj.weight", "cross_attn.proj.bias",
-            "mlp.fc1.weight", "mlp.fc1.bias", "mlp.fc2.weight", "mlp.fc2.bias",
+            "attn.qkv.weight",
+            "attn.qkv.bias",
+            "attn.proj.weight",
+            "attn.proj.bias",
+            "cross_attn.q_linear.weight",
+            "cross_attn.q_linear.bias",
+            "cross_attn.kv_linear.weight",
+            "cross_attn.kv_linear.bias",
+            "cross_attn.proj.weight",
+            "cross_attn.proj.bias",
+            "mlp.fc1.weight",
+            "mlp.fc1.bias",
+            "mlp.fc2.weight",
+            "mlp.fc2.bias",
         )
     ),
-    "final_layer.scale_shift_table", "final_layer.linear.weight", "final_layer.linear.bias",
+    "final_layer.scale_shift_table",
+    "final_layer.linear.weight",
+    "final_layer.linear.bias",
 }
 
 
@@ -83,8 +111,13 @@ def softmax_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> np.ndarray
 def multi_head(q: np.ndarray, k: np.ndarray, v: np.ndarray, heads: int) -> np.ndarray:
     """Head s uses feature columns [s·d, (s+1)·d) of q, k and v; outputs are concatenated in head order."""
     d = q.shape[1] // heads
-    return np.concatenate([softmax_attention(q[:, s * d:(s + 1) * d], k[:, s * d:(s + 1) * d], v[:, s * d:(s + 1) * d])
-                           for s in range(heads)], axis=1)
+    return np.concatenate(
+        [
+            softmax_attention(q[:, s * d : (s + 1) * d], k[:, s * d : (s + 1) * d], v[:, s * d : (s + 1) * d])
+            for s in range(heads)
+        ],
+        axis=1,
+    )
 
 
 def reference_forward(state: dict[str, torch.Tensor], x, timestep, caption, mask) -> np.ndarray:
@@ -101,7 +134,7 @@ def reference_forward(state: dict[str, torch.Tensor], x, timestep, caption, mask
     outputs = []
     for b in range(x.shape[0]):
         cells = [(i, j) for i in range(grid) for j in range(grid)]
-        patches = np.stack([x[b, :, i * p:(i + 1) * p, j * p:(j + 1) * p].reshape(-1) for i, j in cells])
+        patches = np.stack([x[b, :, i * p : (i + 1) * p, j * p : (j + 1) * p].reshape(-1) for i, j in cells])
         h = patches @ w["x_embedder.proj.weight"].reshape(hidden, -1).T + w["x_embedder.proj.bias"] + w["pos_embed"][0]
         half = 128
         freqs = np.exp(-math.log(10000) * np.arange(half) / half)
@@ -113,7 +146,7 @@ def reference_forward(state: dict[str, torch.Tensor], x, timestep, caption, mask
         for n in range(c.depth):
             shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = w[f"blocks.{n}.scale_shift_table"] + t0
             qkv = linear(layer_norm(h, c.eps) * (1 + scale_msa) + shift_msa, f"blocks.{n}.attn.qkv")
-            q, k, v = qkv[:, :hidden], qkv[:, hidden:2 * hidden], qkv[:, 2 * hidden:]
+            q, k, v = qkv[:, :hidden], qkv[:, hidden : 2 * hidden], qkv[:, 2 * hidden :]
             h = h + gate_msa * linear(multi_head(q, k, v, heads), f"blocks.{n}.attn.proj")
             q = linear(h, f"blocks.{n}.cross_attn.q_linear")
             kv = linear(y, f"blocks.{n}.cross_attn.kv_linear")
@@ -216,10 +249,12 @@ def test_embed_patches_is_the_patch_projection_without_position(model):
     bias = model.x_embedder.proj.bias.detach().double().numpy()
     lat = latent.double().numpy()
     cells = [(i, j) for i in range(4) for j in range(4)]
-    expected = np.stack([
-        np.stack([lat[b, :, 2 * i:2 * i + 2, 2 * j:2 * j + 2].reshape(-1) @ w.T + bias for i, j in cells])
-        for b in range(3)
-    ])
+    expected = np.stack(
+        [
+            np.stack([lat[b, :, 2 * i : 2 * i + 2, 2 * j : 2 * j + 2].reshape(-1) @ w.T + bias for i, j in cells])
+            for b in range(3)
+        ]
+    )
     with torch.no_grad():
         got = model.embed_patches(latent)
     np.testing.assert_allclose(got.double().numpy(), expected, atol=1e-5)

@@ -1,4 +1,5 @@
 """The feature-fusion module: released key names, identity-like start, and a hand-written reference."""
+
 from __future__ import annotations
 
 import math
@@ -25,6 +26,7 @@ def gelu(x):
 
 def reference(s: dict[str, torch.Tensor], x: torch.Tensor, v: torch.Tensor, heads: int) -> torch.Tensor:
     """The fusion formula with the attention written out: in_proj split, heads, softmax, out_proj."""
+
     def linear(t, name, bias=True):
         return t @ s[f"{name}.weight"].T + (s[f"{name}.bias"] if bias else 0)
 
@@ -55,8 +57,18 @@ def test_state_dict_keys_are_the_released_names():
     keys = set(FeatureFusion(CONFIG, dim=DIM, visual_dim=VISUAL_DIM).state_dict())
     wb = ("weight", "bias")
     expected = {"q_proj_1.weight", "clip_attn.in_proj_weight", "clip_attn.in_proj_bias"}
-    for name in ("k_proj_1.0", "k_proj_1.2", "v_proj_1.0", "v_proj_1.2", "ln_q_1", "ln_k_1", "ln_v_1",
-                 "ln_out", "clip_attn.out_proj", "mlp"):
+    for name in (
+        "k_proj_1.0",
+        "k_proj_1.2",
+        "v_proj_1.0",
+        "v_proj_1.2",
+        "ln_q_1",
+        "ln_k_1",
+        "ln_v_1",
+        "ln_out",
+        "clip_attn.out_proj",
+        "mlp",
+    ):
         expected |= {f"{name}.{p}" for p in wb}
     assert keys == expected
 

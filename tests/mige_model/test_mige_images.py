@@ -1,4 +1,5 @@
 """MIGE's image views and output conversion against hand computations of the documented transforms."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,11 +21,14 @@ def test_qformer_view_is_a_bicubic_squash_with_clip_statistics():
     assert torch.allclose(qformer_view(image, 28).double(), torch.from_numpy(expected), atol=1e-6)
 
 
-@pytest.mark.parametrize("size, resized, box", [
-    ((90, 60), (96, 64), (16, 0, 80, 64)),  # landscape: long side int(64·90/60) = 96, crop from x = 16
-    ((61, 100), (64, 104), (0, 20, 64, 84)),  # portrait: int(64·100/61) = 104, top = round(40/2) = 20
-    ((64, 64), (64, 64), (0, 0, 64, 64)),  # already the size: no resampling
-])
+@pytest.mark.parametrize(
+    "size, resized, box",
+    [
+        ((90, 60), (96, 64), (16, 0, 80, 64)),  # landscape: long side int(64·90/60) = 96, crop from x = 16
+        ((61, 100), (64, 104), (0, 20, 64, 84)),  # portrait: int(64·100/61) = 104, top = round(40/2) = 20
+        ((64, 64), (64, 64), (0, 0, 64, 64)),  # already the size: no resampling
+    ],
+)
 def test_vae_view_resizes_the_shorter_side_then_centre_crops(size, resized, box):
     image = photo(size)
     expected = image if resized == size else image.resize(resized, Image.Resampling.BILINEAR)
@@ -48,15 +52,18 @@ def test_output_clamps_and_rounds_half_up_like_save_image():
     assert pixels.tolist() == expected == [0, 0, 128, 191, 255, 255]
 
 
-@pytest.mark.parametrize("size, resized, offset", [
-    ((90, 60), (64, 42), (0, 11)),  # landscape: short side int(64·60/90) = 42, top (64 − 42) // 2 = 11
-    ((61, 100), (39, 64), (12, 0)),  # portrait: int(64·61/100) = 39, left (64 − 39) // 2 = 12
-])
+@pytest.mark.parametrize(
+    "size, resized, offset",
+    [
+        ((90, 60), (64, 42), (0, 11)),  # landscape: short side int(64·60/90) = 42, top (64 − 42) // 2 = 11
+        ((61, 100), (39, 64), (12, 0)),  # portrait: int(64·61/100) = 39, left (64 − 39) // 2 = 12
+    ],
+)
 def test_vae_view_pad_letterboxes_like_the_released_subject_script(size, resized, offset):
     image = photo(size)
     inner = np.asarray(image.resize(resized, Image.Resampling.BICUBIC), np.float64) / 255.0 * 2 - 1
     expected = -np.ones((64, 64, 3))
-    expected[offset[1]:offset[1] + resized[1], offset[0]:offset[0] + resized[0]] = inner
+    expected[offset[1] : offset[1] + resized[1], offset[0] : offset[0] + resized[0]] = inner
     view = vae_view(image, 64, fit="pad").double()
     assert torch.allclose(view, torch.from_numpy(expected.transpose(2, 0, 1)), atol=1e-6)
     square = photo((64, 64))
@@ -85,12 +92,15 @@ def test_qformer_view_at_224_uses_blip_statistics():
     assert [round(float(white[c, 0, 0]), 5) for c in range(3)] == [1.93034, 2.07488, 2.1459]  # (1 − m) / s
 
 
-@pytest.mark.parametrize("size, resized, box", [
-    ((640, 480), (682, 512), (85, 0, 597, 512)),   # Resize(512): long side int(512·640/480) = 682; left round(85.0)
-    ((480, 640), (512, 682), (0, 85, 512, 597)),
-    ((515, 512), None, (2, 0, 514, 512)),          # short side already 512: no resampling; left round(1.5) = 2
-    ((513, 512), None, (0, 0, 512, 512)),          # left round(0.5) = 0 (Python rounds half to even)
-])
+@pytest.mark.parametrize(
+    "size, resized, box",
+    [
+        ((640, 480), (682, 512), (85, 0, 597, 512)),  # Resize(512): long side int(512·640/480) = 682; left round(85.0)
+        ((480, 640), (512, 682), (0, 85, 512, 597)),
+        ((515, 512), None, (2, 0, 514, 512)),  # short side already 512: no resampling; left round(1.5) = 2
+        ((513, 512), None, (0, 0, 512, 512)),  # left round(0.5) = 0 (Python rounds half to even)
+    ],
+)
 def test_vae_view_at_512_is_resize_then_centre_crop(size, resized, box):
     """``T.Resize(512)`` (bilinear) + ``T.CenterCrop(512)`` of the edit and MIGEBench scripts."""
     image = photo(size, seed=4)
@@ -99,16 +109,20 @@ def test_vae_view_at_512_is_resize_then_centre_crop(size, resized, box):
     assert torch.allclose(vae_view(image, 512).double(), torch.from_numpy(pixels.transpose(2, 0, 1)), atol=1e-6)
 
 
-@pytest.mark.parametrize("size, resized, offset", [
-    ((640, 480), (512, 384), (0, 64)),    # resize_with_padding: short side int(512·480/640) = 384, top 64
-    ((480, 640), (384, 512), (64, 0)),
-    ((500, 333), (512, 340), (0, 86)),    # int(340.99) = 340, top (512 − 340) // 2 = 86
-])
+@pytest.mark.parametrize(
+    "size, resized, offset",
+    [
+        ((640, 480), (512, 384), (0, 64)),  # resize_with_padding: short side int(512·480/640) = 384, top 64
+        ((480, 640), (384, 512), (64, 0)),
+        ((500, 333), (512, 340), (0, 86)),  # int(340.99) = 340, top (512 − 340) // 2 = 86
+    ],
+)
 def test_vae_view_at_512_letterboxes_like_resize_with_padding(size, resized, offset):
     """The subject script's ``resize_with_padding(img, 512)``: bicubic, black borders, left/top floor."""
     image = photo(size, seed=5)
     inner = np.asarray(image.resize(resized, Image.Resampling.BICUBIC), np.float64) / 255.0 * 2 - 1
     expected = -np.ones((512, 512, 3))
-    expected[offset[1]:offset[1] + resized[1], offset[0]:offset[0] + resized[0]] = inner
-    assert torch.allclose(vae_view(image, 512, fit="pad").double(), torch.from_numpy(expected.transpose(2, 0, 1)),
-                          atol=1e-6)
+    expected[offset[1] : offset[1] + resized[1], offset[0] : offset[0] + resized[0]] = inner
+    assert torch.allclose(
+        vae_view(image, 512, fit="pad").double(), torch.from_numpy(expected.transpose(2, 0, 1)), atol=1e-6
+    )

@@ -1,4 +1,5 @@
 """MIGE end to end on tiny random components saved in the released layout, loaded through the public path."""
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,18 @@ def picture(seed: int, size=(72, 56), mode="RGB") -> Image.Image:
 
 
 def request(sample_id: str, task: str, seed: int, **fields) -> Request:
-    base = dict(id=sample_id, task=task, subset=fields.pop("subset", "test"), instruction="", instruction_images=[],
-                prompt="", source=None, mask=None, object=None, seed=seed)
+    base = dict(
+        id=sample_id,
+        task=task,
+        subset=fields.pop("subset", "test"),
+        instruction="",
+        instruction_images=[],
+        prompt="",
+        source=None,
+        mask=None,
+        object=None,
+        seed=seed,
+    )
     return Request(**{**base, **fields})
 
 
@@ -103,8 +114,14 @@ def test_the_guided_noise_combines_the_branches_by_the_published_formula(pipe, m
 def test_batch_composition_does_not_change_a_sample(released):
     adapter = MIGEAdapter(model_id=str(released), device="cpu", steps=STEPS)
     a = request("a", "subject", 11, instruction="a <imagehere> in snow", instruction_images=[picture(5)])
-    b = request("b", "subject_add", 12, instruction="add <imagehere> to <imagehere>",
-                instruction_images=[picture(6), picture(7)], source=picture(7))
+    b = request(
+        "b",
+        "subject_add",
+        12,
+        instruction="add <imagehere> to <imagehere>",
+        instruction_images=[picture(6), picture(7)],
+        source=picture(7),
+    )
     together = adapter.generate([a, b])
     alone = adapter.generate([b])
     reversed_order = adapter.generate([b, a])
@@ -213,19 +230,29 @@ def test_odd_modes_and_sizes_are_converted(pipe):
     image = pipe("a <imagehere>", [rgba], seed=2, steps=1)
     assert image.tobytes() == pipe("a <imagehere>", [rgba.convert("RGB")], seed=2, steps=1).tobytes()
     grey = picture(9, (20, 30), "L")
-    assert pipe("a <imagehere>", [grey], seed=2, steps=1).tobytes() == \
-        pipe("a <imagehere>", [grey.convert("RGB")], seed=2, steps=1).tobytes()
+    assert (
+        pipe("a <imagehere>", [grey], seed=2, steps=1).tobytes()
+        == pipe("a <imagehere>", [grey.convert("RGB")], seed=2, steps=1).tobytes()
+    )
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda p: p("a <imagehere> and <imagehere>", [picture(1)], steps=1),
-     "the prompt has 2 <imagehere> placeholder(s) but 1 image(s)"),
-    (lambda p: p("add <imagehere>", [picture(1)], task="subject_add", steps=1), "edits a source image: pass source="),
-    (lambda p: p("x " + "<imagehere> " * 5, [picture(1)] * 5, steps=1), "MIGE takes at most 4"),
-    (lambda p: p("a <imagehere>", [picture(1)], task="paint", steps=1), "unknown task 'paint'"),
-    (lambda p: p("a <imagehere>", [picture(1)], picture(2), task="subject", steps=1), "does not use source="),
-    (lambda p: p("make it red", [picture(1)], picture(2), task="edit", steps=1), "instruction images are not used"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda p: p("a <imagehere> and <imagehere>", [picture(1)], steps=1),
+            "the prompt has 2 <imagehere> placeholder(s) but 1 image(s)",
+        ),
+        (
+            lambda p: p("add <imagehere>", [picture(1)], task="subject_add", steps=1),
+            "edits a source image: pass source=",
+        ),
+        (lambda p: p("x " + "<imagehere> " * 5, [picture(1)] * 5, steps=1), "MIGE takes at most 4"),
+        (lambda p: p("a <imagehere>", [picture(1)], task="paint", steps=1), "unknown task 'paint'"),
+        (lambda p: p("a <imagehere>", [picture(1)], picture(2), task="subject", steps=1), "does not use source="),
+        (lambda p: p("make it red", [picture(1)], picture(2), task="edit", steps=1), "instruction images are not used"),
+    ],
+)
 def test_bad_calls_say_what_is_wrong(pipe, call, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         call(pipe)
@@ -238,17 +265,41 @@ def test_half_precision_is_refused_on_the_cpu(released):
 
 def test_prompts_per_task_follow_the_released_scripts():
     assert build_prompt("edit", "Make the photo sunny.", global_edit=False).startswith(
-        "Follow the instruction to edit the image:\n ")
-    assert build_prompt("subject_add", "add <imagehere> to <imagehere>") == \
-        "subject-driven editing add <imagehere> to <imagehere>"
+        "Follow the instruction to edit the image:\n "
+    )
+    assert (
+        build_prompt("subject_add", "add <imagehere> to <imagehere>")
+        == "subject-driven editing add <imagehere> to <imagehere>"
+    )
 
 
 def test_mige_runs_on_a_benchmark_through_the_cli(tmp_path, released, dreambench_root):
     out = tmp_path / "run"
-    result = CliRunner().invoke(app, [
-        "run", "--bench", "dreambench", "--data", str(dreambench_root), "--model", "mige", "--limit", "2",
-        "--model-arg", f"model_id={released}", "--model-arg", f"steps={STEPS}", "--model-arg", "device=cpu",
-        "--metrics", "none", "--out", str(out), "--quiet"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--bench",
+            "dreambench",
+            "--data",
+            str(dreambench_root),
+            "--model",
+            "mige",
+            "--limit",
+            "2",
+            "--model-arg",
+            f"model_id={released}",
+            "--model-arg",
+            f"steps={STEPS}",
+            "--model-arg",
+            "device=cpu",
+            "--metrics",
+            "none",
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 0, result.output
     records = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
     assert [r["error"] for r in records] == [None, None]
@@ -286,18 +337,37 @@ def test_mige_runs_migebench_through_the_cli(tmp_path, released):
     records = [("add", 1, "a cat", (80, 64)), ("replace", 2, "a cup", (64, 64))]
     data = write_migebench(tmp_path / "MIGEBench", records, lambda kind, n, size: picture(10 * n + len(kind), size))
     out = tmp_path / "run"
-    result = CliRunner().invoke(app, [
-        "run", "--bench", "migebench", "--data", str(data), "--model", "mige", "--model-arg", f"model_id={released}",
-        "--model-arg", "steps=2", "--model-arg", "device=cpu", "--metrics", "none", "--out", str(out), "--quiet"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "--bench",
+            "migebench",
+            "--data",
+            str(data),
+            "--model",
+            "mige",
+            "--model-arg",
+            f"model_id={released}",
+            "--model-arg",
+            "steps=2",
+            "--model-arg",
+            "device=cpu",
+            "--metrics",
+            "none",
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 0, result.output
     written = {r["id"]: r for r in map(json.loads, (out / "samples.jsonl").read_text().splitlines())}
     assert sorted(written) == ["add-1", "replace-2"] and not any(r["error"] for r in written.values())
     assert all(Image.open(out / "images" / f"{i}.png").size == (64, 64) for i in written)
 
 
-
 def test_surplus_placeholders_get_empty_slots_only_when_asked(pipe, monkeypatch):
-    """"Change the image so that … in the image": two placeholders, one reference (Emu Edit idx 1629)."""
+    """ "Change the image so that … in the image": two placeholders, one reference (Emu Edit idx 1629)."""
     instruction = "Change the image so that the sky in the image is pink."
     with pytest.raises(ValueError, match=r"the prompt has 2 <imagehere> placeholder\(s\) but 1 image\(s\)"):
         pipe(instruction, [], picture(40), task="edit", steps=1)
@@ -323,8 +393,11 @@ def test_more_than_four_placeholders_splice_as_the_released_code_with_empty_slot
     import mige_model.pipeline as pipeline_module
 
     instruction = "a<imagehere>b<imagehere>c<imagehere>dog<imagehere>cat<imagehere>snow"
-    with pytest.raises(ValueError, match=r"the prompt has 5 <imagehere> placeholder\(s\) but 1 image\(s\) were given.*"
-                                         r"or empty_slots=true"):
+    with pytest.raises(
+        ValueError,
+        match=r"the prompt has 5 <imagehere> placeholder\(s\) but 1 image\(s\) were given.*"
+        r"or empty_slots=true",
+    ):
         pipe(instruction, [picture(60)], steps=1)
     seen = {}
     real_tokens, real_ids = type(pipe.module).image_tokens, pipeline_module.tokenize_segments
@@ -340,8 +413,14 @@ def test_more_than_four_placeholders_splice_as_the_released_code_with_empty_slot
     monkeypatch.setattr(type(pipe.module), "image_tokens", tokens_spy)
     monkeypatch.setattr(pipeline_module, "tokenize_segments", ids_spy)
     pipe(instruction, [picture(60)], steps=1, empty_slots=True)
-    assert seen["segments"] == ["follow the text instruction to generate an image with the given objects' images, "
-                                "preserving the subject's identity a", "b", "c", "dog", "snow"]
+    assert seen["segments"] == [
+        "follow the text instruction to generate an image with the given objects' images, "
+        "preserving the subject's identity a",
+        "b",
+        "c",
+        "dog",
+        "snow",
+    ]
     assert seen["pixels"].shape[0] == 4 and seen["pixels"][0].any() and not seen["pixels"][1:].any()
 
 
@@ -374,8 +453,9 @@ def test_dreambench_reaches_mige_in_the_authors_spelling(released, dreambench_ro
     from mige_model.text import SUBJECT_PREFIX
 
     samples = list(DreamBench(DreamBench.builtin_card(), data=dreambench_root).samples())
-    templates = re.findall(r"'(.*)'\.format\(unique_token, class_token\)",
-                           (dreambench_root / "prompts_and_classes.txt").read_text())
+    templates = re.findall(
+        r"'(.*)'\.format\(unique_token, class_token\)", (dreambench_root / "prompts_and_classes.txt").read_text()
+    )
     authors = {re.sub(r"\s*\{0\} \{1\}\s*", "<imagehere>", t) for t in templates}
     assert "a<imagehere>in the jungle" in authors and "a cube shaped<imagehere>" in authors
     assert {s.instruction for s in samples} == {t.replace("{0} {1}", "<imagehere>") for t in templates}

@@ -1,4 +1,5 @@
 """The Q-Former's query branch: released key names, and outputs against transformers' Blip2QFormerModel."""
+
 from __future__ import annotations
 
 import re
@@ -60,10 +61,17 @@ def test_matches_transformers_blip2_qformer():
     torch.manual_seed(0)
     ours = randomised(QFormer(TINY, encoder_width=ENCODER_WIDTH)).eval()
     config = Blip2QFormerConfig(
-        hidden_size=16, num_hidden_layers=3, num_attention_heads=4, intermediate_size=24,
-        hidden_act="gelu", layer_norm_eps=1e-12, cross_attention_frequency=2,
-        encoder_hidden_size=ENCODER_WIDTH, use_qformer_text_input=False,
-        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+        hidden_size=16,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        intermediate_size=24,
+        hidden_act="gelu",
+        layer_norm_eps=1e-12,
+        cross_attention_frequency=2,
+        encoder_hidden_size=ENCODER_WIDTH,
+        use_qformer_text_input=False,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
     )
     config._attn_implementation = "eager"
     theirs = Blip2QFormerModel(config).eval()

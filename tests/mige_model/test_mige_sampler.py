@@ -1,5 +1,6 @@
 """MIGE's sampler against independent numpy float64 computations: schedule, time grid, the DPM-Solver++(2M)
 recursion, convergence on a Gaussian whose probability-flow ODE is solved exactly, and guidance."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -214,9 +215,7 @@ def test_guide_edit_hand_values():
 def test_guide_edit_with_unit_source_scale_is_text_guidance_around_the_source_branch():
     torch.manual_seed(0)
     nn_, ns_, ys_ = (torch.randn(2, 4, 3, 3, dtype=torch.float64) for _ in range(3))
-    torch.testing.assert_close(
-        guide_edit(nn_, ns_, ys_, text_scale=5.0, source_scale=1.0), ns_ + 5.0 * (ys_ - ns_)
-    )
+    torch.testing.assert_close(guide_edit(nn_, ns_, ys_, text_scale=5.0, source_scale=1.0), ns_ + 5.0 * (ys_ - ns_))
 
 
 def test_guidance_rejects_branches_of_different_shapes():

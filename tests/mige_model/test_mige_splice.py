@@ -1,4 +1,5 @@
 """Splicing the interleaved instruction: segment tokenisation, order, padding, truncation and count checks."""
+
 from __future__ import annotations
 
 import pytest
@@ -168,15 +169,18 @@ def test_tokenised_prompt_end_to_end(tokenizer, legacy, embed):
 # --- the released code's splice of surplus placeholders (empty_slots=true) ---------------------------
 
 
-@pytest.mark.parametrize("segments, images, kept, empty", [
-    (["a", "b"], 1, ["a", "b"], 0),                                    # one placeholder, one image
-    (["change ", " so that the sky in ", " is pink"], 1, ["change ", " so that the sky in ", " is pink"], 1),
-    (["x", "y"], 0, ["x", "y"], 1),                                    # no image: the slot is empty
-    (["s0", "s1", "s2", "s3", "s4"], 2, ["s0", "s1", "s2", "s3", "s4"], 2),  # four placeholders, two images
-    # Five placeholders: the first four slots are spliced, then the LAST segment; s4 is dropped.
-    (["s0", "s1", "s2", "s3", "s4", "s5"], 4, ["s0", "s1", "s2", "s3", "s5"], 0),
-    (["s0", "s1", "s2", "s3", "s4", "s5", "s6"], 1, ["s0", "s1", "s2", "s3", "s6"], 3),
-])
+@pytest.mark.parametrize(
+    "segments, images, kept, empty",
+    [
+        (["a", "b"], 1, ["a", "b"], 0),  # one placeholder, one image
+        (["change ", " so that the sky in ", " is pink"], 1, ["change ", " so that the sky in ", " is pink"], 1),
+        (["x", "y"], 0, ["x", "y"], 1),  # no image: the slot is empty
+        (["s0", "s1", "s2", "s3", "s4"], 2, ["s0", "s1", "s2", "s3", "s4"], 2),  # four placeholders, two images
+        # Five placeholders: the first four slots are spliced, then the LAST segment; s4 is dropped.
+        (["s0", "s1", "s2", "s3", "s4", "s5"], 4, ["s0", "s1", "s2", "s3", "s5"], 0),
+        (["s0", "s1", "s2", "s3", "s4", "s5", "s6"], 1, ["s0", "s1", "s2", "s3", "s6"], 3),
+    ],
+)
 def test_released_slots_follow_the_authors_zip(segments, images, kept, empty):
     """``zip(segments[:-1], four slots) + [segments[-1]]``, written out by hand for each case."""
     assert released_slots(segments, images, slots=4) == (kept, empty)

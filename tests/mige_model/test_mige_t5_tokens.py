@@ -3,6 +3,7 @@
 The expected ids are literals produced by transformers 4.33.2 itself (``tests/mige_t5_433_ids.py`` says how), on
 a tiny sentencepiece model with T5's normalizer that both versions read from the same bytes.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -42,12 +43,14 @@ def test_a_trailing_space_keeps_its_word_start_piece(legacy, loaded):
     """The case the released model depends on, and what transformers 5's own pipeline does instead."""
     assert legacy.tokens("the image ") == ["▁the", "▁image", "▁"]
     assert legacy.tokens("the image") == legacy.tokens(" the image") == ["▁the", "▁image"]
-    assert loaded.convert_ids_to_tokens(loaded("the image ", add_special_tokens=False)["input_ids"]) == \
-        ["▁the", "▁image"]
+    assert loaded.convert_ids_to_tokens(loaded("the image ", add_special_tokens=False)["input_ids"]) == [
+        "▁the",
+        "▁image",
+    ]
 
 
 def test_the_readable_and_the_authors_placeholder_spacing_differ(legacy):
-    """"a <imagehere> in" ends its first segment with "▁"; "a<imagehere>in", the authors' form, does not."""
+    """ "a <imagehere> in" ends its first segment with "▁"; "a<imagehere>in", the authors' form, does not."""
     spaced = tokenize_segments(legacy, ["a ", " in the jungle"])
     authors = tokenize_segments(legacy, ["a", "in the jungle"])
     assert spaced[0] == authors[0] + [legacy.encode(" ")[0]] and spaced[1] == authors[1]

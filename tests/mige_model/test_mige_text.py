@@ -1,4 +1,5 @@
 """MIGE prompt text on hand-worked strings: BLIP caption cleaning, per-task prompts, placeholder splitting."""
+
 from __future__ import annotations
 
 import pytest

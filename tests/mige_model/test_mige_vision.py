@@ -1,4 +1,5 @@
 """EVA ViT-g as BLIP-2 builds it: released key names, and the forward pass against a hand-written reference."""
+
 from __future__ import annotations
 
 import math
@@ -37,7 +38,7 @@ def reference_forward(state: dict[str, torch.Tensor], images: torch.Tensor, conf
     x = torch.cat([state["cls_token"].expand(batch, 1, width), tokens], dim=1) + state["pos_embed"]
     heads, head_dim = config.heads, width // config.heads
     for n in range(config.depth):
-        s = {k[len(f"blocks.{n}."):]: v for k, v in state.items() if k.startswith(f"blocks.{n}.")}
+        s = {k[len(f"blocks.{n}.") :]: v for k, v in state.items() if k.startswith(f"blocks.{n}.")}
         h = layer_norm(x, s["norm1.weight"], s["norm1.bias"], config.eps)
         w_q, w_k, w_v = s["attn.qkv.weight"].chunk(3, dim=0)
         q = h @ w_q.T + s["attn.q_bias"]
@@ -58,9 +59,19 @@ def reference_forward(state: dict[str, torch.Tensor], images: torch.Tensor, conf
 
 def test_state_dict_keys_are_the_released_names():
     block = [
-        "norm1.weight", "norm1.bias", "attn.q_bias", "attn.v_bias", "attn.qkv.weight",
-        "attn.proj.weight", "attn.proj.bias", "norm2.weight", "norm2.bias",
-        "mlp.fc1.weight", "mlp.fc1.bias", "mlp.fc2.weight", "mlp.fc2.bias",
+        "norm1.weight",
+        "norm1.bias",
+        "attn.q_bias",
+        "attn.v_bias",
+        "attn.qkv.weight",
+        "attn.proj.weight",
+        "attn.proj.bias",
+        "norm2.weight",
+        "norm2.bias",
+        "mlp.fc1.weight",
+        "mlp.fc1.bias",
+        "mlp.fc2.weight",
+        "mlp.fc2.bias",
     ]
     expected = {"cls_token", "pos_embed", "patch_embed.proj.weight", "patch_embed.proj.bias"}
     expected |= {f"blocks.{n}.{name}" for n in range(TINY.depth) for name in block}

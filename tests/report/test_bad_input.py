@@ -1,4 +1,5 @@
 """Bad input: unfinished or damaged run directories get a clear note and the other runs are still reported."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """``mige-eval compare`` on small runs computed by hand, its refusals, formats and command line."""
+
 from __future__ import annotations
 
 import itertools
@@ -22,15 +23,17 @@ def subject(sample_id: str) -> str:
 
 #: Per sample, in IDS order. B's last sample fails, so the runs share five samples.
 A = {"dino": [0.5, 0.6, 0.7, 0.7, 0.2, 0.4], "clip_t": [0.3] * 6, "l1": [0.1] * 6}
-B = {"dino": [0.6, 0.7, 0.6, 0.7, 0.5, 0.4], "clip_t": [0.31, None, 0.29, 0.3, 0.35, 0.3],
-     "l1": [0.05, 0.2, 0.1, 0.1, 0.1, 0.0]}
+B = {
+    "dino": [0.6, 0.7, 0.6, 0.7, 0.5, 0.4],
+    "clip_t": [0.31, None, 0.29, 0.3, 0.35, 0.3],
+    "l1": [0.05, 0.2, 0.1, 0.1, 0.1, 0.0],
+}
 
 
 @pytest.fixture()
 def pair(tmp_path, make_run):
     a = make_run(tmp_path / "runs" / "a", "dreambench", "mige", {"object": A}, ids=IDS, cluster=subject)
-    b = make_run(tmp_path / "runs" / "b", "dreambench", "omnigen", {"object": B}, ids=IDS, cluster=subject,
-                 failed=1)
+    b = make_run(tmp_path / "runs" / "b", "dreambench", "omnigen", {"object": B}, ids=IDS, cluster=subject, failed=1)
     return a, b
 
 
@@ -63,8 +66,10 @@ def test_numbers_match_a_hand_computation(pair):
     assert dino.test.exact and dino.test.p_value == p == 0.5  # unit sums 0.2, -0.1, 0.3: 4 of 8 vectors reach 0.4
     assert dino.ci == pytest.approx(list(reference_interval(diffs, units)))
     assert (dino.wins, dino.ties, dino.losses) == (3, 1, 1) and dino.win_rate == pytest.approx(0.6)
-    assert result_pair.notes == ["dino, clip_t, l1: with 3 resampling units the sign-flip test cannot give p below "
-                                 "0.25, and the interval rests on as few units"]
+    assert result_pair.notes == [
+        "dino, clip_t, l1: with 3 resampling units the sign-flip test cannot give p below "
+        "0.25, and the interval rests on as few units"
+    ]
 
     # clip_t is undefined for B's second sample: four pairs
     keep = [0, 2, 3, 4]
@@ -102,10 +107,16 @@ def test_formats(pair, tmp_path):
     pdflatex = shutil.which("pdflatex")
     if pdflatex is None:
         pytest.skip("pdflatex not found (texlive-latex-base, texlive-latex-recommended)")
-    (out.parent / "doc.tex").write_text("\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
-                                        "\\input{compare.tex}\n\\end{document}\n")
-    result = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=out.parent,
-                            capture_output=True, text=True, timeout=120)
+    (out.parent / "doc.tex").write_text(
+        "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n\\input{compare.tex}\n\\end{document}\n"
+    )
+    result = subprocess.run(
+        [pdflatex, "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
+        cwd=out.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout[-3000:]
 
 
@@ -124,28 +135,47 @@ def test_refusals_say_why(pair, tmp_path, make_run):
     other_bench = make_run(tmp_path / "runs" / "m", "migebench", "mige", {"add": {"dino": 0.5}})
     with pytest.raises(ValueError, match="compare needs runs of one benchmark: a is dreambench, m is migebench"):
         compare_runs([a, other_bench])
-    clip_l = make_run(tmp_path / "runs" / "l14", "dreambench", "omnigen", {"object": B}, ids=IDS, cluster=subject,
-                      presets=("clip-l14",))
+    clip_l = make_run(
+        tmp_path / "runs" / "l14",
+        "dreambench",
+        "omnigen",
+        {"object": B},
+        ids=IDS,
+        cluster=subject,
+        presets=("clip-l14",),
+    )
     with pytest.raises(ValueError) as refused:
         compare_runs([a, clip_l])
     message = str(refused.value)
-    assert "clip_t was scored under other settings (models.clip: 'openai/clip-vit-base-patch32@0123abc|fp32' in a, " \
-           "'openai/clip-vit-large-patch14@0123abc|fp32' in l14)" in message
+    assert (
+        "clip_t was scored under other settings (models.clip: 'openai/clip-vit-base-patch32@0123abc|fp32' in a, "
+        "'openai/clip-vit-large-patch14@0123abc|fp32' in l14)" in message
+    )
     assert "dino" not in message.split("Score the runs")[0] and "--metrics" in message
     assert [r.metric for r in compare_runs([a, clip_l], metrics=["dino", "l1"]).pairs[0].results] == ["dino", "l1"]
     with pytest.raises(ValueError, match="m2 has no values of clip_t; it has dino"):
-        compare_runs([a, make_run(tmp_path / "runs" / "m2", "dreambench", "x", {"object": {"dino": 0.5}})],
-                     metrics=["clip_t"])
-    partial = make_run(tmp_path / "runs" / "dino-only", "dreambench", "x", {"object": {"dino": A["dino"]}}, ids=IDS,
-                       cluster=subject)
-    assert compare_runs([a, partial]).notes == ["clip_t: not in every run, not compared",
-                                                "l1: not in every run, not compared"]
+        compare_runs(
+            [a, make_run(tmp_path / "runs" / "m2", "dreambench", "x", {"object": {"dino": 0.5}})], metrics=["clip_t"]
+        )
+    partial = make_run(
+        tmp_path / "runs" / "dino-only", "dreambench", "x", {"object": {"dino": A["dino"]}}, ids=IDS, cluster=subject
+    )
+    assert compare_runs([a, partial]).notes == [
+        "clip_t: not in every run, not compared",
+        "l1: not in every run, not compared",
+    ]
     with pytest.raises(ValueError, match="at least two run directories"):
         compare_runs([a])
     with pytest.raises(ValueError, match="give each run directory itself"):
         compare_runs([a, tmp_path / "runs"])
-    disjoint = make_run(tmp_path / "runs" / "d", "dreambench", "mige", {"object": {"dino": 0.5}},
-                        ids={"object": ["z-0", "z-1"]}, cluster=subject)
+    disjoint = make_run(
+        tmp_path / "runs" / "d",
+        "dreambench",
+        "mige",
+        {"object": {"dino": 0.5}},
+        ids={"object": ["z-0", "z-1"]},
+        cluster=subject,
+    )
     with pytest.raises(ValueError, match="share no generated sample with a"):
         compare_runs([a, disjoint], metrics=["dino"])
     run_json = json.loads((b / "run.json").read_text())

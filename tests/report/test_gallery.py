@@ -1,4 +1,5 @@
 """The HTML gallery on the real DreamBench: its files, and what a real browser (headless Chromium) shows."""
+
 from __future__ import annotations
 
 import re
@@ -28,12 +29,24 @@ def solid(color, size):
 def gallery(tmp_path_factory, dreambench_root, make_run) -> Path:
     root = tmp_path_factory.mktemp("gallery")
     clip = {"object": [0.3, 0.31], "live": [0.2, 0.21, 0.22]}
-    mige = make_run(root / "runs" / "mige", "dreambench", "mige",
-                     {s: {"dino": DINO[s], "clip_i": 0.8, "clip_t": clip[s]} for s in IDS}, ids=IDS,
-                     data=dreambench_root, image=solid(MAGENTA, (300, 300)))
-    make_run(root / "runs" / "omnigen", "dreambench", "omnigen",
-              {s: {"dino": 0.4, "clip_i": 0.5, "clip_t": None} for s in IDS}, ids=IDS, data=dreambench_root,
-              image=solid(CYAN, (64, 64)))
+    mige = make_run(
+        root / "runs" / "mige",
+        "dreambench",
+        "mige",
+        {s: {"dino": DINO[s], "clip_i": 0.8, "clip_t": clip[s]} for s in IDS},
+        ids=IDS,
+        data=dreambench_root,
+        image=solid(MAGENTA, (300, 300)),
+    )
+    make_run(
+        root / "runs" / "omnigen",
+        "dreambench",
+        "omnigen",
+        {s: {"dino": 0.4, "clip_i": 0.5, "clip_t": None} for s in IDS},
+        ids=IDS,
+        data=dreambench_root,
+        image=solid(CYAN, (64, 64)),
+    )
     (mige / "crops").mkdir()
     Image.new("RGB", (40, 40), YELLOW).save(mige / "crops" / "cat-00.png")
     rendered = render([root / "runs"], "html", "2", output=root / "out")
@@ -51,9 +64,12 @@ def test_gallery_folder_is_self_contained(gallery, dreambench_root):
         for target in re.findall(r'(?:src|href)="([^"#]+)"', html):
             assert (gallery / target).is_file(), target
     # the instruction with the subject photo in place of <imagehere>
-    row = page[page.index('data-id="backpack-00"'):page.index('data-id="backpack-01"')]
-    assert re.search(r'<td class="instr">a <a href="full/\w+\.jpg"><img class="inl" src="thumbs/\w+\.jpg"[^>]*></a> '
-                     r'in the jungle</td>', row)
+    row = page[page.index('data-id="backpack-00"') : page.index('data-id="backpack-01"')]
+    assert re.search(
+        r'<td class="instr">a <a href="full/\w+\.jpg"><img class="inl" src="thumbs/\w+\.jpg"[^>]*></a> '
+        r"in the jungle</td>",
+        row,
+    )
     assert "blank canvas" in row and row.count('alt="backpack/0') == 7  # instruction photo + 6 references
     assert "dino 0.5000" in row and "clip_t null" in row
     # one histogram per run and metric; the crop shown under mige's output
@@ -90,9 +106,17 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shuti
 def browse(tmp_path: Path, url: str, *args: str) -> str:
     if CHROMIUM is None:
         pytest.skip("Chromium not found: install Debian's chromium to open the gallery in a real browser")
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
-             f"--user-data-dir={tmp_path / 'profile'}"]
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--hide-scrollbars",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
     result = subprocess.run([CHROMIUM, *flags, *args, url], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
@@ -100,8 +124,10 @@ def browse(tmp_path: Path, url: str, *args: str) -> str:
 
 def rows(dom: str) -> list[tuple[str, bool]]:
     """(sample id, shown) of every sample row, in the order the page now has them."""
-    return [(m.group(2), "hidden" not in m.group(1) + m.group(3))
-            for m in re.finditer(r'<tr class="sample"([^>]*?)data-id="([^"]+)"([^>]*)>', dom)]
+    return [
+        (m.group(2), "hidden" not in m.group(1) + m.group(3))
+        for m in re.finditer(r'<tr class="sample"([^>]*?)data-id="([^"]+)"([^>]*)>', dom)
+    ]
 
 
 def test_browser_renders_thumbnails(gallery, tmp_path):
@@ -117,7 +143,7 @@ def test_browser_renders_thumbnails(gallery, tmp_path):
     assert count(CYAN) >= 5 * 64 * 64 * 0.95
     assert count(YELLOW) >= 40 * 40 * 0.95
     # the DreamBench photos rendered too: a wide range of colours where references are
-    assert len(np.unique(pixels.reshape(-1, 3)[:: 7], axis=0)) > 5000
+    assert len(np.unique(pixels.reshape(-1, 3)[::7], axis=0)) > 5000
 
 
 def test_browser_sorts_and_filters_rows(gallery, tmp_path):
@@ -143,8 +169,15 @@ def test_a_gallery_is_replaced_only_once_the_new_one_is_complete(tmp_path, dream
     from mige_eval.cli import app
     from mige_eval.report import gallery as gallery_module
 
-    make_run(tmp_path / "runs" / "mige", "dreambench", "mige", {s: {"dino": DINO[s]} for s in IDS}, ids=IDS,
-             data=dreambench_root, image=solid(MAGENTA, (300, 300)))
+    make_run(
+        tmp_path / "runs" / "mige",
+        "dreambench",
+        "mige",
+        {s: {"dino": DINO[s]} for s in IDS},
+        ids=IDS,
+        data=dreambench_root,
+        image=solid(MAGENTA, (300, 300)),
+    )
     out = tmp_path / "site" / "gallery"
     render([tmp_path / "runs"], "html", output=out)
     before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
@@ -162,23 +195,38 @@ def test_a_gallery_is_replaced_only_once_the_new_one_is_complete(tmp_path, dream
     monkeypatch.setenv("MIGE_EVAL_PROGRESS_SECONDS", "0")
     result = CliRunner().invoke(app, ["report", str(tmp_path / "runs"), "--format", "html", "--output", str(out)])
     assert result.exit_code == 130
-    assert f"interrupted after 2 samples; {out} was not changed; the same command writes it again" in \
-        " ".join(result.output.split())
+    assert f"interrupted after 2 samples; {out} was not changed; the same command writes it again" in " ".join(
+        result.output.split()
+    )
     assert "gallery dreambench: 5 to do" in result.output and "gallery dreambench: 1/5 (20%)" in result.output
     assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     assert sorted(p.name for p in out.parent.iterdir()) == ["gallery"]  # no draft left beside it
 
     monkeypatch.setattr(gallery_module._BenchPage, "_row", real_row)
-    make_run(tmp_path / "runs" / "omnigen", "dreambench", "omnigen", {s: {"dino": 0.4} for s in IDS}, ids=IDS,
-             data=dreambench_root, image=solid(CYAN, (64, 64)))
+    make_run(
+        tmp_path / "runs" / "omnigen",
+        "dreambench",
+        "omnigen",
+        {s: {"dino": 0.4} for s in IDS},
+        ids=IDS,
+        data=dreambench_root,
+        image=solid(CYAN, (64, 64)),
+    )
     render([tmp_path / "runs"], "html", output=out)
     assert "omnigen" in (out / "dreambench.html").read_text()
     assert sorted(p.name for p in out.parent.iterdir()) == ["gallery"]
 
 
 def test_a_folder_with_other_files_is_not_replaced_by_a_gallery(tmp_path, dreambench_root, make_run):
-    make_run(tmp_path / "runs" / "mige", "dreambench", "mige", {s: {"dino": DINO[s]} for s in IDS}, ids=IDS,
-             data=dreambench_root, image=solid(MAGENTA, (32, 32)))
+    make_run(
+        tmp_path / "runs" / "mige",
+        "dreambench",
+        "mige",
+        {s: {"dino": DINO[s]} for s in IDS},
+        ids=IDS,
+        data=dreambench_root,
+        image=solid(MAGENTA, (32, 32)),
+    )
     out = tmp_path / "paper"
     out.mkdir()
     (out / "main.tex").write_text("\\documentclass{article}")

@@ -8,6 +8,7 @@ on Emu Edit stored as JPEG (the published MIGE row's convention) but with a fail
 reference copy-source on a two-sample Emu Edit copy, and InstructPix2Pix scored with a local CLIP
 checkpoint (all three marked with a dagger and never bold), plus an unfinished run (a note).
 """
+
 from __future__ import annotations
 
 import os
@@ -30,19 +31,45 @@ def spread(centre: float, width: float) -> list[float]:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, make_run) -> Path:
     root = tmp_path_factory.mktemp("golden") / "runs"
-    make_run(root / "emuedit" / "mige", "emuedit", "mige",
-             {"global": dict(zip(EDIT, (0.8404, 0.866, 0.31, 0.12, 0.081, 0.025))),
-              "add": dict(zip(EDIT, (0.8404, 0.866, 0.31, None, 0.081, 0.025)))}, n=2, failed=1,
-             presets=("jpeg75",))
-    make_run(root / "magicbrush" / "mige", "magicbrush", "mige",
-             {"test": {m: spread(c, w) for m, c, w in zip(EDIT, (0.9, 0.9, 0.31, 0.13, 0.05, 0.01),
-                                                          (0.1, 0.05, 0.04, 0.2, 0.04, 0.01))}},
-             n=TURNS, cluster=lambda sample_id: f"session-{int(sample_id.split('-')[1]) // 2}")
-    make_run(root / "emuedit" / "copy-source", "emuedit", "copy-source",
-             {"test": dict(zip(EDIT, (0.95, 0.96, 0.29, None, 0.0, 0.0)))})
-    make_run(root / "magicbrush" / "instructpix2pix", "magicbrush", "instructpix2pix",
-             {"test": dict(zip(EDIT, (0.95, 0.95, 0.35, 0.2, 0.03, 0.005)))}, backbones={"clip": "/models/my-clip"},
-             cluster=lambda sample_id: f"session-{sample_id}")
+    make_run(
+        root / "emuedit" / "mige",
+        "emuedit",
+        "mige",
+        {
+            "global": dict(zip(EDIT, (0.8404, 0.866, 0.31, 0.12, 0.081, 0.025))),
+            "add": dict(zip(EDIT, (0.8404, 0.866, 0.31, None, 0.081, 0.025))),
+        },
+        n=2,
+        failed=1,
+        presets=("jpeg75",),
+    )
+    make_run(
+        root / "magicbrush" / "mige",
+        "magicbrush",
+        "mige",
+        {
+            "test": {
+                m: spread(c, w)
+                for m, c, w in zip(EDIT, (0.9, 0.9, 0.31, 0.13, 0.05, 0.01), (0.1, 0.05, 0.04, 0.2, 0.04, 0.01))
+            }
+        },
+        n=TURNS,
+        cluster=lambda sample_id: f"session-{int(sample_id.split('-')[1]) // 2}",
+    )
+    make_run(
+        root / "emuedit" / "copy-source",
+        "emuedit",
+        "copy-source",
+        {"test": dict(zip(EDIT, (0.95, 0.96, 0.29, None, 0.0, 0.0)))},
+    )
+    make_run(
+        root / "magicbrush" / "instructpix2pix",
+        "magicbrush",
+        "instructpix2pix",
+        {"test": dict(zip(EDIT, (0.95, 0.95, 0.35, 0.2, 0.03, 0.005)))},
+        backbones={"clip": "/models/my-clip"},
+        cluster=lambda sample_id: f"session-{sample_id}",
+    )
     (root / "magicbrush" / "omnigen").mkdir(parents=True)
     (root / "magicbrush" / "omnigen" / "run.json").write_text("{}")
     return root

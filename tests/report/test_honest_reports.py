@@ -6,6 +6,7 @@ Both are incomplete (50 of 750) and use local checkpoints, so every format must 
 bold them, however high their numbers. A complete default run written directly stands beside them
 as the comparable case.
 """
+
 from __future__ import annotations
 
 import csv
@@ -52,8 +53,9 @@ def real(tmp_path_factory, dreambench_root, tiny_clip, tiny_dino, make_run):
     clip_b = save_tiny_clip(root / "clip-b", seed=1)
 
     def scoring(clip):
-        return ScoringOptions(clip_model=str(clip), dino_model=str(tiny_dino), device="cpu", batch_size=25,
-                              cache_dir=root / "cache")
+        return ScoringOptions(
+            clip_model=str(clip), dino_model=str(tiny_dino), device="cpu", batch_size=25, cache_dir=root / "cache"
+        )
 
     runs = root / "runs"
     common = dict(bench="dreambench", data=dreambench_root, limit=50)
@@ -65,21 +67,28 @@ def real(tmp_path_factory, dreambench_root, tiny_clip, tiny_dino, make_run):
     run(RunOptions(**common, model=f"{HELPERS}:SeedNoise", out=noise, scoring=scoring(tiny_clip)))
     # a complete run under the defaults (written directly: no real backbone weights here)
     ids = {s: [f"{s}-{i}" for i in range(375)] for s in ("live", "object")}
-    make_run(runs / "omnigen", "dreambench", "omnigen", {s: {"dino": 0.70, "clip_i": 0.79, "clip_t": 0.31} for s in ids},
-             ids=ids, cluster=lambda i: f"{i.split('-')[0]}{int(i.split('-')[1]) // 25}")
-    return SimpleNamespace(root=root, runs=runs, copy=copy, noise=noise, clip_a=tiny_clip, clip_b=clip_b,
-                           first=first)
+    make_run(
+        runs / "omnigen",
+        "dreambench",
+        "omnigen",
+        {s: {"dino": 0.70, "clip_i": 0.79, "clip_t": 0.31} for s in ids},
+        ids=ids,
+        cluster=lambda i: f"{i.split('-')[0]}{int(i.split('-')[1]) // 25}",
+    )
+    return SimpleNamespace(root=root, runs=runs, copy=copy, noise=noise, clip_a=tiny_clip, clip_b=clip_b, first=first)
 
 
 def test_limit_and_local_backbones_are_marked_in_every_format(real):
     markdown = render([real.runs], "markdown", "2", ci=True).text
-    table = markdown[:markdown.index("## Runs")]
+    table = markdown[: markdown.index("## Runs")]
     noise_row = next(line for line in table.splitlines() if line.startswith("| seed-noise (run) † |"))
     assert "**" not in noise_row  # DINO 0.92 beats every published value, yet is not bold
     assert re.search(r"\| OmniGen\* \(run\) \| 0\.700 \(-0\.011\) \[0\.700, 0\.700\] \|", table)  # comparable
     assert re.search(r"\| MIGE \| \*\*0\.744\*\* \|", table)
-    assert ("seed-noise (run): incomplete: 50 of 750 samples; DINO backbone a local checkpoint; CLIP backbone a "
-            "local checkpoint") in table
+    assert (
+        "seed-noise (run): incomplete: 50 of 750 samples; DINO backbone a local checkpoint; CLIP backbone a "
+        "local checkpoint"
+    ) in table
     caption = table.splitlines()[0]
     assert "seed-noise (run) on DreamBench: 50 of 750 samples, 0 failed" in caption
     assert "resampling subjects for DreamBench (2,000 resamples, seed 0)" in caption
@@ -88,17 +97,23 @@ def test_limit_and_local_backbones_are_marked_in_every_format(real):
     assert str(real.clip_b) in markdown and real.first["clip_i"] in markdown
 
     latex = render([real.runs], "latex", "2", ci=True).text
-    body = latex[latex.index(r"\begin{table}"):]
+    body = latex[latex.index(r"\begin{table}") :]
     assert r"seed-noise (run)$^\dagger$ & 0.920\,{\scriptsize [" in body and r"\textbf{0.920}" not in body
     assert r"{\raggedright\scriptsize $^\dagger$ Not comparable" in body and str(real.root) not in body
-    assert str(real.clip_a) in latex[:latex.index(r"\begin{table}")]  # paths only in the comments
+    assert str(real.clip_a) in latex[: latex.index(r"\begin{table}")]  # paths only in the comments
     pdflatex = shutil.which("pdflatex")
     if pdflatex is not None:
         (real.root / "t.tex").write_text(latex)
-        (real.root / "doc.tex").write_text("\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
-                                           "\\input{t.tex}\n\\end{document}\n")
-        done = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=real.root,
-                              capture_output=True, text=True, timeout=120)
+        (real.root / "doc.tex").write_text(
+            "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n\\input{t.tex}\n\\end{document}\n"
+        )
+        done = subprocess.run(
+            [pdflatex, "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
+            cwd=real.root,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert done.returncode == 0, done.stdout[-3000:]
 
     rows = list(csv.DictReader(io.StringIO(render([real.runs], "csv", "2", ci=True).text)))
@@ -126,8 +141,14 @@ def test_dreambench_intervals_resample_subjects(real):
     two subjects' own means, whatever the spread of the 50 prompts (resampling those would not be)."""
     summary = read(real.noise, "summary.json")
     records = read(real.noise, "samples.jsonl")
-    assert summary["uncertainty"] == {"method": "percentile bootstrap", "level": 0.95, "resamples": 2000, "seed": 0,
-                                      "unit": "subject", "units": 2}
+    assert summary["uncertainty"] == {
+        "method": "percentile bootstrap",
+        "level": 0.95,
+        "resamples": 2000,
+        "seed": 0,
+        "unit": "subject",
+        "units": 2,
+    }
     for metric in ("dino", "clip_i", "clip_t"):
         values = np.array([r["metrics"][metric] for r in records])
         subjects = np.array([r["id"].rsplit("-", 1)[0] for r in records])
@@ -164,14 +185,19 @@ def test_scoring_shows_an_earlier_configuration(real):
     # the gallery's sample pages show the same configuration
     render([real.copy], "html", "2", output=real.root / "earlier", scoring=[old])
     page = (real.root / "earlier" / "dreambench.html").read_text()
-    row = page[page.index('data-id="backpack-00"'):page.index('data-id="backpack-01"')]
-    assert f"clip_i {base_value(records[0], old):.4f}" in row and f"clip_i {records[0]['metrics']['clip_i']:.4f}" not in row
+    row = page[page.index('data-id="backpack-00"') : page.index('data-id="backpack-01"')]
+    assert (
+        f"clip_i {base_value(records[0], old):.4f}" in row
+        and f"clip_i {records[0]['metrics']['clip_i']:.4f}" not in row
+    )
 
     runner = CliRunner()
     shown = runner.invoke(app, ["report", str(real.copy), "--table", "2", "--scoring", old, "--ci"])
     assert shown.exit_code == 0 and f"chosen with --scoring; current {new}" in shown.output
     unknown = runner.invoke(app, ["report", str(real.copy), "--scoring", "clip_i@0000000000"])
-    assert unknown.exit_code == 2 and "no run in the report has scoring configuration clip_i@0000000000" in unknown.output
+    assert (
+        unknown.exit_code == 2 and "no run in the report has scoring configuration clip_i@0000000000" in unknown.output
+    )
     assert old in unknown.output and new in unknown.output
     malformed = runner.invoke(app, ["report", str(real.copy), "--scoring", "clip_i"])
     assert malformed.exit_code == 2 and "is not a scoring key" in malformed.output
@@ -196,8 +222,10 @@ def test_compare_real_runs(real):
         assert result.ci == pytest.approx(list(reference_interval(diffs, units)))
         assert result.wins == int((diffs > 0).sum()) and result.ties == int((diffs == 0).sum())
         assert result.test.exact and result.test.draws == 4  # two subjects: 4 sign vectors
-    assert pair.notes == ["dino, clip_i, clip_t: with 2 resampling units the sign-flip test cannot give p below 0.5, "
-                          "and the interval rests on as few units"]
+    assert pair.notes == [
+        "dino, clip_i, clip_t: with 2 resampling units the sign-flip test cannot give p below 0.5, "
+        "and the interval rests on as few units"
+    ]
     # the runner's command line, as a user types it
     out = CliRunner().invoke(app, ["compare", str(real.copy), str(real.noise), "--metrics", "dino"])
     assert out.exit_code == 0 and "### `seed-noise` against `copy-source`: 50 shared samples" in out.output

@@ -1,4 +1,5 @@
 """``reproduce``: every model on the table's benchmarks (real DreamBench, tiny backbones), then every format."""
+
 from __future__ import annotations
 
 import re
@@ -21,8 +22,9 @@ def setup(tmp_path, dreambench_root, tiny_clip, tiny_dino):
     data.mkdir()
     (data / "dreambench").symlink_to(dreambench_root)
     clip, dino = tiny_clip, tiny_dino
-    scoring = ScoringOptions(clip_model=str(clip), dino_model=str(dino), device="cpu", batch_size=4,
-                             cache_dir=tmp_path / "cache")
+    scoring = ScoringOptions(
+        clip_model=str(clip), dino_model=str(dino), device="cpu", batch_size=4, cache_dir=tmp_path / "cache"
+    )
     return dict(data_root=data, results=tmp_path / "results", limit=2, scoring=scoring, log=lambda m: None)
 
 
@@ -37,8 +39,12 @@ def test_reproduce_runs_skips_continues_and_writes_every_format(setup):
     assert not result.complete and result.exit_code == 1
 
     folder = setup["results"] / "reports" / "table-2"
-    assert result.outputs == {"markdown": folder / "table.md", "latex": folder / "table.tex",
-                              "csv": folder / "table.csv", "html": folder / "gallery"}
+    assert result.outputs == {
+        "markdown": folder / "table.md",
+        "latex": folder / "table.tex",
+        "csv": folder / "table.csv",
+        "html": folder / "gallery",
+    }
     markdown = (folder / "table.md").read_text()
     # --limit 2 and tiny local backbones: both runs are marked, never bold
     assert "| copy-source (run) † | " in markdown and "| seed-noise (run) † | " in markdown
@@ -73,8 +79,9 @@ def test_reproduce_refuses_bad_arguments_before_running(tmp_path):
 def test_reproduce_without_data_notes_every_failure_and_reports_published_rows(tmp_path):
     result = reproduce("3", ["copy-source"], tmp_path / "no-data", results=tmp_path / "results", log=lambda m: None)
     assert result.run_dirs == [] and not result.complete
-    assert any("migebench / copy-source: failed" in n and "pass --data-root DIR (DIR/migebench)" in n
-               for n in result.notes)
+    assert any(
+        "migebench / copy-source: failed" in n and "pass --data-root DIR (DIR/migebench)" in n for n in result.notes
+    )
     assert data_option("migebench") == "--data DIR"  # reproduce's spelling ends with it
     markdown = (tmp_path / "results" / "reports" / "table-3" / "table.md").read_text()
     assert "**Table 3a.**" in markdown and "**Table 3b.**" in markdown and "| I-O sim | 0.668 |" in markdown
@@ -83,11 +90,17 @@ def test_reproduce_without_data_notes_every_failure_and_reports_published_rows(t
 def test_an_error_every_run_meets_is_said_once(setup, tmp_path):
     """A missing backbone fails every model's run; the second failure refers to the first note."""
     logged: list[str] = []
-    setup["scoring"] = ScoringOptions(clip_model=str(tmp_path / "no-clip"), dino_model=setup["scoring"].dino_model,
-                                      device="cpu", cache_dir=tmp_path / "cache")
+    setup["scoring"] = ScoringOptions(
+        clip_model=str(tmp_path / "no-clip"),
+        dino_model=setup["scoring"].dino_model,
+        device="cpu",
+        cache_dir=tmp_path / "cache",
+    )
     result = reproduce("2", ["copy-source", f"{HELPERS}:SeedNoise"], **{**setup, "log": logged.append})
     first = [n for n in result.notes if "no-clip" in n]
     assert len(first) == 1 and first[0].startswith("dreambench / copy-source: failed: MissingWeightsError:")
-    assert f"dreambench / {HELPERS}:SeedNoise: failed: the same MissingWeightsError as dreambench / copy-source" \
+    assert (
+        f"dreambench / {HELPERS}:SeedNoise: failed: the same MissingWeightsError as dreambench / copy-source"
         in result.notes
+    )
     assert [line for line in logged if "failed" in line] == [n for n in result.notes if "failed" in n]  # logged once

@@ -1,4 +1,5 @@
 """Table assembly: matching runs to published rows, differences, best values, captions, layouts."""
+
 from __future__ import annotations
 
 import pytest
@@ -14,9 +15,11 @@ EDIT = ("dino", "clip_i", "clip_t", "clip_dir", "l1", "l2")
 def small_sets(monkeypatch):
     """Evaluation sets the size of the tests' small runs, so a complete small run counts as the full set
     (the size check itself is tested in test_comparability.py)."""
+
     def shrink(**sizes: int) -> None:
         for bench, size in sizes.items():
             monkeypatch.setitem(EVALUATION_SAMPLES, bench, size)
+
     return shrink
 
 
@@ -43,12 +46,23 @@ def test_the_shipped_csv_holds_every_published_number():
     assert {v.metric for v in values if v.method == "I-O sim"} == {"dino", "clip_i", "clip_t"}
 
 
-@pytest.mark.parametrize("model, table, method", [
-    ("copy-source", "3a", "I-O sim"), ("instructpix2pix", "1", "InstructPix2Pix"), ("magicbrush", "1", "MagicBrush"),
-    ("omnigen", "1", "OmniGen"), ("omnigen", "2", "OmniGen*"), ("mige", "2", "MIGE"), ("paint-by-example", "3b", "PBE"),
-    ("blip-diffusion", "2", "BLIP-Diffusion"), ("UltraEdit", "1", "UltraEdit"), ("ml_mgie", "1", "ml-MGIE"),
-    ("my-model", "1", None), ("copy-source", "1", None),
-])
+@pytest.mark.parametrize(
+    "model, table, method",
+    [
+        ("copy-source", "3a", "I-O sim"),
+        ("instructpix2pix", "1", "InstructPix2Pix"),
+        ("magicbrush", "1", "MagicBrush"),
+        ("omnigen", "1", "OmniGen"),
+        ("omnigen", "2", "OmniGen*"),
+        ("mige", "2", "MIGE"),
+        ("paint-by-example", "3b", "PBE"),
+        ("blip-diffusion", "2", "BLIP-Diffusion"),
+        ("UltraEdit", "1", "UltraEdit"),
+        ("ml_mgie", "1", "ml-MGIE"),
+        ("my-model", "1", None),
+        ("copy-source", "1", None),
+    ],
+)
 def test_model_names_map_to_published_methods(model, table, method):
     methods = list(dict.fromkeys(v.method for v in published_values() if v.table == table))
     assert match_method(model, methods) == method
@@ -83,24 +97,42 @@ def test_run_rows_sit_beside_their_published_method_with_differences(tmp_path, m
 
 
 def test_caption_states_sample_counts_and_deviations_in_words(tmp_path, make_run):
-    make_run(tmp_path / "a", "dreambench", "mige", {"live": {"dino": 0.7, "clip_i": 0.8, "clip_t": 0.3},
-                                                     "object": {"dino": 0.7, "clip_i": 0.8, "clip_t": 0.3}},
-             n=3, failed=1, presets=("clip-l14", "single-reference"), expected=750)
-    make_run(tmp_path / "b", "dreambench", "blip-diffusion", {"object": {"dino": 0.6, "clip_i": 0.7, "clip_t": 0.2}},
-             bench_options={"emu_caption_filter": "identical"}, backbones={"clip": "/models/my-clip"})
+    make_run(
+        tmp_path / "a",
+        "dreambench",
+        "mige",
+        {"live": {"dino": 0.7, "clip_i": 0.8, "clip_t": 0.3}, "object": {"dino": 0.7, "clip_i": 0.8, "clip_t": 0.3}},
+        n=3,
+        failed=1,
+        presets=("clip-l14", "single-reference"),
+        expected=750,
+    )
+    make_run(
+        tmp_path / "b",
+        "dreambench",
+        "blip-diffusion",
+        {"object": {"dino": 0.6, "clip_i": 0.7, "clip_t": 0.2}},
+        bench_options={"emu_caption_filter": "identical"},
+        backbones={"clip": "/models/my-clip"},
+    )
     table = build_table("2", find_runs([tmp_path])[0])
     assert "MIGE (run) on DreamBench: 6 of 750 samples, 1 failed" in table.caption
     assert "BLIP-Diffusion (run) on DreamBench: 2 of 2 samples, 0 failed" in table.caption
-    assert ("MIGE (run) on DreamBench: only the input photo as DreamBench reference (single-reference), "
-            "CLIP backbone openai/clip-vit-large-patch14" in table.caption)
-    assert ("BLIP-Diffusion (run) on DreamBench: Emu Edit identical-caption rows left out of every metric "
-            "(caption filter identical), CLIP backbone a local checkpoint" in table.caption)
+    assert (
+        "MIGE (run) on DreamBench: only the input photo as DreamBench reference (single-reference), "
+        "CLIP backbone openai/clip-vit-large-patch14" in table.caption
+    )
+    assert (
+        "BLIP-Diffusion (run) on DreamBench: Emu Edit identical-caption rows left out of every metric "
+        "(caption filter identical), CLIP backbone a local checkpoint" in table.caption
+    )
     # what a paper can print: no machine path, no file name of this project's docs
     assert "/models" not in table.caption and ".md" not in table.caption and "sha256" not in table.caption
     assert "the other runs use them" not in table.caption  # both runs deviate
     plain = make_run(tmp_path / "plain" / "omnigen", "dreambench", "omnigen", {"live": {"dino": 0.5}})
-    assert "All runs use the benchmark's default backbones and presets." in build_table(
-        "2", find_runs([plain])[0]).caption
+    assert (
+        "All runs use the benchmark's default backbones and presets." in build_table("2", find_runs([plain])[0]).caption
+    )
     with_plain = build_table("2", find_runs([tmp_path])[0])
     assert "CLIP backbone openai/clip-vit-large-patch14; the other runs use them." in with_plain.caption
     empty = build_table("2", [])
@@ -110,8 +142,10 @@ def test_caption_states_sample_counts_and_deviations_in_words(tmp_path, make_run
 
 def test_two_runs_of_one_model_are_both_shown_labelled_by_directory(tmp_path, make_run, small_sets):
     small_sets(migebench=4)
-    values = {"add": {"dino": 0.8, "clip_i": 0.9, "clip_t": 0.3, "subject_dino": 0.6, "subject_clip_i": 0.8},
-              "replace": {"dino": 0.85, "clip_i": 0.95, "clip_t": 0.31, "subject_dino": 0.65, "subject_clip_i": 0.85}}
+    values = {
+        "add": {"dino": 0.8, "clip_i": 0.9, "clip_t": 0.3, "subject_dino": 0.6, "subject_clip_i": 0.8},
+        "replace": {"dino": 0.85, "clip_i": 0.95, "clip_t": 0.31, "subject_dino": 0.65, "subject_clip_i": 0.85},
+    }
     make_run(tmp_path / "seed0" / "mige", "migebench", "mige", values)
     make_run(tmp_path / "seed1" / "mige", "migebench", "mige", values)
     make_run(tmp_path / "seed0" / "copy-source", "migebench", "copy-source", values)
@@ -131,8 +165,13 @@ def test_two_runs_of_one_model_are_both_shown_labelled_by_directory(tmp_path, ma
 
 def test_no_published_and_other_scales(tmp_path, make_run, small_sets):
     small_sets(dreambench=2)
-    make_run(tmp_path / "x100", "dreambench", "mige", {"object": {"dino": 74.0, "clip_i": 83.0, "clip_t": 29.0}},
-             presets=("x100-clamp-mean",))
+    make_run(
+        tmp_path / "x100",
+        "dreambench",
+        "mige",
+        {"object": {"dino": 74.0, "clip_i": 83.0, "clip_t": 29.0}},
+        presets=("x100-clamp-mean",),
+    )
     make_run(tmp_path / "plain", "dreambench", "omnigen", {"object": {"dino": 0.5, "clip_i": 0.6, "clip_t": 0.2}})
     runs, _ = find_runs([tmp_path])
     table = build_table("2", runs)

@@ -2,6 +2,7 @@
 
 It stands in for a real model: replace the body of ``generate`` with your pipeline call.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
