@@ -28,11 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from mige_eval import stats
+from mige_eval.metrics import metric_info
 from mige_eval.report.comparability import describe
 from mige_eval.report.latex import comment, escape
 from mige_eval.report.runs import RunInfo, find_runs, read_records
 from mige_eval.report.scorings import choose
-from mige_eval.report.tables import BENCH_LABELS, LOWER_IS_BETTER, UNIT_WORDS
+from mige_eval.report.tables import BENCH_LABELS, UNIT_WORDS
 
 FORMATS = ("markdown", "latex", "json")
 
@@ -226,7 +227,7 @@ def _pair(baseline: RunInfo, base: dict[str, dict], other: RunInfo, metrics: Seq
         units = [r[2] for r in rows]
         diffs = [y - x for x, y in zip(a, b)]
         interval = stats.mean_interval(diffs, units)
-        higher = metric not in LOWER_IS_BETTER
+        higher = metric_info(metric).higher_is_better
         wins, ties, losses = stats.wins_ties_losses(a, b, higher_is_better=higher)
         test = stats.sign_flip_test(diffs, units)
         pair.results.append(

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from mige_eval.metrics import metric_info
 from mige_eval.report import comparability
 from mige_eval.report.runs import RunInfo
-from mige_eval.report.tables import GROUP_LABELS, LOWER_IS_BETTER, Row, Table, fmt, fmt_delta, fmt_interval, row_label
+from mige_eval.report.tables import GROUP_LABELS, Row, Table, fmt, fmt_delta, fmt_interval, row_label
 from mige_eval.summary import metric_names
 
 
 def _arrow(metric: str) -> str:
-    return "↓" if metric in LOWER_IS_BETTER else "↑"
+    return "↑" if metric_info(metric).higher_is_better else "↓"
 
 
 def _escape(text: str) -> str:

@@ -21,21 +21,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from mige_eval.metrics import metric_info
 from mige_eval.report.comparability import Verdict, assess
 from mige_eval.report.published import PublishedValue, match_method, published_values
 from mige_eval.report.runs import RunInfo
 
-LOWER_IS_BETTER = frozenset({"l1", "l2"})
-METRIC_LABELS = {
-    "dino": "DINO",
-    "clip_i": "CLIP-I",
-    "clip_t": "CLIP-T",
-    "clip_dir": "CLIPdir",
-    "l1": "L1",
-    "l2": "L2",
-    "subject_dino": "DINO",
-    "subject_clip_i": "CLIP-I",
-}
 BENCH_LABELS = {"emuedit": "Emu Edit", "magicbrush": "MagicBrush", "dreambench": "DreamBench", "migebench": "MIGEBench"}
 GROUP_LABELS = {
     "reference": "Reference",
@@ -63,11 +53,11 @@ class Column:
 
     @property
     def label(self) -> str:
-        return METRIC_LABELS.get(self.metric, self.metric)
+        return metric_info(self.metric).label
 
     @property
     def higher_is_better(self) -> bool:
-        return self.metric not in LOWER_IS_BETTER
+        return metric_info(self.metric).higher_is_better
 
 
 @dataclass(frozen=True)
