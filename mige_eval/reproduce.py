@@ -30,7 +30,7 @@ TABLE_BENCHES: dict[str, tuple[tuple[str, ...], str]] = {
 }
 #: The paper's methods that mige-eval ships an adapter for, per table (``copy-source`` is "I-O sim").
 DEFAULT_MODELS: dict[str, tuple[str, ...]] = {
-    "1": ("instructpix2pix", "magicbrush", "omnigen", "mige"),
+    "1": ("instructpix2pix", "magicbrush", "ultraedit", "omnigen", "mige"),
     "2": ("blip-diffusion", "omnigen", "mige"),
     "3": ("copy-source", "paint-by-example", "omnigen", "mige"),
 }
