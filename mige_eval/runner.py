@@ -456,15 +456,18 @@ def _check_unique(samples: Sequence[Sample | BrokenSample], bench: str) -> None:
 
 def merge(store: RunStore, bench: Benchmark, model: str, samples: Sequence[Sample | BrokenSample]) -> dict[str, Any]:
     """Fold every journal into samples.jsonl (benchmark order) and summary.json, under the run lock; a
-    no-op (files untouched) when the journals and ``run.json`` are what the last merge saw."""
+    no-op (files untouched) when the journals and ``run.json`` are what the last merge saw; without any
+    journal (nothing recorded yet, e.g. a shard with no samples) an empty summary that is not written."""
+    if not store.journal_files():
+        return store.read_json("summary.json") or summarize(
+            [], bench=bench.name, model=model, expected=len(samples), current={}, unit=bench.cluster_unit
+        )
     with store.lock():
         run_info = store.read_json("run.json") or {}
         previous = store.read_json("summary.json")
         state = {"journals": store.journal_sizes(), "current": run_info.get("current", {})}
         if previous is not None and store.read_json(MERGE_STATE) == state:
             return previous
-        if not state["journals"]:
-            return previous or {}
         order = {s.id: i for i, s in enumerate(samples)}
         folded = store.records()
         merged = [

@@ -306,7 +306,7 @@ def test_reproduce_says_each_error_once_and_names_data_root(tmp_path):
         assert text.count(f"dataset folder {tmp_path / 'data' / bench} does not exist") == 1
         assert f"pass --data-root DIR (DIR/{bench}) pointing at a copy" in text
     assert "--data " not in text
-    assert "so not run for magicbrush, omnigen, mige either: same data" in text
+    assert "so not run for magicbrush, ultraedit, omnigen, mige either: same data" in text
 
 
 MARKUP = ["[bold]x[/bold]", "a[/]b", "[red"]

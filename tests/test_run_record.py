@@ -334,3 +334,21 @@ def test_a_scored_run_reports_incomplete_metrics_after_a_partial_rescore(finishe
     assert summary["counts"]["clip_i"] == 2 and summary["missing"] == {"clip_i": 4} and not summary["complete"]
     assert summary["counts"]["dino"] == 6
     assert "clip_i: not scored yet for 4 samples under its current configuration" in summary["notes"]
+
+
+def test_a_shard_with_no_samples_writes_nothing_and_reports_an_empty_run(tmp_path, small_dreambench):
+    out = tmp_path / "run"
+    result = run(
+        RunOptions(
+            bench="dreambench",
+            model="copy-source",
+            data=small_dreambench,
+            out=out,
+            metrics="none",
+            limit=2,
+            shard="3/4",
+        ),
+        log=lambda m: None,
+    )
+    assert (result.summary["n"], result.summary["expected"], result.generated) == (0, 75, 0)
+    assert not out.exists()
