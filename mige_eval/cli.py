@@ -256,17 +256,36 @@ def _run(runs, quiet: bool) -> None:
         raise typer.Exit(code)
 
 
-def _scoring(device, batch_size, clip_model, dino_model, detector_model, sam_model, cache_dir, no_cache, **judge):
-    """The scoring options; ``judge`` holds the ``--judge-*`` values (None: the ScoringOptions default)."""
+#: The scoring options a command takes, by parameter name (``--judge-*`` ones left at None keep their defaults).
+SCORING_OPTIONS = (
+    "device",
+    "batch_size",
+    "clip_model",
+    "dino_model",
+    "detector_model",
+    "sam_model",
+    "cache_dir",
+    "no_cache",
+    "judge_model",
+    "judge_url",
+    "judge_api_key_env",
+    "judge_concurrency",
+    "judge_timeout",
+    "judge_retries",
+    "judge_dtype",
+    "judge_max_tokens",
+)
+
+
+def _scoring(given: dict):
+    """The :class:`ScoringOptions` from a command's parameters (its ``locals()``)."""
     from mige_eval.metrics.base import ScoringOptions
 
+    values = {name: given[name] for name in SCORING_OPTIONS}
+    cache_dir, no_cache = values.pop("cache_dir"), values.pop("no_cache")
+    judge = {k: values.pop(k) for k in list(values) if k.startswith("judge_")}
     return ScoringOptions(
-        clip_model=clip_model,
-        dino_model=dino_model,
-        detector_model=detector_model,
-        sam_model=sam_model,
-        device=device,
-        batch_size=batch_size,
+        **values,
         cache_dir=Path(cache_dir) if cache_dir else None,
         use_cache=not no_cache,
         **{key: value for key, value in judge.items() if value is not None},
@@ -310,6 +329,7 @@ def run(
     judge_max_tokens: int | None = JudgeMaxTokensOpt,
 ) -> None:
     """Generate with a model on a benchmark, then score (resumable)."""
+    given = dict(locals())  # the scoring options, for _scoring
     with user_errors():
         from mige_eval.runner import RunOptions
 
@@ -325,24 +345,7 @@ def run(
             presets=preset,
             model_args=parse_model_args(model_arg),
             bench_options=_bench_options(emu_caption_filter),
-            scoring=_scoring(
-                device,
-                batch_size,
-                clip_model,
-                dino_model,
-                detector_model,
-                sam_model,
-                cache_dir,
-                no_cache,
-                judge_model=judge_model,
-                judge_url=judge_url,
-                judge_api_key_env=judge_api_key_env,
-                judge_concurrency=judge_concurrency,
-                judge_timeout=judge_timeout,
-                judge_retries=judge_retries,
-                judge_dtype=judge_dtype,
-                judge_max_tokens=judge_max_tokens,
-            ),
+            scoring=_scoring(given),
             overwrite=overwrite,
         )
         _run([opts], quiet)
@@ -402,6 +405,7 @@ def score(
     judge_max_tokens: int | None = JudgeMaxTokensOpt,
 ) -> None:
     """Score outputs that already exist (another tool's, in its published layout); they are stored as they are."""
+    given = dict(locals())  # the scoring options, for _scoring
     with user_errors():
         from mige_eval.layouts import generation_models
         from mige_eval.runner import RunOptions
@@ -438,24 +442,7 @@ def score(
                     "bench": bench_name,
                     **({"select": model} if model is not None else {}),
                 },
-                scoring=_scoring(
-                    device,
-                    batch_size,
-                    clip_model,
-                    dino_model,
-                    detector_model,
-                    sam_model,
-                    cache_dir,
-                    no_cache,
-                    judge_model=judge_model,
-                    judge_url=judge_url,
-                    judge_api_key_env=judge_api_key_env,
-                    judge_concurrency=judge_concurrency,
-                    judge_timeout=judge_timeout,
-                    judge_retries=judge_retries,
-                    judge_dtype=judge_dtype,
-                    judge_max_tokens=judge_max_tokens,
-                ),
+                scoring=_scoring(given),
             )
             if out is None:
                 opts.out = opts.results_root / bench_name / label
@@ -587,6 +574,7 @@ def reproduce(
     judge_max_tokens: int | None = JudgeMaxTokensOpt,
 ) -> None:
     """Regenerate a paper table: run its benchmarks for each model (resumable), then write it in every format."""
+    given = dict(locals())  # the scoring options, for _scoring
     with user_errors():
         from mige_eval.reproduce import reproduce as reproduce_table
 
@@ -602,24 +590,7 @@ def reproduce(
                 limit=limit,
                 presets=preset,
                 bench_options=_bench_options(emu_caption_filter),
-                scoring=_scoring(
-                    device,
-                    batch_size,
-                    clip_model,
-                    dino_model,
-                    detector_model,
-                    sam_model,
-                    cache_dir,
-                    no_cache,
-                    judge_model=judge_model,
-                    judge_url=judge_url,
-                    judge_api_key_env=judge_api_key_env,
-                    judge_concurrency=judge_concurrency,
-                    judge_timeout=judge_timeout,
-                    judge_retries=judge_retries,
-                    judge_dtype=judge_dtype,
-                    judge_max_tokens=judge_max_tokens,
-                ),
+                scoring=_scoring(given),
                 progress=display,
                 log=_log,
             )
