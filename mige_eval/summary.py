@@ -141,23 +141,28 @@ def summarize(
     }
     if current is not None:
         summary["scoring"] = dict(current)
-        summary["scorings"] = _every_scoring(ok, current, scale)
+        summary["scorings"] = _every_scoring(ok, current, scale, overall)
     return summary
 
 
-def _every_scoring(records: Sequence[dict[str, Any]], current: Mapping[str, str], scale: str) -> dict[str, dict]:
-    """Mean, interval and count of every scoring key the records hold an entry for."""
+def _every_scoring(
+    records: Sequence[dict[str, Any]], current: Mapping[str, str], scale: str, overall: Mapping[str, dict]
+) -> dict[str, dict]:
+    """Mean, interval and count of every scoring key the records hold an entry for (a current key's are
+    ``overall``'s, already computed)."""
     keys = sorted({key for r in records for key in r.get("scores") or {}})
     out = {}
     for key in keys:
         metric = key.partition("@")[0]
+        if current.get(metric) == key and metric in overall:
+            out[key] = {"metric": metric, **overall[metric], "current": True}
+            continue
 
         def value_of(record, _name, key=key):
             entry = (record.get("scores") or {}).get(key) or {}
             return None if entry.get("error") else entry.get("value")
 
-        agg = _aggregate(records, [metric], scale, value_of)[metric]
-        out[key] = {"metric": metric, **agg, "current": current.get(metric) == key}
+        out[key] = {"metric": metric, **_aggregate(records, [metric], scale, value_of)[metric], "current": False}
     return out
 
 

@@ -121,11 +121,28 @@ def _name_the_hub_processor(folder: Path, component: str, processor_class: str, 
     config_path.write_text(json.dumps(config, indent=2))
 
 
+def _t5_encoder(tokenizer):
+    """A one-layer T5 encoder (width 16) for the tiny tokenizer: the text encoder FLUX.1 and SD3 share."""
+    from transformers import T5Config, T5EncoderModel
+
+    return T5EncoderModel(
+        T5Config(
+            vocab_size=len(tokenizer),
+            d_model=16,
+            d_kv=8,
+            d_ff=32,
+            num_layers=1,
+            num_heads=2,
+            relative_attention_num_buckets=8,
+        )
+    )
+
+
 def save_tiny_kontext(folder: Path) -> Path:
     """Like ``black-forest-labs/FLUX.1-Kontext-dev``: CLIP + T5 text encoders, guidance-distilled Flux transformer."""
     _manual_seed()
     from diffusers import FlowMatchEulerDiscreteScheduler, FluxKontextPipeline, FluxTransformer2DModel
-    from transformers import CLIPTextConfig, CLIPTextModel, T5Config, T5EncoderModel
+    from transformers import CLIPTextConfig, CLIPTextModel
 
     clip_tokenizer = tiny_tokenizers.clip_tokenizer()
     clip = CLIPTextModel(
@@ -142,17 +159,7 @@ def save_tiny_kontext(folder: Path) -> Path:
         )
     )
     t5_tokenizer = tiny_tokenizers.t5_tokenizer()
-    t5 = T5EncoderModel(
-        T5Config(
-            vocab_size=len(t5_tokenizer),
-            d_model=16,
-            d_kv=8,
-            d_ff=32,
-            num_layers=1,
-            num_heads=2,
-            relative_attention_num_buckets=8,
-        )
-    )
+    t5 = _t5_encoder(t5_tokenizer)
     transformer = FluxTransformer2DModel(
         patch_size=1,
         in_channels=16,
@@ -422,7 +429,7 @@ def save_tiny_ultraedit(folder: Path, *, mask: bool = True) -> Path:
     noise, source and mask latents on channels, saved under the fork's pipeline name as the hub folder is."""
     _manual_seed()
     from diffusers import FlowMatchEulerDiscreteScheduler, SD3Transformer2DModel
-    from transformers import CLIPTextConfig, CLIPTextModelWithProjection, T5Config, T5EncoderModel
+    from transformers import CLIPTextConfig, CLIPTextModelWithProjection
 
     from mige_eval.baselines.ultraedit import ultraedit_pipeline_class
 
@@ -445,17 +452,7 @@ def save_tiny_ultraedit(folder: Path, *, mask: bool = True) -> Path:
         )
 
     t5_tokenizer = tiny_tokenizers.t5_tokenizer()
-    t5 = T5EncoderModel(
-        T5Config(
-            vocab_size=len(t5_tokenizer),
-            d_model=16,
-            d_kv=8,
-            d_ff=32,
-            num_layers=1,
-            num_heads=2,
-            relative_attention_num_buckets=8,
-        )
-    )
+    t5 = _t5_encoder(t5_tokenizer)
     latent = 4
     transformer = SD3Transformer2DModel(
         sample_size=32,
